@@ -1,0 +1,21 @@
+//! hearth's database schema, as sea-orm migrations that run the same on SQLite and
+//! PostgreSQL. The server runs them on start and with `hearth migrate`.
+//!
+//! This crate owns table and index definitions only; it must not hold queries the app
+//! runs (those live next to the capability that needs them in `hearth`).
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+mod m20261123_000002_presence;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261123_000002_presence::Migration),
+        ]
+    }
+}

@@ -1,0 +1,66 @@
+//! The sign-up and log-in pages.
+use maud::{Markup, html};
+
+use crate::web::layout::{self, Page};
+
+fn auth_page(title: &str, site_online: usize, content: Markup) -> Markup {
+    let page = Page {
+        title,
+        viewer: None,
+        live_url: None,
+        main_class: "auth",
+        conversation: None,
+        sidebar: None,
+        site_online: Some(site_online),
+    };
+    layout::render(page, content)
+}
+
+pub fn signup(csrf: &str, username: &str, errors: &[&str], site_online: usize) -> Markup {
+    auth_page(
+        "Sign up",
+        site_online,
+        html! {
+            section.card {
+                h1 { "Create your account" }
+                form.stack method="post" action="/signup" {
+                    @for error in errors { p.form-error role="alert" { (error) } }
+                    label for="username" { "Username" }
+                    input #username name="username" value=(username) autocomplete="username"
+                        required minlength="3" maxlength="32" pattern="[A-Za-z0-9_\\-]+"
+                        aria-describedby="username-hint" autofocus;
+                    p.hint #username-hint { "3–32 letters, digits, _ or -" }
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="new-password"
+                        required minlength="8" maxlength="256" aria-describedby="password-hint";
+                    p.hint #password-hint { "At least 8 characters" }
+                    input type="hidden" name="csrf_token" value=(csrf);
+                    button.primary type="submit" { "Sign up" }
+                }
+                p.muted { "Already have an account? " a href="/login" { "Log in" } }
+            }
+        },
+    )
+}
+
+pub fn login(csrf: &str, username: &str, error: Option<&str>, site_online: usize) -> Markup {
+    auth_page(
+        "Log in",
+        site_online,
+        html! {
+            section.card {
+                h1 { "Log in to hearth" }
+                form.stack method="post" action="/login" {
+                    @if let Some(error) = error { p.form-error role="alert" { (error) } }
+                    label for="username" { "Username" }
+                    input #username name="username" value=(username) autocomplete="username" required autofocus;
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                    input type="hidden" name="csrf_token" value=(csrf);
+                    button.primary type="submit" { "Log in" }
+                }
+                p.muted { "No account? " a href="/signup" { "Sign up" } }
+            }
+        },
+    )
+}

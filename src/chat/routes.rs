@@ -1,0 +1,106 @@
+//! `POST /conversations/{id}/messages`: the composer's action, for rooms and private
+//! chats alike.
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Path, Redirect},
+};
+use serde::Deserialize;
+
+use super::{MessageBody, views};
+use crate::{
+    error::AppError,
+    startup::AppState,
+    web::{Viewer, is_htmx},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct ComposerForm {
+    #[serde(default)]
+    body: String,
+}
+
+#[handler]
+pub async fn post_message(
+    req: &Request,
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Path(conversation_id): Path<i64>,
+    Form(form): Form<ComposerForm>,
+) -> Result<Response, AppError> {
+    let conversation = super::access::open(state, &viewer, conversation_id).await?;
+    let htmx = is_htmx(req);
+    // A refusal answers in the composer: its error line for htmx, the whole page with
+    // the draft kept for a plain form post.
+    let refuse = async |status: StatusCode, message: String| -> Result<Response, AppError> {
+        let mut resp = if htmx {
+            views::composer_error(Some(&message), true).into_response()
+        } else {
+            let draft = Some((message, form.body.clone()));
+            super::page::render(state, &viewer, &conversation, None, draft)
+                .await?
+                .into_response()
+        };
+        resp.set_status(status);
+        Ok(resp)
+    };
+    let body = match MessageBody::parse(&form.body) {
+        Ok(body) => body,
+        Err(refusal) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, refusal.to_string()).await,
+    };
+    let posted = match super::post(state, &conversation, viewer.id, &viewer.username, body).await {
+        Ok(posted) => posted,
+        // The composer shows what went wrong in its error line: always for htmx, and
+        // for a plain post that was too fast (the page keeps the draft).
+        Err(e) if htmx || matches!(e, AppError::TooManyRequests(_)) => {
+            let status = poem::error::ResponseError::status(&e);
+            if status.is_server_error() {
+                tracing::error!(error = %e, "posting failed");
+            }
+            let mut resp = refuse(status, e.message()).await?;
+            if let AppError::TooManyRequests(wait) = e {
+                if let Ok(value) = poem::http::HeaderValue::from_str(&wait.seconds().to_string()) {
+                    resp.headers_mut()
+                        .insert(poem::http::header::RETRY_AFTER, value);
+                }
+            }
+            return Ok(resp);
+        }
+        Err(e) => return Err(e),
+    };
+    if htmx {
+        let fragment = maud::html! {
+            (views::appended(std::slice::from_ref(&posted.message)))
+            (views::composer_error(None, true))
+        };
+        Ok(fragment.into_response())
+    } else {
+        let url = super::access::url_for(state, &conversation, &viewer).await?;
+        Ok(Redirect::see_other(url).into_response())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReadForm {
+    up_to: i64,
+}
+
+/// `POST /conversations/{id}/read` (`up_to`): the page reports what the person has
+/// seen. One write per report, however many messages it covers.
+#[handler]
+pub async fn mark_read(
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Path(conversation_id): Path<i64>,
+    Form(form): Form<ReadForm>,
+) -> Result<StatusCode, AppError> {
+    let conversation = super::access::open(state, &viewer, conversation_id).await?;
+    if let Some(up_to) =
+        super::queries::mark_read(&state.db, &conversation, viewer.id, form.up_to).await?
+    {
+        state.hub.read(conversation.id, viewer.id, up_to);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

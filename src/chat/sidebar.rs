@@ -1,0 +1,142 @@
+//! The sidebar on every signed-in page: the rooms you are in and your private chats,
+//! most recent activity first, each with its unread count. Unread means: written by
+//! someone else after the last message you read there.
+use maud::{Markup, html};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+use super::ConversationKind;
+use crate::db;
+
+/// One line of the sidebar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub conversation_id: i64,
+    pub kind: ConversationKind,
+    /// `#general`, or the other person's name.
+    pub label: String,
+    pub url: String,
+    pub unread: i64,
+}
+
+/// The sidebar of `user_id`: rooms and private chats, most recently active first. One
+/// query: it runs on every page.
+pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>, DbErr> {
+    let rows = db
+        .query_all_raw(db::statement(
+            db,
+            "SELECT c.id, c.kind, c.name, c.slug, \
+               (SELECT COUNT(*) FROM messages msg WHERE msg.conversation_id = c.id \
+                  AND msg.id > m.last_read_message_id AND msg.author_id <> ?) AS unread, \
+               (SELECT u.username FROM memberships other JOIN users u ON u.id = other.user_id \
+                  WHERE c.kind = 'direct' AND other.conversation_id = c.id \
+                    AND other.user_id <> ? LIMIT 1) AS other_name \
+             FROM memberships m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 200",
+            [user_id.into(), user_id.into(), user_id.into()],
+        ))
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let conversation_id: i64 = row.try_get("", "id")?;
+        let kind: String = row.try_get("", "kind")?;
+        let unread: i64 = row.try_get("", "unread")?;
+        let entry = if kind == ConversationKind::Direct.as_str() {
+            // A private chat whose other member is gone has nobody to show.
+            let Some(other) = row.try_get::<Option<String>>("", "other_name")? else {
+                continue;
+            };
+            Entry {
+                conversation_id,
+                kind: ConversationKind::Direct,
+                url: format!("/dm/{other}"),
+                label: other,
+                unread,
+            }
+        } else {
+            let name: String = row.try_get("", "name")?;
+            let slug: Option<String> = row.try_get("", "slug")?;
+            Entry {
+                conversation_id,
+                kind: ConversationKind::Room,
+                label: format!("#{name}"),
+                url: format!("/rooms/{}", slug.unwrap_or_default()),
+                unread,
+            }
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// How many messages of one conversation `user_id` has not read.
+pub async fn unread_count(
+    db: &DatabaseConnection,
+    conversation_id: i64,
+    user_id: i64,
+) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(db::statement(
+            db,
+            "SELECT COUNT(*) AS unread FROM messages msg JOIN memberships m \
+               ON m.conversation_id = msg.conversation_id AND m.user_id = ? \
+             WHERE msg.conversation_id = ? AND msg.id > m.last_read_message_id AND msg.author_id <> ?",
+            [user_id.into(), conversation_id.into(), user_id.into()],
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get("", "unread"),
+        None => Ok(0),
+    }
+}
+
+pub fn badge(conversation_id: i64, count: i64, oob: bool) -> Markup {
+    html! {
+        span.unread-badge id={ "unread-" (conversation_id) } data-count=(count)
+            aria-label={ (count) " unread" } hx-swap-oob=[oob.then_some("true")] {
+            @if count > 0 { (count) }
+        }
+    }
+}
+
+/// One line of the sidebar, as the page and the live "new conversation" event show it.
+pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
+    html! {
+        li.conv-item data-conversation-id=(e.conversation_id) {
+            a.conv-link href=(e.url) data-conversation-id=(e.conversation_id)
+                aria-current=[(current == Some(e.conversation_id)).then_some("page")] {
+                span.conv-label { (e.label) }
+                (badge(e.conversation_id, e.unread, false))
+            }
+        }
+    }
+}
+
+/// The whole sidebar, with `current` marked; out of band for a socket when `oob`.
+pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
+    let rooms = entries.iter().filter(|e| e.kind == ConversationKind::Room);
+    let direct = entries
+        .iter()
+        .filter(|e| e.kind == ConversationKind::Direct);
+    html! {
+        nav #sidebar aria-label="Conversations" hx-swap-oob=[oob.then_some("true")] {
+            h2 { "Rooms" }
+            ul #sidebar-rooms.conv-list {
+                @for e in rooms { (entry(e, current)) }
+            }
+            h2 { "Private chats" }
+            ul #sidebar-direct.conv-list {
+                @for e in direct { (entry(e, current)) }
+            }
+            p.sidebar-more { a href="/users" { "Find people" } " · " a href="/" { "All rooms" } }
+        }
+    }
+}
+
+/// The sidebar of `user_id` for a page showing `current`.
+pub async fn for_user(
+    db: &DatabaseConnection,
+    user_id: i64,
+    current: Option<i64>,
+) -> Result<Markup, DbErr> {
+    Ok(render(&entries(db, user_id).await?, current, false))
+}

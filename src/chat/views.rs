@@ -1,0 +1,227 @@
+//! The views of a conversation. [`message`] is the one rendering of a message: the
+//! page, the older-messages fragment, the composer's htmx answer and the live fragment
+//! all call it, so they cannot drift apart.
+use linkify::{LinkFinder, LinkKind};
+use maud::{Markup, html};
+
+use super::{ConversationKind, MessageView};
+use crate::{
+    live::Presence,
+    web::{
+        Viewer,
+        layout::{self, Page},
+    },
+};
+
+/// `2026-11-23T03:40:12Z` for a time in milliseconds.
+pub fn iso_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// `03:40` (UTC; the page's script shows it in the reader's time zone).
+fn short_time(ms: i64) -> String {
+    let iso = iso_time(ms);
+    iso.get(11..16).unwrap_or_default().to_owned()
+}
+
+/// Message text with http(s) links made into anchors; everything else is text, which
+/// maud escapes.
+fn body(text: &str) -> Markup {
+    let finder = {
+        let mut f = LinkFinder::new();
+        f.kinds(&[LinkKind::Url]);
+        f
+    };
+    html! {
+        @for span in finder.spans(text) {
+            @match span.kind() {
+                Some(LinkKind::Url) if is_web_link(span.as_str()) => {
+                    a href=(span.as_str()) rel="noopener noreferrer nofollow" target="_blank" { (span.as_str()) }
+                }
+                _ => { (span.as_str()) }
+            }
+        }
+    }
+}
+
+fn is_web_link(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// One message, exactly as every page and fragment shows it.
+pub fn message(m: &MessageView) -> Markup {
+    let at = iso_time(m.created_at);
+    html! {
+        article.message id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) {
+            header.message-meta {
+                span.author { (m.author) } " "
+                time datetime=(at) { (short_time(m.created_at)) }
+                // Private chats show the author whether the other person has read it.
+                span.receipt title="Sent" { "✓" span.tick-read { "✓" } }
+            }
+            div.message-body { (body(&m.body)) }
+        }
+    }
+}
+
+/// The out-of-band fragment that appends messages to `#messages`.
+pub fn appended(messages: &[MessageView]) -> Markup {
+    html! {
+        div hx-swap-oob="beforeend:#messages" {
+            @for m in messages { (message(m)) }
+        }
+    }
+}
+
+/// The "load older" control: a plain link without JavaScript, an in-place load with it.
+pub fn older_link(base_url: &str, oldest: Option<i64>, has_older: bool) -> Markup {
+    html! {
+        div #older {
+            @if let (true, Some(oldest)) = (has_older, oldest) {
+                @let url = format!("{base_url}?before={oldest}");
+                a.older-link href=(url) hx-get=(url) hx-target="#older" hx-swap="outerHTML" {
+                    "Load older messages"
+                }
+            }
+        }
+    }
+}
+
+/// The answer to an htmx "load older": the new `#older` and the messages to prepend.
+pub fn older_fragment(base_url: &str, messages: &[MessageView], has_older: bool) -> Markup {
+    html! {
+        (older_link(base_url, messages.first().map(|m| m.id), has_older))
+        div hx-swap-oob="afterbegin:#messages" {
+            @for m in messages { (message(m)) }
+        }
+    }
+}
+
+/// The composer's error line, empty when there is nothing to say; as an out-of-band
+/// fragment when `oob`.
+pub fn composer_error(error: Option<&str>, oob: bool) -> Markup {
+    html! {
+        p #composer-error.form-error role="alert" hx-swap-oob=[oob.then_some("true")] {
+            @if let Some(error) = error { (error) }
+        }
+    }
+}
+
+pub fn online_count(count: usize, oob: bool) -> Markup {
+    html! { span #online-count hx-swap-oob=[oob.then_some("true")] { (count) } }
+}
+
+pub fn online_users(presence: &Presence, oob: bool) -> Markup {
+    html! {
+        ul #online-users.online-users aria-label="Online here" hx-swap-oob=[oob.then_some("true")] {
+            @for (id, name) in &presence.users { li data-user-id=(id) { (name) } }
+        }
+    }
+}
+
+/// Everything the conversation page shows.
+pub struct ConversationPage<'a> {
+    pub viewer: &'a Viewer,
+    pub id: i64,
+    pub kind: ConversationKind,
+    /// `#general` or the other person's name.
+    pub heading: String,
+    /// The conversation's own URL (`/rooms/general`, `/dm/bob`).
+    pub url: String,
+    pub messages: Vec<MessageView>,
+    pub has_older: bool,
+    pub presence: Presence,
+    pub site_online: usize,
+    pub composer_error: Option<String>,
+    pub draft: String,
+    /// In a private chat: how far the other person has read.
+    pub peer_read: Option<i64>,
+    pub sidebar: Option<Markup>,
+}
+
+pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
+    let action = format!("/conversations/{}/messages", p.id);
+    let placeholder = match p.kind {
+        ConversationKind::Room => format!("Message {}", p.heading),
+        ConversationKind::Direct => format!("Message {}", p.heading),
+    };
+    let page = Page {
+        title: &p.heading,
+        viewer: Some(p.viewer),
+        live_url: Some(format!("/ws?conversation={}", p.id)),
+        main_class: "conversation",
+        conversation: Some((p.id, p.kind.as_str())),
+        sidebar: p.sidebar,
+        site_online: Some(p.site_online),
+    };
+    layout::render(
+        page,
+        html! {
+                header.conversation-header {
+                    h1 { (p.heading) }
+                    p.presence { span.dot {} (online_count(p.presence.users.len(), false)) " here" }
+                    (online_users(&p.presence, false))
+                }
+                div #history.history {
+                    (older_link(&p.url, p.messages.first().map(|m| m.id), p.has_older))
+                    div #messages role="log" aria-live="polite" aria-label="Messages" {
+                        @for m in &p.messages { (message(m)) }
+                    }
+                    @if p.messages.is_empty() && !p.has_older {
+                        p.empty-history { "No messages yet. Say hello!" }
+                    }
+                }
+                div #typing.typing aria-live="polite" {}
+                @if let Some(up_to) = p.peer_read { (crate::live::fragments::peer_read_on_page(p.id, up_to)) }
+                form #composer.composer method="post" action=(action) hx-post=(action) hx-swap="none" {
+                    label.visually-hidden for="composer-body" { "Message" }
+                    textarea #composer-body name="body" rows="1" maxlength="4000" placeholder=(placeholder) required { (p.draft) }
+                    input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
+                    button.primary type="submit" { "Send" }
+                    (composer_error(p.composer_error.as_deref(), false))
+                }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(body: &str) -> MessageView {
+        MessageView {
+            id: 7,
+            conversation_id: 1,
+            author_id: 2,
+            author: "<b>al</b>".into(),
+            body: body.into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn message_text_is_escaped_and_only_web_links_become_anchors() {
+        let html = message(&view(
+            "<script>x</script> https://a.example/p?q=1 javascript:alert(1)",
+        ))
+        .into_string();
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(
+            html.contains(
+                r#"<a href="https://a.example/p?q=1" rel="noopener noreferrer nofollow""#
+            )
+        );
+        assert!(!html.contains(r#"href="javascript"#));
+        assert!(html.contains("&lt;b&gt;al&lt;/b&gt;"));
+    }
+}

@@ -1,0 +1,36 @@
+//! The settings a running server needs, as one plain struct. `main.rs` builds it from
+//! flags and environment variables; tests build it directly. No parsing happens here.
+use std::time::Duration;
+
+use crate::limits::LimitSettings;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub addr: String,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Mark the session cookie `Secure` (serve behind TLS).
+    pub secure_cookies: bool,
+    /// Extra origins allowed to open WebSockets, for deployments behind a proxy whose
+    /// public host differs from the `Host` header the server sees.
+    pub allowed_origins: Vec<String>,
+    /// How long graceful shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// Abuse limits (messages, sign-ups, log-ins, sockets).
+    pub limits: LimitSettings,
+}
+
+impl Config {
+    /// A config for tests and tools: the given database, a free port on loopback.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            addr: "127.0.0.1:0".into(),
+            database_url: database_url.into(),
+            secure_cookies: false,
+            allowed_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(8),
+            limits: LimitSettings::default(),
+        }
+    }
+}

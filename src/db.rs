@@ -1,0 +1,176 @@
+//! Connecting to the database and migrating it. SQLite gets the settings a server
+//! needs (WAL, a busy timeout, foreign keys); PostgreSQL is used as it comes.
+//!
+//! This module owns connections, not queries: those live with their capability.
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+/// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(5));
+    if url.starts_with("sqlite:") {
+        // One writer at a time is SQLite's rule; WAL lets readers run beside it, and the
+        // busy timeout makes a second writer wait instead of failing with SQLITE_BUSY.
+        options
+            .max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    } else {
+        options.max_connections(20).min_connections(1);
+    }
+    let db = Database::connect(options).await?;
+    ensure_writable(&db).await?;
+    Ok(db)
+}
+
+/// Fails, with a message a person can act on, when the database will not take writes.
+/// Both SQLite (a read-only file or directory, or `mode=ro`) and PostgreSQL (a standby,
+/// or `default_transaction_read_only`) open such a database without complaint and
+/// refuse each write later, which would leave a server that serves pages and fails
+/// every sign-up and message.
+async fn ensure_writable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    const READ_ONLY: &str = "the database is read-only, and hearth needs to write to it";
+    if is_sqlite(db) {
+        let mut conn = db
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| DbErr::Custom(format!("cannot use the database: {e}")))?;
+        // A write that is rolled back: setting the schema's user version to what it is.
+        // (Taking the write lock alone is not enough: in WAL mode SQLite grants it to a
+        // read-only connection, and refuses only the first real write.)
+        let version: i64 = sea_orm::sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| DbErr::Custom(format!("cannot read the database: {e}")))?;
+        let probe = async {
+            sea_orm::sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *conn)
+                .await?;
+            sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(format!(
+                "PRAGMA user_version = {version}"
+            )))
+            .execute(&mut *conn)
+            .await
+        };
+        let probed = probe.await;
+        let _ = sea_orm::sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        match probed {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .and_then(|c| c.parse::<i32>().ok());
+                if code.is_some_and(|c| c & 0xff == 8) {
+                    Err(DbErr::Custom(format!(
+                        "{READ_ONLY} (check that this user may write the file and its \
+                         directory, and that the URL does not say mode=ro)"
+                    )))
+                } else {
+                    Err(DbErr::Custom(format!("cannot write to the database: {e}")))
+                }
+            }
+        }
+    } else {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT current_setting('transaction_read_only') AS read_only",
+            ))
+            .await?;
+        let read_only = row
+            .and_then(|r| r.try_get::<String>("", "read_only").ok())
+            .is_some_and(|v| v == "on");
+        if read_only {
+            return Err(DbErr::Custom(format!(
+                "{READ_ONLY} (it is a standby, or default_transaction_read_only is on)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Brings the schema up to date; safe to run on every start, also by several
+/// processes starting at once on one PostgreSQL database: they take turns under an
+/// advisory lock, and the later ones find nothing left to do.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if is_sqlite(db) {
+        return Migrator::up(db, None).await;
+    }
+    // The lock belongs to one connection: hold that connection for the duration.
+    let mut holder = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Custom(format!("cannot take the migration lock: {e}")))?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await
+        .map_err(|e| DbErr::Custom(format!("cannot take the migration lock: {e}")))?;
+    let migrated = Migrator::up(db, None).await;
+    let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await;
+    migrated
+}
+
+/// The advisory lock key that serialises migrations ("hearth" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6865_6172_7468;
+
+/// Answers whether the database is reachable right now.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+pub fn is_sqlite(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DatabaseBackend::Sqlite
+}
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A statement from SQL written with `?` placeholders, numbered `$1, $2, …` for
+/// PostgreSQL. For the few queries sea-query would make harder to read than SQL.
+pub fn statement(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let backend = db.get_database_backend();
+    let sql = if backend == DatabaseBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push('$');
+                numbered.push_str(&n.to_string());
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}

@@ -1,0 +1,162 @@
+//! `GET /users?q=` and `GET /dm/{username}`.
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Path, Query},
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
+};
+use serde::Deserialize;
+
+use super::views;
+use crate::{
+    accounts::Username,
+    chat::{self, Conversation, ConversationKind, access, sidebar},
+    db::{self, now_ms},
+    entities::{conversation, user},
+    error::AppError,
+    startup::AppState,
+    web::{Viewer, is_htmx, layout},
+};
+
+/// The most people one directory page lists.
+pub const DIRECTORY_LIMIT: usize = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct DirectoryQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[handler]
+pub async fn directory(
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Query(query): Query<DirectoryQuery>,
+) -> Result<Response, AppError> {
+    let q = query.q.trim();
+    // Only the characters a username can have can match one; anything else (or a
+    // prefix longer than any name) finds nobody, without asking the database.
+    let searchable = q.len() <= Username::MAX
+        && q.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let people =
+        if searchable {
+            let pattern = format!("{}%", q.to_ascii_lowercase().replace('_', "\\_"));
+            let rows = state
+            .db
+            .query_all_raw(db::statement(
+                &state.db,
+                "SELECT id, username FROM users WHERE username_key LIKE ? ESCAPE '\\' AND id <> ? \
+                 ORDER BY username_key LIMIT ?",
+                [pattern.into(), viewer.id.into(), (DIRECTORY_LIMIT as i64).into()],
+            ))
+            .await?;
+            let mut found = Vec::with_capacity(rows.len());
+            for row in rows {
+                found.push((
+                    row.try_get::<i64>("", "id")?,
+                    row.try_get::<String>("", "username")?,
+                ));
+            }
+            let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+            let online = state.hub.online_among(&ids).await;
+            found
+                .into_iter()
+                .map(|(id, username)| views::Person {
+                    online: online.contains(&id),
+                    id,
+                    username,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let sidebar = sidebar::for_user(&state.db, viewer.id, None).await?;
+    Ok(views::directory(&viewer, q, &people, state.hub.site_online(), sidebar).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    before: Option<i64>,
+}
+
+#[handler]
+pub async fn open_chat(
+    req: &Request,
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Path(username): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, AppError> {
+    let other = match Username::parse(&username) {
+        Ok(name) => {
+            user::Entity::find()
+                .filter(user::Column::UsernameKey.eq(name.key()))
+                .one(&state.db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let Some(other) = other else {
+        return Ok(layout::error_page(
+            StatusCode::NOT_FOUND,
+            "There is nobody with that name on hearth.",
+        ));
+    };
+    if other.id == viewer.id {
+        return Ok(layout::error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A private chat needs two people: pick someone else from the directory.",
+        ));
+    }
+    let conversation = open_or_create(state, viewer.id, other.id).await?;
+    if let (Some(before), true) = (query.before, is_htmx(req)) {
+        let base = format!("/dm/{}", other.username);
+        return Ok(chat::page::older(state, &conversation, &base, before)
+            .await?
+            .into_response());
+    }
+    Ok(
+        chat::page::render(state, &viewer, &conversation, query.before, None)
+            .await?
+            .into_response(),
+    )
+}
+
+/// The private chat of two people, created (with both memberships) on first use.
+/// Concurrent first uses from both sides meet on the unique key and share one row.
+async fn open_or_create(state: &AppState, a: i64, b: i64) -> Result<Conversation, AppError> {
+    let key = access::direct_key(a, b);
+    let find =
+        || conversation::Entity::find().filter(conversation::Column::DirectKey.eq(key.clone()));
+    if let Some(found) = find().one(&state.db).await? {
+        return Ok(found);
+    }
+    let now = now_ms();
+    conversation::Entity::insert(conversation::ActiveModel {
+        kind: Set(ConversationKind::Direct.as_str().to_owned()),
+        name: Set(String::new()),
+        direct_key: Set(Some(key.clone())),
+        created_by: Set(Some(a)),
+        created_at: Set(now),
+        last_activity_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(conversation::Column::DirectKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&state.db)
+    .await?;
+    let created = find().one(&state.db).await?.ok_or(AppError::NotFound)?;
+    for member in [a, b] {
+        chat::queries::join(&state.db, created.id, member).await?;
+    }
+    state.hub.membership_changed(created.id);
+    Ok(created)
+}

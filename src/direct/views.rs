@@ -1,0 +1,52 @@
+//! The people directory.
+use maud::{Markup, html};
+
+use crate::web::{
+    Viewer,
+    layout::{self, Page},
+};
+
+pub struct Person {
+    pub id: i64,
+    pub username: String,
+    pub online: bool,
+}
+
+pub fn directory(
+    viewer: &Viewer,
+    q: &str,
+    people: &[Person],
+    site_online: usize,
+    sidebar: Markup,
+) -> Markup {
+    let page = Page::signed_in("People", viewer, "page", sidebar, site_online);
+    layout::render(
+        page,
+        html! {
+            section.card {
+                h1 { "People" }
+                form.inline-form method="get" action="/users" role="search" {
+                    label for="people-q" { "Find someone" }
+                    input #people-q type="search" name="q" value=(q) maxlength="32" placeholder="Start of a username" autofocus;
+                    button.primary type="submit" { "Search" }
+                }
+                @if people.is_empty() {
+                    p.empty { @if q.is_empty() { "Nobody else is here yet." } @else { "Nobody's name starts with “" (q) "”." } }
+                } @else {
+                    ul #people.people-list {
+                        @for person in people {
+                            li.person data-user-id=(person.id) {
+                                span.presence-dot.online[person.online] title=(if person.online { "Online" } else { "Offline" }) {}
+                                a href={ "/dm/" (person.username) } { (person.username) }
+                                @if person.online { span.visually-hidden { " (online)" } }
+                            }
+                        }
+                    }
+                    @if people.len() >= super::routes::DIRECTORY_LIMIT {
+                        p.muted { "Showing the first " (people.len()) ". Type more of a name to narrow it down." }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "conversations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// `room` or `direct`: see [`crate::chat::ConversationKind`].
+    pub kind: String,
+    pub name: String,
+    #[sea_orm(unique)]
+    pub slug: Option<String>,
+    #[sea_orm(unique)]
+    pub direct_key: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub last_message_id: Option<i64>,
+    pub last_activity_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,135 @@
+//! The errors a request can end in, each mapped to one HTTP answer a person can read.
+//! Validation failures are not here: a form with a mistake is re-rendered by its handler
+//! with status 422, because the person needs the form back, not an error page.
+use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
+use sea_orm::{DbErr, RuntimeErr};
+
+use crate::web::layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    /// A POST without the session's CSRF token, or with another one.
+    #[error("the form has expired or did not come from this site")]
+    CsrfRejected,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// Over a rate limit: try again after this long.
+    #[error("too many requests")]
+    TooManyRequests(crate::limits::RetryAfter),
+    /// Past the socket limits: 429 for one person's, 503 for the server's.
+    #[error("too many sockets for one person")]
+    TooManySockets,
+    #[error("the server is at its socket limit")]
+    ServerFull,
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("session error: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// Whether the database, not the request, is at fault and may come back by itself.
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            AppError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) | AppError::Session(_)
+        )
+    }
+}
+
+impl AppError {
+    /// Whether the database refused a write because its disk is full: SQLite's
+    /// `SQLITE_FULL` (13), PostgreSQL's `disk_full` (53100).
+    fn is_storage_full(&self) -> bool {
+        let AppError::Db(
+            DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e))
+            | DbErr::Conn(RuntimeErr::SqlxError(e)),
+        ) = self
+        else {
+            return false;
+        };
+        let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+            return false;
+        };
+        code == "13" || code == "53100"
+    }
+}
+
+impl AppError {
+    /// What went wrong, in words for the person who asked.
+    pub fn message(&self) -> String {
+        let text = match self {
+            AppError::TooManyRequests(wait) => {
+                return format!(
+                    "You're going too fast. Wait {} and try again.",
+                    wait.in_words()
+                );
+            }
+            AppError::TooManySockets => {
+                "You have too many hearth pages open. Close some tabs and reload this one."
+            }
+            AppError::ServerFull => "hearth is full right now. Try again in a minute.",
+            AppError::NotFound => {
+                "There is nothing here. It may have been removed, or you may not be allowed to see it."
+            }
+            AppError::CsrfRejected => {
+                "This form has expired or did not come from hearth. Go back, reload the page and try again."
+            }
+            AppError::PayloadTooLarge => "That was more than hearth accepts in one request.",
+            e if e.is_storage_full() => {
+                "hearth is out of storage space, so it cannot save anything right now: nothing was saved. Try again later."
+            }
+            e if e.is_unavailable() => {
+                "hearth cannot reach its database right now. It will be back shortly: try again in a moment."
+            }
+            _ => "Something went wrong on our side. It has been logged; try again in a moment.",
+        };
+        text.to_owned()
+    }
+}
+
+impl ResponseError for AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests(_) | AppError::TooManySockets => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
+            e if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
+            e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response
+    where
+        Self: std::error::Error + Send + Sync + 'static,
+    {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut resp = layout::error_page(status, &self.message());
+        if let AppError::TooManyRequests(wait) = self {
+            if let Ok(value) = poem::http::HeaderValue::from_str(&wait.seconds().to_string()) {
+                resp.headers_mut()
+                    .insert(poem::http::header::RETRY_AFTER, value);
+            }
+        }
+        resp
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}

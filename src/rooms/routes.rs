@@ -1,0 +1,174 @@
+//! `GET /` (the lobby), `POST /rooms`, `GET /rooms/{slug}`.
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Path, Query, Redirect},
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+use serde::Deserialize;
+
+use super::{RoomName, views};
+use crate::{
+    chat::{self, ConversationKind},
+    db::now_ms,
+    entities::conversation,
+    error::AppError,
+    startup::AppState,
+    web::{Viewer, is_htmx},
+};
+
+async fn lobby_page(
+    state: &AppState,
+    viewer: &Viewer,
+    form: views::CreateForm<'_>,
+) -> Result<maud::Markup, AppError> {
+    let rooms = conversation::Entity::find()
+        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
+        .order_by_desc(conversation::Column::LastActivityAt)
+        .all(&state.db)
+        .await?;
+    let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+    let counts = state.hub.presence_counts(&ids).await;
+    let rooms: Vec<views::RoomEntry> = rooms
+        .into_iter()
+        .map(|room| views::RoomEntry {
+            online: counts.get(&room.id).copied().unwrap_or(0),
+            room,
+        })
+        .collect();
+    let sidebar = chat::sidebar::for_user(&state.db, viewer.id, None).await?;
+    Ok(views::lobby(
+        viewer,
+        &rooms,
+        state.hub.site_online(),
+        form,
+        sidebar,
+    ))
+}
+
+#[handler]
+pub async fn lobby(
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+) -> Result<Response, AppError> {
+    Ok(lobby_page(state, &viewer, views::CreateForm::default())
+        .await?
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateRoom {
+    #[serde(default)]
+    name: String,
+}
+
+#[handler]
+pub async fn create(
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Form(form): Form<CreateRoom>,
+) -> Result<Response, AppError> {
+    let refuse = |error: &'static str| views::CreateForm {
+        name: &form.name,
+        error: Some(error),
+    };
+    let room = match RoomName::parse(&form.name) {
+        Ok(room) => room,
+        Err(error) => {
+            let mut resp = lobby_page(state, &viewer, refuse(error))
+                .await?
+                .into_response();
+            resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            return Ok(resp);
+        }
+    };
+    let now = now_ms();
+    let inserted = conversation::Entity::insert(conversation::ActiveModel {
+        kind: Set(ConversationKind::Room.as_str().to_owned()),
+        name: Set(room.name().to_owned()),
+        slug: Set(Some(room.slug().to_owned())),
+        created_by: Set(Some(viewer.id)),
+        created_at: Set(now),
+        last_activity_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&state.db)
+    .await;
+    match inserted {
+        Ok(done) => {
+            if chat::queries::join(&state.db, done.last_insert_id, viewer.id).await? {
+                state.hub.membership_changed(done.last_insert_id);
+            }
+            tracing::info!(room = room.slug(), "room created");
+            Ok(Redirect::see_other(format!("/rooms/{}", room.slug())).into_response())
+        }
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            let error = "There is already a room with that name.";
+            let mut resp = lobby_page(state, &viewer, refuse(error))
+                .await?
+                .into_response();
+            resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    before: Option<i64>,
+}
+
+#[handler]
+pub async fn show(
+    req: &Request,
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Path(slug): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, AppError> {
+    let room = room_by_slug(state, &slug).await?;
+    if let (Some(before), true) = (query.before, is_htmx(req)) {
+        let base = format!("/rooms/{slug}");
+        return Ok(chat::page::older(state, &room, &base, before)
+            .await?
+            .into_response());
+    }
+    // Opening a public room makes it yours: it joins your sidebar. (The members cache
+    // answers for everyone who is in already, so page views stay reads.)
+    if !state.hub.is_member(room.id, viewer.id).await?
+        && chat::queries::join(&state.db, room.id, viewer.id).await?
+    {
+        state.hub.membership_changed(room.id);
+    }
+    Ok(
+        chat::page::render(state, &viewer, &room, query.before, None)
+            .await?
+            .into_response(),
+    )
+}
+
+async fn room_by_slug(state: &AppState, slug: &str) -> Result<conversation::Model, AppError> {
+    conversation::Entity::find()
+        .filter(conversation::Column::Slug.eq(slug))
+        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `POST /rooms/{slug}/leave`: the room leaves your sidebar until you open it again.
+#[handler]
+pub async fn leave(
+    viewer: Viewer,
+    Data(state): Data<&Arc<AppState>>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let room = room_by_slug(state, &slug).await?;
+    if chat::queries::leave(&state.db, room.id, viewer.id).await? {
+        state.hub.membership_changed(room.id);
+    }
+    Ok(Redirect::see_other("/").into_response())
+}

@@ -1,0 +1,175 @@
+//! The page shell every page is rendered in, and the error pages. Views are plain
+//! functions returning [`Markup`]; this one wraps a page's content with the head, the
+//! top bar, the sidebar and the element that holds the page's WebSocket.
+//!
+//! Per-viewer differences in live fragments ("this message is mine", "that is me
+//! typing") are made here, once per page, as a few CSS rules keyed on the viewer's id,
+//! so that one fragment can serve every recipient unchanged.
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use poem::{IntoResponse, Response, http::StatusCode};
+
+use crate::{assets, web::Viewer};
+
+/// What a page needs besides its content.
+pub struct Page<'a> {
+    pub title: &'a str,
+    pub viewer: Option<&'a Viewer>,
+    /// The WebSocket URL for this page (signed-in pages only).
+    pub live_url: Option<String>,
+    /// Class of `<main>`, e.g. `conversation`, `lobby`, `auth`.
+    pub main_class: &'a str,
+    /// On a conversation page: its id and kind, for the page's script.
+    pub conversation: Option<(i64, &'a str)>,
+    pub sidebar: Option<Markup>,
+    /// People online on the site; `None` where it is not known (error pages).
+    pub site_online: Option<usize>,
+}
+
+impl<'a> Page<'a> {
+    /// A signed-in page that shows no conversation (the lobby, the directory): it
+    /// has the sidebar, and its socket brings counts and the person's own events.
+    pub fn signed_in(
+        title: &'a str,
+        viewer: &'a Viewer,
+        main_class: &'a str,
+        sidebar: Markup,
+        site_online: usize,
+    ) -> Self {
+        Page {
+            title,
+            viewer: Some(viewer),
+            live_url: Some("/ws".to_owned()),
+            main_class,
+            conversation: None,
+            sidebar: Some(sidebar),
+            site_online: Some(site_online),
+        }
+    }
+}
+
+fn viewer_style(viewer: Option<&Viewer>) -> String {
+    match viewer {
+        Some(v) => format!(
+            ".message[data-author-id=\"{id}\"]{{background:var(--mine-bg)}}\
+             main[data-kind=\"direct\"] .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
+             #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}",
+            id = v.id
+        ),
+        None => "#typing [data-viewer]{display:none}".to_owned(),
+    }
+}
+
+/// The `hx-headers` that make every htmx request carry the CSRF token.
+fn csrf_headers(token: &str) -> String {
+    serde_json::json!({ "X-CSRF-Token": token }).to_string()
+}
+
+pub fn render(page: Page<'_>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=r#"{"ws":{"pauseOnBackground":false}}"#;
+                meta name="color-scheme" content="light dark";
+                title { (page.title) " · hearth" }
+                link rel="stylesheet" href=(assets::url("app.css"));
+                link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
+                style nonce=[super::security::style_nonce()] { (PreEscaped(viewer_style(page.viewer))) }
+            }
+            @match page.viewer {
+                Some(viewer) => {
+                    body data-user-id=(viewer.id) data-username=(viewer.username)
+                        "hx-headers:inherited"=(csrf_headers(&viewer.csrf_token)) {
+                        (shell(&page, content))
+                    }
+                }
+                None => { body { (shell(&page, content)) } }
+            }
+        }
+    }
+}
+
+fn shell(page: &Page<'_>, content: Markup) -> Markup {
+    html! {
+        a.skip-link href="#main" { "Skip to content" }
+        header.topbar {
+            a.brand href="/" { "hearth" }
+            @if let Some(online) = page.site_online {
+                span.site-online title="People online on hearth" {
+                    span.dot {} span #site-online-count { (online) } " online"
+                }
+            }
+            @if let Some(viewer) = page.viewer {
+                span #connection-status data-state="connecting" role="status" aria-live="polite" { "Connecting…" }
+                nav.user-menu aria-label="Account" {
+                    a href="/users" { "People" }
+                    span.me { (viewer.username) }
+                    form.logout method="post" action="/logout" {
+                        input type="hidden" name="csrf_token" value=(viewer.csrf_token);
+                        button.link-button type="submit" { "Log out" }
+                    }
+                }
+                @if page.sidebar.is_some() {
+                    button.sidebar-toggle type="button" aria-controls="sidebar" aria-expanded="false" { "Menu" }
+                }
+            } @else {
+                nav.user-menu aria-label="Account" {
+                    a href="/login" { "Log in" }
+                    a href="/signup" { "Sign up" }
+                }
+            }
+        }
+        // Filled live while the server cannot reach its database (see `live::hub`).
+        div #site-banner.site-banner role="status" aria-live="polite" {}
+        div.shell {
+            @if let Some(sidebar) = &page.sidebar { (sidebar) }
+            @match page.conversation {
+                Some((id, kind)) => {
+                    main #main class=(page.main_class) data-conversation-id=(id) data-kind=(kind) { (content) }
+                }
+                None => { main #main class=(page.main_class) { (content) } }
+            }
+        }
+        @if let Some(url) = &page.live_url {
+            div #live "hx-ws:connect"=(url) hidden {}
+            // Live events that the page's script consumes (see `live::fragments`).
+            div #live-events hidden {}
+        }
+        // At the end of the body and without `defer`: htmx starts itself on a timer
+        // once loaded, and with deferred scripts that timer could fire before the
+        // WebSocket extension had registered, leaving the page without its socket.
+        script src=(assets::url("vendor/htmx-4.0.1.min.js")) {}
+        script src=(assets::url("vendor/hx-ws-4.0.1.min.js")) {}
+        script src=(assets::url("app.js")) {}
+    }
+}
+
+/// A whole error page in the site's design, with `status`.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let page = Page {
+        title,
+        viewer: None,
+        live_url: None,
+        main_class: "error-page",
+        conversation: None,
+        sidebar: None,
+        site_online: None,
+    };
+    let markup = render(
+        page,
+        html! {
+            section.card {
+                p.status { (status.as_u16()) }
+                h1 { (title) }
+                p { (message) }
+                p { a href="/" { "Back to hearth" } }
+            }
+        },
+    );
+    let mut resp = markup.into_response();
+    resp.set_status(status);
+    resp
+}

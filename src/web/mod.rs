@@ -1,0 +1,11 @@
+//! What every page shares: the session middleware and its database store, the CSRF
+//! check on every POST, the [`Viewer`] extractor for signed-in requests, the page layout
+//! and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
+//! this module knows nothing about them.
+pub mod layout;
+pub mod request_log;
+pub mod security;
+pub mod session;
+pub mod session_store;
+
+pub use session::{Viewer, is_htmx};

@@ -1,0 +1,28 @@
+//! One `tracing` span per request (method, path, and the status once known). Requests
+//! that end well are logged at DEBUG, so a busy server does not spend its time writing
+//! logs; client errors at INFO, server errors at WARN.
+use std::{sync::Arc, time::Instant};
+
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    async move {
+        let started = Instant::now();
+        let resp = match next.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(e) => e.into_response(),
+        };
+        let status = resp.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match status {
+            500.. => tracing::warn!(status, elapsed_ms, "answered"),
+            400..500 => tracing::info!(status, elapsed_ms, "answered"),
+            _ => tracing::debug!(status, elapsed_ms, "answered"),
+        }
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,265 @@
+//! Sessions and CSRF, as one poem middleware around the whole app.
+//!
+//! poem cannot mount tower-sessions' tower layer (its service takes `http::Request<B>`,
+//! poem's `tower-compat` wants `poem::Request`), so this middleware does the layer's job
+//! with tower-sessions' own [`Session`]: it reads the cookie, hands a lazily loaded
+//! `Session` to the handler through the request's extensions, and saves it and sets the
+//! cookie afterwards when the handler changed it.
+//!
+//! Every POST is checked here, before any handler runs, for the session's CSRF token (the
+//! `X-CSRF-Token` header that htmx sends, or the `csrf_token` form field), so no handler
+//! can forget it. The cookie is `SameSite=Lax` as well, but Lax alone still lets a
+//! top-level cross-site form POST through in some browsers' first two minutes, and a
+//! token costs nothing.
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response,
+    http::{Method, StatusCode, header},
+    web::{Redirect, cookie::Cookie},
+};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use tower_sessions::{Expiry, Session, session::Id};
+
+use crate::{error::AppError, startup::AppState};
+
+pub const COOKIE_NAME: &str = "hearth_session";
+/// Sessions live 30 days from the last visit.
+const SESSION_DAYS: i64 = 30;
+/// The most a form POST may carry; a message is at most 4000 characters (16 KiB of
+/// UTF-8), plus field names and the token.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+const KEY_USER: &str = "user";
+const KEY_CSRF: &str = "csrf";
+/// The day (since the epoch) of the last save, so the rolling expiry is pushed out
+/// once a day rather than written on every request.
+const KEY_DAY: &str = "day";
+
+/// Who is signed in, as stored in the session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SignedIn {
+    id: i64,
+    username: String,
+}
+
+/// The signed-in person making this request. Extracting it from an anonymous request
+/// answers with a redirect to `/login`.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub id: i64,
+    pub username: String,
+    pub csrf_token: String,
+    pub session: Session,
+}
+
+impl Viewer {
+    /// The session's id, used by the hub to close this session's sockets at log-out.
+    pub fn session_key(&self) -> Option<String> {
+        self.session.id().map(|id| id.to_string())
+    }
+}
+
+/// The session of this request (always present inside the middleware).
+pub fn session_of(req: &Request) -> Result<Session, AppError> {
+    req.extensions()
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("session middleware is not installed".into()))
+}
+
+/// The signed-in viewer, or `None` for an anonymous request.
+pub async fn viewer_of(req: &Request) -> Result<Option<Viewer>, AppError> {
+    let session = session_of(req)?;
+    let Some(user) = session.get::<SignedIn>(KEY_USER).await? else {
+        return Ok(None);
+    };
+    let csrf_token = csrf_token(&session).await?;
+    let today = time::OffsetDateTime::now_utc().unix_timestamp() / 86_400;
+    if session.get::<i64>(KEY_DAY).await? != Some(today) {
+        session.insert(KEY_DAY, today).await?;
+    }
+    Ok(Some(Viewer {
+        id: user.id,
+        username: user.username,
+        csrf_token,
+        session,
+    }))
+}
+
+impl<'a> FromRequest<'a> for Viewer {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        match viewer_of(req).await? {
+            Some(viewer) => Ok(viewer),
+            None => Err(poem::Error::from_response(
+                Redirect::see_other("/login").into_response(),
+            )),
+        }
+    }
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
+    if let Some(token) = session.get::<String>(KEY_CSRF).await? {
+        return Ok(token);
+    }
+    let token = new_token();
+    session.insert(KEY_CSRF, &token).await?;
+    Ok(token)
+}
+
+fn new_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs `user` in on this session. The session id changes, so an id that was known
+/// before log-in (planted, or read off a shared machine) is worthless after it; the CSRF
+/// token changes with it.
+pub async fn sign_in(session: &Session, id: i64, username: &str) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.clear().await;
+    session
+        .insert(
+            KEY_USER,
+            SignedIn {
+                id,
+                username: username.to_owned(),
+            },
+        )
+        .await?;
+    session.insert(KEY_CSRF, new_token()).await?;
+    Ok(())
+}
+
+/// Ends the session: its record is deleted and the cookie removed.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// Whether the request came from htmx (it wants a fragment, not a page).
+pub fn is_htmx(req: &Request) -> bool {
+    req.headers().get("HX-Request").is_some_and(|v| v == "true")
+}
+
+fn cookie_session_id(req: &Request) -> Option<Id> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+/// Compares two tokens in time that does not depend on where they differ.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Rejects a POST that does not carry this session's CSRF token. The body is read
+/// (bounded) and put back for the handler.
+async fn check_csrf(req: &mut Request, session: &Session) -> Result<(), AppError> {
+    // Every POST body is read here, bounded, whatever carries the token: no handler
+    // ever reads an unbounded body.
+    let body = req
+        .take_body()
+        .into_bytes_limit(MAX_FORM_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
+    let header = req
+        .headers()
+        .get("X-CSRF-Token")
+        .and_then(|v| v.to_str().ok());
+    let presented = match header {
+        Some(token) => Some(token.to_owned()),
+        None => form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.into_owned()),
+    };
+    req.set_body(body);
+    let expected = session.get::<String>(KEY_CSRF).await?;
+    match (expected, presented) {
+        (Some(expected), Some(presented)) if same_token(&expected, &presented) => Ok(()),
+        _ => Err(AppError::CsrfRejected),
+    }
+}
+
+fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> String {
+    let mut cookie = Cookie::new_with_str(COOKIE_NAME, value);
+    cookie.set_http_only(true);
+    cookie.set_path("/");
+    cookie.set_same_site(poem::web::cookie::SameSite::Lax);
+    cookie.set_secure(secure);
+    cookie.set_max_age(std::time::Duration::from_secs(
+        max_age.whole_seconds().max(0) as u64,
+    ));
+    cookie.to_string()
+}
+
+/// The middleware: `Route::new()…around(session::middleware)`.
+pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+        return Err(AppError::Internal("app state missing".into()).into());
+    };
+    let had_cookie = cookie_session_id(&req);
+    let session = Session::new(
+        had_cookie,
+        state.sessions.clone(),
+        Some(Expiry::OnInactivity(time::Duration::days(SESSION_DAYS))),
+    );
+    req.extensions_mut().insert(session.clone());
+
+    if req.method() == Method::POST {
+        if let Err(e) = check_csrf(&mut req, &session).await {
+            return Ok(e.into_response());
+        }
+    }
+
+    let mut resp = match next.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(e) => e.into_response(),
+    };
+
+    if session.is_modified() {
+        if session.is_empty().await {
+            if had_cookie.is_some() {
+                let gone = session_cookie(
+                    String::new(),
+                    time::Duration::ZERO,
+                    state.config.secure_cookies,
+                );
+                append_cookie(&mut resp, gone);
+            }
+        } else if let Err(e) = session.save().await {
+            tracing::error!(error = %e, "could not save the session");
+            return Ok(AppError::Session(e).into_response());
+        } else if let Some(id) = session.id() {
+            let cookie = session_cookie(
+                id.to_string(),
+                session.expiry_age(),
+                state.config.secure_cookies,
+            );
+            append_cookie(&mut resp, cookie);
+        }
+    }
+    Ok(resp)
+}
+
+fn append_cookie(resp: &mut Response, cookie: String) {
+    match header::HeaderValue::from_str(&cookie) {
+        Ok(value) => {
+            resp.headers_mut().append(header::SET_COOKIE, value);
+        }
+        Err(_) => resp.set_status(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}

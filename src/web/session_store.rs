@@ -1,0 +1,145 @@
+//! A tower-sessions [`SessionStore`] on sea-orm, so sessions live in the app's own
+//! database (SQLite or PostgreSQL, the `sessions` table) and survive restarts and
+//! cross processes. It stores records and nothing else: what goes in a session is
+//! [`super::session`]'s business.
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
+};
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+use crate::{db::now_ms, entities::session};
+
+#[derive(Clone, Debug)]
+pub struct DbSessionStore {
+    db: DatabaseConnection,
+    /// Records as last written or read, when this process is the only writer (SQLite):
+    /// most requests then need no session query. With several processes sharing a
+    /// database another one may end a session, so there is no cache.
+    cache: Option<moka::sync::Cache<Id, Record>>,
+}
+
+impl DbSessionStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        let cache = crate::db::is_sqlite(&db).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build()
+        });
+        Self { db, cache }
+    }
+
+    fn remember(&self, record: &Record) {
+        if let Some(cache) = &self.cache {
+            cache.insert(record.id, record.clone());
+        }
+    }
+
+    /// Removes expired sessions; run periodically.
+    pub async fn delete_expired(&self) -> Result<u64, sea_orm::DbErr> {
+        let done = session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lt(now_ms()))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected)
+    }
+}
+
+fn backend(e: sea_orm::DbErr) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn row(record: &Record) -> session_store::Result<session::ActiveModel> {
+    let data = serde_json::to_string(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok(session::ActiveModel {
+        id: Set(record.id.to_string()),
+        data: Set(data),
+        expires_at: Set(expires_at),
+    })
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are 128 random bits, so a collision is next to impossible; if one happens
+        // anyway, draw again rather than take over someone else's session.
+        loop {
+            let inserted = session::Entity::insert(row(record)?)
+                .on_conflict(
+                    OnConflict::column(session::Column::Id)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.db)
+                .await
+                .map_err(backend)?;
+            if inserted == 1 {
+                self.remember(record);
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        session::Entity::insert(row(record)?)
+            .on_conflict(
+                OnConflict::column(session::Column::Id)
+                    .update_columns([session::Column::Data, session::Column::ExpiresAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(backend)?;
+        self.remember(record);
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(cached) = self.cache.as_ref().and_then(|c| c.get(id)) {
+            if cached.expiry_date > time::OffsetDateTime::now_utc() {
+                return Ok(Some(cached));
+            }
+        }
+        let Some(found) = session::Entity::find_by_id(id.to_string())
+            .filter(session::Column::ExpiresAt.gt(now_ms()))
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&found.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(found.expires_at) * 1_000_000,
+        )
+        .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let record = Record {
+            id: *id,
+            data,
+            expiry_date,
+        };
+        self.remember(&record);
+        Ok(Some(record))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(id);
+        }
+        session::Entity::delete_by_id(id.to_string())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
