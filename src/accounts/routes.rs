@@ -41,7 +41,7 @@ pub async fn signup_form(
         return Ok(Redirect::see_other("/").into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::signup(&token, "", &[], state.hub.site_online()).into_response())
+    Ok(views::signup(&token, "", &[], state.hub.site_online().await).into_response())
 }
 
 #[handler]
@@ -58,7 +58,12 @@ pub async fn signup(
         (u, p) => {
             let errors: Vec<&str> = [u.err(), p.err()].into_iter().flatten().collect();
             let token = csrf_token(&session).await?;
-            let page = views::signup(&token, &form.username, &errors, state.hub.site_online());
+            let page = views::signup(
+                &token,
+                &form.username,
+                &errors,
+                state.hub.site_online().await,
+            );
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -69,7 +74,12 @@ pub async fn signup(
             "Too many sign-ups from your network. Try again in {}.",
             wait.in_words()
         );
-        let page = views::signup(&token, &form.username, &[&error], state.hub.site_online());
+        let page = views::signup(
+            &token,
+            &form.username,
+            &[&error],
+            state.hub.site_online().await,
+        );
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
     }
     let password_hash = password::hash(password).await?;
@@ -85,7 +95,12 @@ pub async fn signup(
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let token = csrf_token(&session).await?;
             let errors = ["That username is taken. Choose another one."];
-            let page = views::signup(&token, &form.username, &errors, state.hub.site_online());
+            let page = views::signup(
+                &token,
+                &form.username,
+                &errors,
+                state.hub.site_online().await,
+            );
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
         Err(e) => return Err(e.into()),
@@ -104,7 +119,7 @@ pub async fn login_form(
         return Ok(Redirect::see_other("/").into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::login(&token, "", None, state.hub.site_online()).into_response())
+    Ok(views::login(&token, "", None, state.hub.site_online().await).into_response())
 }
 
 #[handler]
@@ -126,7 +141,7 @@ pub async fn login(
             &token,
             &form.username,
             Some(&error),
-            state.hub.site_online(),
+            state.hub.site_online().await,
         );
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
     }
@@ -161,7 +176,7 @@ pub async fn login(
                 &token,
                 &form.username,
                 Some("Wrong username or password."),
-                state.hub.site_online(),
+                state.hub.site_online().await,
             );
             Ok(with_status(page, StatusCode::UNAUTHORIZED))
         }

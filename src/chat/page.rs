@@ -45,7 +45,7 @@ pub async fn render(
         messages,
         has_older,
         presence: state.hub.presence(conversation.id).await,
-        site_online: state.hub.site_online(),
+        site_online: state.hub.site_online().await,
         composer_error,
         draft,
         peer_read,

@@ -76,7 +76,10 @@ pub async fn directory(
             Vec::new()
         };
     let sidebar = sidebar::for_user(&state.db, viewer.id, None).await?;
-    Ok(views::directory(&viewer, q, &people, state.hub.site_online(), sidebar).into_response())
+    Ok(
+        views::directory(&viewer, q, &people, state.hub.site_online().await, sidebar)
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -261,8 +261,16 @@ impl Hub {
         lock(&self.inner)
     }
 
-    /// People online on the site (over all processes, as of the last tick).
-    pub fn site_online(&self) -> usize {
+    /// People online on the site. With several processes this reads the shared leases,
+    /// so that a page rendered on one process already counts a person who arrived
+    /// through another a moment ago (the ticker's count can lag by a round trip).
+    pub async fn site_online(&self) -> usize {
+        if let Some(leases) = &self.inner.leases {
+            match leases.counts(&[SITE]).await {
+                Ok(counts) => return counts.get(&SITE).copied().unwrap_or(0),
+                Err(e) => tracing::warn!(error = %e, "could not count the site"),
+            }
+        }
         let state = self.state();
         match (&self.inner.leases, state.union_site) {
             (Some(_), Some(union)) => union,

@@ -42,7 +42,7 @@ async fn lobby_page(
     Ok(views::lobby(
         viewer,
         &rooms,
-        state.hub.site_online(),
+        state.hub.site_online().await,
         form,
         sidebar,
     ))

@@ -100,13 +100,13 @@ async fn two_tabs_of_one_person_count_once_and_the_count_drops_when_both_close()
     let mut tab_two = alice.socket(&path).await;
     wait_for_count(&mut bob_socket, 2).await;
     assert_eq!(app.state.hub.presence(room).await.users.len(), 2);
-    assert_eq!(app.state.hub.site_online(), 2);
+    assert_eq!(app.state.hub.site_online().await, 2);
 
     tab_one.close(None).await.expect("close");
     tab_two.close(None).await.expect("close");
     wait_for_count(&mut bob_socket, 1).await;
     eventually("the site count drops to one", || async {
-        app.state.hub.site_online() == 1
+        app.state.hub.site_online().await == 1
     })
     .await;
 }
