@@ -28,6 +28,12 @@
 //!
 //! Warm-up traffic flows like the rest but falls outside the window, so it counts for
 //! nothing.
+//!
+//! ## Several server processes
+//! With `processes > 1` (hearth on PostgreSQL, the scale-out case) the members of each
+//! room take turns among the processes: member `m` connects to process `m % processes`,
+//! and so posts. Each delivery is then also recorded as same-process (sender and
+//! recipient on one process) or cross-process, so the run tells what crossing adds.
 use std::{
     sync::{
         Arc, Mutex,
@@ -49,7 +55,7 @@ use tokio_tungstenite::{
 };
 
 use crate::{
-    procstat::{CpuReading, Process},
+    procstat::{CpuReading, Process, total_cpu, total_rss},
     seed::Population,
     servers::ServerKind,
 };
@@ -77,6 +83,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Layout {
     pub sockets: usize,
     pub rooms: usize,
+    /// Server processes the sockets are spread over (1 but for the scale-out scenario).
+    pub processes: usize,
 }
 
 impl Layout {
@@ -96,6 +104,11 @@ impl Layout {
     pub fn largest_room(&self) -> usize {
         self.sockets.div_ceil(self.rooms)
     }
+
+    /// Which server process socket `socket` connects (and posts) to.
+    pub fn process_of(&self, socket: usize) -> usize {
+        self.member_of(socket) % self.processes.max(1)
+    }
 }
 
 /// How posts reach the server.
@@ -113,19 +126,28 @@ pub enum PostOver {
 /// Where a fleet connects and who its sockets are.
 pub struct Target {
     pub kind: ServerKind,
-    /// `127.0.0.1:PORT`.
-    pub authority: String,
+    /// `127.0.0.1:PORT` of each server process (one but for the scale-out scenario).
+    pub authorities: Vec<String>,
     /// hearth's users and rooms; empty for limit-server.
     pub population: Population,
 }
 
 impl Target {
+    /// Where socket `index` connects and posts.
+    fn authority(&self, layout: &Layout, index: usize) -> anyhow::Result<&str> {
+        self.authorities
+            .get(layout.process_of(index))
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("no server process for socket {index}"))
+    }
+
     fn socket_request(
         &self,
         layout: &Layout,
         index: usize,
     ) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
         let room = layout.room_of(index);
+        let authority = self.authority(layout, index)?;
         let url = match self.kind {
             ServerKind::Hearth => {
                 let conversation = self
@@ -133,9 +155,9 @@ impl Target {
                     .rooms
                     .get(room)
                     .ok_or_else(|| anyhow!("no room {room} was prepared"))?;
-                format!("ws://{}/ws?conversation={conversation}", self.authority)
+                format!("ws://{authority}/ws?conversation={conversation}")
             }
-            ServerKind::Limit => format!("ws://{}/room/{room}", self.authority),
+            ServerKind::Limit => format!("ws://{authority}/room/{room}"),
         };
         let mut request = url.into_client_request()?;
         if self.kind == ServerKind::Hearth {
@@ -289,6 +311,10 @@ struct Meter {
     window_start_ns: AtomicU64,
     window_end_ns: AtomicU64,
     latency_us: Vec<Mutex<Histogram<u64>>>,
+    /// With several processes: deliveries whose sender posted to the recipient's own
+    /// process, and those that crossed to another.
+    same_process_us: Mutex<Histogram<u64>>,
+    cross_process_us: Mutex<Histogram<u64>>,
     delivered: AtomicU64,
     duplicates: AtomicU64,
     out_of_order: AtomicU64,
@@ -312,6 +338,8 @@ impl Meter {
             window_start_ns: AtomicU64::new(u64::MAX),
             window_end_ns: AtomicU64::new(u64::MAX),
             latency_us: (0..SHARDS).map(|_| histogram()).collect::<Result<_, _>>()?,
+            same_process_us: histogram()?,
+            cross_process_us: histogram()?,
             delivered: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             out_of_order: AtomicU64::new(0),
@@ -336,7 +364,11 @@ impl Meter {
     }
 
     fn reset(&self) {
-        for shard in &self.latency_us {
+        for shard in self
+            .latency_us
+            .iter()
+            .chain([&self.same_process_us, &self.cross_process_us])
+        {
             lock(shard).reset();
         }
         for counter in [
@@ -427,6 +459,12 @@ pub struct StepResult {
     pub deliveries_per_second: f64,
     pub measured_seconds: f64,
     pub latency_ms: Latency,
+    /// With several server processes: latency when sender and recipient share a
+    /// process, and when the message crossed between processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_process_latency_ms: Option<Latency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_process_latency_ms: Option<Latency>,
     pub expected: u64,
     pub delivered: u64,
     pub lost: u64,
@@ -585,8 +623,9 @@ impl Fleet {
         self.meter.open_sockets.load(Ordering::Relaxed)
     }
 
-    /// Runs one step of load and measures it. `server` is sampled for CPU and memory.
-    pub async fn run_step(&mut self, plan: &StepPlan, server: Option<Process>) -> StepResult {
+    /// Runs one step of load and measures it. `servers` (their processes together) are
+    /// sampled for CPU and memory.
+    pub async fn run_step(&mut self, plan: &StepPlan, servers: &[Process]) -> StepResult {
         let meter = self.meter.clone();
         meter.reset();
         let started_ns = meter.now_ns();
@@ -609,15 +648,15 @@ impl Fleet {
             ticker.tick().await;
             let now = meter.now_ns();
             if own_cpu_start.is_none() && now >= window_start {
-                server_cpu_start = server.and_then(|p| p.cpu());
+                server_cpu_start = total_cpu(servers);
                 own_cpu_start = Process::This.cpu();
             }
             if now >= window_end {
-                break (server.and_then(|p| p.cpu()), Process::This.cpu());
+                break (total_cpu(servers), Process::This.cpu());
             }
             if Instant::now() >= next_rss {
                 next_rss += RSS_EVERY;
-                if let Some(rss) = server.and_then(|p| p.rss_bytes()) {
+                if let Some(rss) = total_rss(servers) {
                     peak_rss = Some(peak_rss.map_or(rss, |peak| peak.max(rss)));
                 }
             }
@@ -642,7 +681,7 @@ impl Fleet {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let drain_seconds = drain_started.elapsed().as_secs_f64();
-        if let Some(rss) = server.and_then(|p| p.rss_bytes()) {
+        if let Some(rss) = total_rss(servers) {
             peak_rss = Some(peak_rss.map_or(rss, |peak| peak.max(rss)));
         }
 
@@ -662,12 +701,18 @@ impl Fleet {
         let delivered = meter.delivered.load(Ordering::Relaxed);
         let cores =
             |a: Option<CpuReading>, b: Option<CpuReading>| a.zip(b).map(|(a, b)| a.cores_until(&b));
+        let split = |histogram: &Mutex<Histogram<u64>>| {
+            let histogram = lock(histogram);
+            (self.layout.processes > 1 && !histogram.is_empty()).then(|| Latency::of(&histogram))
+        };
         StepResult {
             rate: plan.rate,
             achieved_rate: sent as f64 / measured_seconds,
             deliveries_per_second: expected as f64 / measured_seconds,
             measured_seconds,
             latency_ms: merged.as_ref().map(Latency::of).unwrap_or_default(),
+            same_process_latency_ms: split(&meter.same_process_us),
+            cross_process_latency_ms: split(&meter.cross_process_us),
             expected,
             delivered,
             lost: expected.saturating_sub(delivered),
@@ -723,9 +768,10 @@ impl Fleet {
 
     fn post_over_http(&self, sender: usize, room: usize, post: Post) {
         let meter = self.meter.clone();
-        let (Some(seat), Some(conversation)) = (
+        let (Some(seat), Some(conversation), Ok(authority)) = (
             self.target.population.seats.get(sender),
             self.target.population.rooms.get(room),
+            self.target.authority(&self.layout, sender),
         ) else {
             meter.send_failures.fetch_add(1, Ordering::Relaxed);
             return;
@@ -733,8 +779,7 @@ impl Fleet {
         let request = self
             .http
             .post(format!(
-                "http://{}/conversations/{conversation}/messages",
-                self.target.authority
+                "http://{authority}/conversations/{conversation}/messages"
             ))
             .header("Cookie", &seat.cookie)
             .header("HX-Request", "true")
@@ -911,6 +956,15 @@ fn record(
             let latency_us =
                 (now_ns.saturating_sub(arrival.stamp_ns) / 1000).clamp(1, MAX_LATENCY_US);
             lock(&meter.latency_us[socket % SHARDS]).saturating_record(latency_us);
+            if layout.processes > 1 {
+                let across = layout.process_of(socket) != layout.process_of(arrival.sender);
+                let split = if across {
+                    &meter.cross_process_us
+                } else {
+                    &meter.same_process_us
+                };
+                lock(split).saturating_record(latency_us);
+            }
         }
     }
 }
@@ -924,6 +978,7 @@ mod tests {
         let layout = Layout {
             sockets: 10,
             rooms: 3,
+            processes: 2,
         };
         assert_eq!(
             (0..10).map(|i| layout.room_of(i)).collect::<Vec<_>>(),
@@ -939,6 +994,11 @@ mod tests {
         );
         assert_eq!(layout.largest_room(), 4);
         assert_eq!(layout.member_of(9), 3);
+        // Each room's members alternate between the two processes.
+        assert_eq!(
+            (0..10).map(|i| layout.process_of(i)).collect::<Vec<_>>(),
+            [0, 0, 0, 1, 1, 1, 0, 0, 0, 1]
+        );
     }
 
     #[test]
@@ -1012,6 +1072,8 @@ mod tests {
                 p99: 20.0,
                 ..Latency::default()
             },
+            same_process_latency_ms: None,
+            cross_process_latency_ms: None,
             expected: 1000,
             delivered: 1000,
             lost: 0,

@@ -61,6 +61,33 @@ impl Process {
     }
 }
 
+/// CPU time of several processes together (a cluster of servers), or `None` when one
+/// of them is gone or there are none.
+pub fn total_cpu(processes: &[Process]) -> Option<CpuReading> {
+    let mut total: Option<CpuReading> = None;
+    for process in processes {
+        let reading = process.cpu()?;
+        total = Some(match total {
+            Some(sum) => CpuReading {
+                cpu_seconds: sum.cpu_seconds + reading.cpu_seconds,
+                at: reading.at,
+            },
+            None => reading,
+        });
+    }
+    total
+}
+
+/// Resident memory of several processes together, or `None` when one is gone or
+/// there are none.
+pub fn total_rss(processes: &[Process]) -> Option<u64> {
+    let mut total: Option<u64> = None;
+    for process in processes {
+        total = Some(total.unwrap_or(0) + process.rss_bytes()?);
+    }
+    total
+}
+
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a system constant.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -90,5 +117,15 @@ mod tests {
     fn this_process_has_cpu_time_and_memory() {
         assert!(Process::This.cpu().is_some());
         assert!(Process::This.rss_bytes().is_some_and(|rss| rss > 0));
+    }
+
+    #[test]
+    fn a_cluster_costs_the_sum_of_its_processes() {
+        let one = Process::This.rss_bytes().unwrap_or(0);
+        let two = total_rss(&[Process::This, Process::This]).unwrap_or(0);
+        assert!(two >= 2 * one - one / 10, "{two} vs {one}");
+        assert!(total_cpu(&[Process::This, Process::This]).is_some());
+        assert_eq!(total_rss(&[]), None);
+        assert!(total_cpu(&[]).is_none());
     }
 }

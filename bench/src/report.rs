@@ -176,6 +176,39 @@ pub fn markdown(reports: &[ScenarioReport]) -> String {
         md.push('\n');
     }
 
+    let split: Vec<(&ScenarioReport, &StepResult)> = reports
+        .iter()
+        .filter_map(|r| {
+            let main = r.hearth.as_ref()?.main.as_ref()?;
+            main.cross_process_latency_ms.as_ref()?;
+            Some((r, main))
+        })
+        .collect();
+    if !split.is_empty() {
+        md.push_str("| scenario | within a process (p50 / p99) | across processes (p50 / p99) | added by crossing (p50 / p99) |\n");
+        md.push_str("| --- | ---: | ---: | ---: |\n");
+        for (report, main) in split {
+            let (Some(same), Some(cross)) = (
+                &main.same_process_latency_ms,
+                &main.cross_process_latency_ms,
+            ) else {
+                continue;
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} / {} | {} / {} | {:+.1} ms / **{:+.1} ms** |",
+                report.scenario.title,
+                ms(same.p50),
+                ms(same.p99),
+                ms(cross.p50),
+                ms(cross.p99),
+                cross.p50 - same.p50,
+                cross.p99 - same.p99,
+            );
+        }
+        md.push('\n');
+    }
+
     let idle: Vec<&ScenarioReport> = reports
         .iter()
         .filter(|r| r.scenario.rate.is_none())

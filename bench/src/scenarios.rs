@@ -7,6 +7,10 @@
 //! scenario, waits until the server's memory settles and measures what the sockets
 //! cost. With `find_max` it then searches for the highest rate the server sustains
 //! (p99 within the limit, nothing lost, duplicated, out of order or refused).
+//!
+//! The scale-out scenario (x) runs hearth only: two processes on one new PostgreSQL
+//! database, every room's members alternating between them, and reports what a
+//! delivery from one process to the other adds to one within a process.
 use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
@@ -15,13 +19,13 @@ use crate::{
     fleet::{Fleet, Layout, PostOver, StepPlan, StepResult, Target},
     procstat::Process,
     seed::{self, Population},
-    servers::{RunningServer, ServerKind, ServerSource},
+    servers::{RunningServer, ScratchDatabase, ServerKind, ServerSource},
 };
 
 /// One of the scenarios (or a custom one).
 #[derive(Clone, Debug, Serialize)]
 pub struct Scenario {
-    /// `a`, `b`, `c` or `custom`: the results file is `<date>-<name>.json`.
+    /// `a`, `b`, `c`, `x` or `custom`: the results file is `<date>-<name>.json`.
     pub name: String,
     pub title: String,
     pub layout: Layout,
@@ -43,19 +47,29 @@ impl Scenario {
             // Idle sockets in 100 rooms: one room of 10,000 would measure the online
             // list's fan-out while they join, not what an idle socket costs.
             "c" => (10_000, 100, None),
+            // Scale-out: 20 people per room, half on each of two processes; each user
+            // posts every 2 s, under the per-user limit.
+            "x" => (2000, 100, Some(1000.0)),
             "custom" => (
                 sockets.ok_or_else(|| anyhow::anyhow!("the custom scenario needs --sockets"))?,
                 rooms.unwrap_or(1),
                 Some(rate.ok_or_else(|| anyhow::anyhow!("the custom scenario needs --rate"))?),
             ),
-            other => anyhow::bail!("unknown scenario {other}: a, b, c or custom"),
+            other => anyhow::bail!("unknown scenario {other}: a, b, c, x or custom"),
         };
         let layout = Layout {
             sockets: sockets.unwrap_or(default_sockets),
             rooms: rooms.unwrap_or(default_rooms),
+            processes: if name == "x" { 2 } else { 1 },
         };
         let rate = default_rate.map(|r| rate.unwrap_or(r));
         let title = match rate {
+            Some(rate) if layout.processes > 1 => format!(
+                "({name}) {} rooms × {} sockets over {} processes on PostgreSQL, {rate} msg/s",
+                layout.rooms,
+                layout.sockets / layout.rooms,
+                layout.processes,
+            ),
             Some(rate) => format!(
                 "({name}) {} room{} × {} sockets, {rate} msg/s",
                 layout.rooms,
@@ -93,6 +107,9 @@ pub struct Settings {
     pub signup: bool,
     /// Longest wait for an idle server's memory to settle.
     pub settle_limit: Duration,
+    /// The PostgreSQL server the scale-out scenario makes its database on
+    /// (`postgres://user@host:port`).
+    pub postgres_url: String,
 }
 
 /// The search for the highest sustained rate.
@@ -236,6 +253,26 @@ pub fn check_targets(
             detail: format!("{:.0}%", rate * 100.0),
         });
     }
+    if let Some((same, cross)) = hearth.main.as_ref().and_then(|m| {
+        m.same_process_latency_ms
+            .as_ref()
+            .zip(m.cross_process_latency_ms.as_ref())
+    }) {
+        let added = cross.p99 - same.p99;
+        checks.push(TargetCheck {
+            target: format!(
+                "{}: delivery across processes adds at most 20 ms at p99",
+                scenario.name
+            ),
+            met: added <= 20.0,
+            detail: format!(
+                "{added:+.1} ms (p99 {:.1} ms across, {:.1} ms within a process; p50 {:+.1} ms)",
+                cross.p99,
+                same.p99,
+                cross.p50 - same.p50
+            ),
+        });
+    }
     if let Some(idle) = &hearth.idle {
         checks.push(TargetCheck {
             target: format!(
@@ -249,9 +286,10 @@ pub fn check_targets(
     checks
 }
 
-/// Runs `scenario` against one server from `source`. Errors end up in the result (and
-/// the server's log tail in the error), so one server failing still leaves the other's
-/// figures.
+/// Runs `scenario` against one server from `source` (or, for the scale-out scenario,
+/// several processes of it on one new PostgreSQL database). Errors end up in the
+/// result (and the server's log tail in the error), so one server failing still leaves
+/// the other's figures.
 pub async fn run_on(
     kind: ServerKind,
     source: &ServerSource,
@@ -267,40 +305,86 @@ pub async fn run_on(
         )],
         _ => Vec::new(),
     };
-    let mut server = match RunningServer::start(kind, source, &env).await {
-        Ok(server) => server,
-        Err(e) => {
-            run.error = Some(format!("{e:#}"));
-            return run;
+    let processes = scenario.layout.processes.max(1);
+    let database = if processes > 1 {
+        match shared_database(kind, source, settings).await {
+            Ok(database) => Some(database),
+            Err(e) => {
+                run.error = Some(format!("{e:#}"));
+                return run;
+            }
         }
+    } else {
+        None
     };
-    if let Err(e) = measure(&mut server, scenario, settings, &mut run).await {
-        let mut message = format!("{e:#}");
-        if server.has_exited() {
-            message.push_str(&format!(
-                "\n{kind} exited; its log ends with:\n{}",
-                server.log_tail()
-            ));
+    let mut servers = Vec::with_capacity(processes);
+    for _ in 0..processes {
+        let url = database.as_ref().map(|d| d.url.as_str());
+        match RunningServer::start(kind, source, &env, url).await {
+            Ok(server) => servers.push(server),
+            Err(e) => {
+                run.error = Some(format!("{e:#}"));
+                break;
+            }
         }
-        eprintln!("  {kind}: {message}");
-        run.error = Some(message);
     }
-    server.stop().await;
+    if run.error.is_none() {
+        if let Err(e) = measure(&mut servers, scenario, settings, &mut run).await {
+            let mut message = format!("{e:#}");
+            for server in &mut servers {
+                if server.has_exited() {
+                    message.push_str(&format!(
+                        "\n{kind} at {} exited; its log ends with:\n{}",
+                        server.authority,
+                        server.log_tail()
+                    ));
+                }
+            }
+            eprintln!("  {kind}: {message}");
+            run.error = Some(message);
+        }
+    }
+    for server in servers {
+        server.stop().await;
+    }
+    if let Some(database) = database {
+        database.drop_now().await;
+    }
     run
 }
 
+/// The database several hearth processes share: a new one on `--postgres-url`.
+async fn shared_database(
+    kind: ServerKind,
+    source: &ServerSource,
+    settings: &Settings,
+) -> anyhow::Result<ScratchDatabase> {
+    anyhow::ensure!(
+        kind == ServerKind::Hearth,
+        "only hearth runs as several processes"
+    );
+    anyhow::ensure!(
+        matches!(source, ServerSource::Spawn(_)),
+        "the scale-out scenario starts its own hearth processes (drop --hearth-url)"
+    );
+    ScratchDatabase::create(&settings.postgres_url, &seed::run_tag()).await
+}
+
 async fn measure(
-    server: &mut RunningServer,
+    servers: &mut [RunningServer],
     scenario: &Scenario,
     settings: &Settings,
     run: &mut ServerRun,
 ) -> anyhow::Result<()> {
-    let kind = server.kind;
+    let first = servers
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no server to measure"))?;
+    let kind = first.kind;
     let layout = scenario.layout;
     let prepare_started = std::time::Instant::now();
     let population = match kind {
         ServerKind::Limit => Population::default(),
-        ServerKind::Hearth => prepare_hearth(server, layout, settings.signup).await?,
+        ServerKind::Hearth => prepare_hearth(first, layout, settings.signup).await?,
     };
     run.prepare_seconds = prepare_started.elapsed().as_secs_f64();
     eprintln!(
@@ -312,12 +396,12 @@ async fn measure(
 
     // Memory at rest, before any socket.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let process = server.process();
-    let rss_before = process.and_then(|p| p.rss_bytes());
+    let processes: Vec<Process> = servers.iter().filter_map(RunningServer::process).collect();
+    let rss_before = crate::procstat::total_rss(&processes);
 
     let target = Arc::new(Target {
         kind,
-        authority: server.authority.clone(),
+        authorities: servers.iter().map(|s| s.authority.clone()).collect(),
         population,
     });
     let mut fleet = Fleet::connect(target.clone(), layout).await?;
@@ -328,6 +412,7 @@ async fn measure(
     );
 
     let Some(rate) = scenario.rate else {
+        let process = processes.first().copied();
         run.idle = Some(measure_idle(&fleet, process, rss_before, settings).await?);
         fleet.close().await;
         return Ok(());
@@ -343,7 +428,7 @@ async fn measure(
         drain_limit: settings.drain_limit,
         post_over: settings.post_over,
     };
-    let main = fleet.run_step(&plan, process).await;
+    let main = fleet.run_step(&plan, &processes).await;
     print_step(kind, &main, settings.p99_limit_ms);
     let main_held = main.sustained(settings.p99_limit_ms);
     run.main = Some(main);
@@ -360,7 +445,7 @@ async fn measure(
             step_plan,
             rate,
             main_held,
-            process,
+            &processes,
             settings.p99_limit_ms,
         )
         .await;
@@ -459,7 +544,7 @@ async fn find_max(
     plan: StepPlan,
     start_rate: f64,
     start_held: bool,
-    process: Option<Process>,
+    processes: &[Process],
     p99_limit_ms: f64,
 ) -> (anyhow::Result<Fleet>, FindMax) {
     const MAX_STEPS: usize = 14;
@@ -509,7 +594,7 @@ async fn find_max(
                     rate,
                     ..plan.clone()
                 },
-                process,
+                processes,
             )
             .await;
         print_step(target.kind, &step, p99_limit_ms);
@@ -590,6 +675,12 @@ mod tests {
             c.as_ref()
                 .map(|s| (s.layout.sockets, s.layout.rooms, s.rate)),
             Some((50, 5, None))
+        );
+        let x = Scenario::named("x", None, None, None).ok();
+        assert_eq!(
+            x.as_ref()
+                .map(|s| (s.layout.sockets, s.layout.rooms, s.layout.processes, s.rate)),
+            Some((2000, 100, 2, Some(1000.0)))
         );
         assert!(Scenario::named("custom", None, None, Some(5.0)).is_err());
         assert!(Scenario::named("z", None, None, None).is_err());

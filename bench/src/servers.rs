@@ -3,7 +3,9 @@
 //!
 //! A started hearth runs `hearth serve --addr 127.0.0.1:PORT --database-url
 //! sqlite://DIR/bench.db?mode=rwc` in a temporary directory of its own (deleted when
-//! it stops) and counts as up once `GET /healthz` answers 200. A started limit-server
+//! it stops), or on a PostgreSQL database it is given ([`ScratchDatabase`], for
+//! several processes on one database), and counts as up once `GET /healthz` answers
+//! 200. A started limit-server
 //! runs `limit-server --port PORT` and counts as up once its port accepts. Both write
 //! their logs to that directory; the last lines are shown if a server dies early.
 //! Started servers inherit the load generator's (raised) open-files limit.
@@ -68,14 +70,16 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Starts (or reaches) a server of `kind` from `source` and waits until it serves.
-    /// A started server gets `env` on top of the load generator's environment.
+    /// A started server gets `env` on top of the load generator's environment; a
+    /// started hearth serves `database_url` when given, else a SQLite file of its own.
     pub async fn start(
         kind: ServerKind,
         source: &ServerSource,
         env: &[(String, String)],
+        database_url: Option<&str>,
     ) -> anyhow::Result<Self> {
         match source {
-            ServerSource::Spawn(binary) => Self::spawn(kind, binary, env).await,
+            ServerSource::Spawn(binary) => Self::spawn(kind, binary, env, database_url).await,
             ServerSource::External {
                 authority,
                 pid,
@@ -99,6 +103,7 @@ impl RunningServer {
         kind: ServerKind,
         binary: &Path,
         env: &[(String, String)],
+        shared_database: Option<&str>,
     ) -> anyhow::Result<Self> {
         if !binary.exists() {
             bail!(
@@ -116,10 +121,13 @@ impl RunningServer {
         let mut database_url = None;
         match kind {
             ServerKind::Hearth => {
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("bench.db").display()
-                );
+                let url = match shared_database {
+                    Some(url) => url.to_owned(),
+                    None => format!(
+                        "sqlite://{}?mode=rwc",
+                        dir.path().join("bench.db").display()
+                    ),
+                };
                 command.args(["serve", "--addr", &authority, "--database-url", &url]);
                 database_url = Some(url);
             }
@@ -232,6 +240,49 @@ impl RunningServer {
             .is_err()
         {
             let _ = child.kill().await;
+        }
+    }
+}
+
+/// A PostgreSQL database made for one run and dropped after it.
+pub struct ScratchDatabase {
+    /// `postgres://…/hearth_bench_…`.
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    /// Creates an empty database on the PostgreSQL server at `server`
+    /// (`postgres://user@host:port`, no database name).
+    pub async fn create(server: &str, tag: &str) -> anyhow::Result<Self> {
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!(
+            "hearth_bench_{}",
+            tag.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+            .await
+            .with_context(|| format!("cannot reach PostgreSQL at {server} (--postgres-url)"))?;
+        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
+            .await
+            .with_context(|| format!("cannot create database {name}"))?;
+        let _ = admin.close().await;
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            server,
+            name,
+        })
+    }
+
+    /// Drops the database (after its servers have stopped).
+    pub async fn drop_now(self) {
+        if let Ok(admin) = sea_orm::Database::connect(format!("{}/postgres", self.server)).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            if let Err(e) = sea_orm::ConnectionTrait::execute_unprepared(&admin, &sql).await {
+                eprintln!("loadgen: could not drop {}: {e}", self.name);
+            }
+            let _ = admin.close().await;
         }
     }
 }

@@ -22,8 +22,10 @@ use hearth_bench::{
 )]
 struct Cli {
     /// Scenarios to run, in order: a (1 room × 1000 sockets, 100 msg/s), b (100 rooms ×
-    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), custom (needs --sockets and --rate).
-    #[arg(long = "scenario", value_delimiter = ',', default_value = "a,b,c")]
+    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), x (scale-out: 100 rooms × 20
+    /// sockets over two hearth processes on PostgreSQL, 1000 msg/s; hearth only),
+    /// custom (needs --sockets and --rate).
+    #[arg(long = "scenario", value_delimiter = ',', default_value = "a,b,c,x")]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
     #[arg(long, value_name = "PATH", conflicts_with = "hearth_url")]
@@ -92,6 +94,13 @@ struct Cli {
     /// Where results go (default: bench/results).
     #[arg(long)]
     results_dir: Option<PathBuf>,
+    /// The PostgreSQL server the scale-out scenario (x) creates its database on.
+    #[arg(
+        long,
+        env = "HEARTH_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    postgres_url: String,
     /// Print the results but write no file.
     #[arg(long)]
     no_save: bool,
@@ -140,6 +149,7 @@ impl Cli {
             p99_limit_ms: self.p99_limit_ms,
             signup: self.signup,
             settle_limit: Duration::from_secs(if self.quick { 10 } else { 30 }),
+            postgres_url: self.postgres_url.clone(),
         }
     }
 
@@ -226,6 +236,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let mut runs = Vec::new();
         for (kind, source) in [(ServerKind::Hearth, &hearth), (ServerKind::Limit, &limit)] {
             let Some(source) = source else { continue };
+            if kind == ServerKind::Limit && scenario.layout.processes > 1 {
+                eprintln!("  limit-server: skipped (it has no processes to spread over)");
+                continue;
+            }
             let run = scenarios::run_on(kind, source, &scenario, &settings).await;
             all_measured &= run.error.is_none();
             runs.push(run);
