@@ -524,6 +524,9 @@ impl StepResult {
                 problems.push(format!("{count} {what}"));
             }
         }
+        if let Some(first) = &self.first_refusal {
+            problems.push(format!("the first refusal: {first}"));
+        }
         if self.achieved_rate < self.rate * 0.95 {
             problems.push(format!(
                 "sent only {:.0}/s of {:.0}/s",

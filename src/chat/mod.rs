@@ -2,7 +2,7 @@
 //! to it, reading its history, and the views of a conversation page and of one message.
 //!
 //! Posting follows one rule: persist, then broadcast. A message is handed to the
-//! [`crate::live::Hub`] only after its transaction has committed.
+//! [`crate::live::Hub`] only after its transaction has committed ([`writer`]).
 pub mod access;
 mod body;
 pub mod page;
@@ -10,6 +10,7 @@ pub mod queries;
 pub mod routes;
 pub mod sidebar;
 pub mod views;
+pub mod writer;
 
 pub use body::{BodyError, MessageBody};
 pub use queries::{MessageView, Posted};
@@ -59,20 +60,14 @@ pub async fn post(
         .limits
         .message(author_id)
         .map_err(AppError::TooManyRequests)?;
-    let gate = match &state.write_gate {
-        Some(gate) => Some(gate.lock().await),
-        None => None,
-    };
-    let posted = queries::insert_message(
-        &state.db,
-        state.hub.bus(),
-        conversation,
-        author_id,
-        author,
-        body,
-    )
-    .await?;
-    drop(gate);
-    state.hub.message_committed(&posted);
+    let posted = state
+        .writer
+        .post(queries::NewMessage {
+            conversation_id: conversation.id,
+            author_id,
+            author: author.to_owned(),
+            body,
+        })
+        .await?;
     Ok(posted)
 }

@@ -1,10 +1,12 @@
 //! The queries of a conversation: its history pages, what came after an id (catch-up),
 //! and the write path of a new message.
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    TransactionOptions, TransactionTrait, Value,
     sea_query::{Expr, OnConflict},
 };
 
@@ -86,6 +88,19 @@ pub async fn between(
         .await
 }
 
+/// The messages with these ids, in id order (those that exist).
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<MessageView>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    select_views()
+        .filter(message::Column::Id.is_in(ids.iter().copied()))
+        .order_by(message::Column::Id, Order::Asc)
+        .into_model::<MessageView>()
+        .all(db)
+        .await
+}
+
 /// The id of the latest message of a conversation, if any.
 pub async fn latest_id(
     db: &impl ConnectionTrait,
@@ -107,18 +122,30 @@ pub struct Posted {
     pub announced: bool,
 }
 
-/// Stores a message. The transaction first updates the conversation's row, which takes
-/// that row's write lock: concurrent posts to one conversation then commit one after
-/// the other, in the order of their ids, so "every message after id N" is a complete
-/// answer the moment message N+k is visible (the catch-up depends on it).
-pub async fn insert_message(
+/// A message to store: where, by whom, and its checked body.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub conversation_id: i64,
+    pub author_id: i64,
+    pub author: String,
+    pub body: MessageBody,
+}
+
+/// Stores a batch of messages in one transaction; answers them stored, in the order
+/// given. The transaction first locks the rows of the batch's conversations, in id
+/// order: concurrent writers to one conversation (other processes) then commit one
+/// after the other, in the order of their ids, so "every message after id N" is a
+/// complete answer the moment message N+k is visible (the catch-up depends on it).
+/// Each message's event is written into the transaction too, where the bus can
+/// ([`Bus::publish_all_in`]), so it goes out if and only if the messages commit.
+pub async fn insert_messages(
     db: &DatabaseConnection,
     bus: &dyn Bus,
-    conversation: &Conversation,
-    author_id: i64,
-    author: &str,
-    body: MessageBody,
-) -> Result<Posted, DbErr> {
+    batch: &[NewMessage],
+) -> Result<Vec<Posted>, DbErr> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = now_ms();
     let txn = db
         .begin_with_options(TransactionOptions {
@@ -129,68 +156,149 @@ pub async fn insert_message(
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         })
         .await?;
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::LastActivityAt, Expr::value(now))
-        .filter(conversation::Column::Id.eq(conversation.id))
-        .exec(&txn)
-        .await?;
-    let previous_id = conversation::Entity::find_by_id(conversation.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("conversation".into()))?
-        .last_message_id;
-    let body = body.into_string();
-    let inserted = message::Entity::insert(message::ActiveModel {
-        conversation_id: Set(conversation.id),
-        author_id: Set(author_id),
-        body: Set(body.clone()),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?;
-    let id = inserted.last_insert_id;
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::LastMessageId, Expr::value(id))
-        .filter(conversation::Column::Id.eq(conversation.id))
-        .exec(&txn)
-        .await?;
-    // Writing makes the conversation yours, and you have read what you wrote.
-    membership::Entity::insert(membership::ActiveModel {
-        conversation_id: Set(conversation.id),
-        user_id: Set(author_id),
-        last_read_message_id: Set(id),
-        joined_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            membership::Column::ConversationId,
-            membership::Column::UserId,
-        ])
-        .update_column(membership::Column::LastReadMessageId)
-        .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    let event = Event::MessageCommitted {
-        conversation_id: conversation.id,
-        message_id: id,
-        previous_id,
+
+    let mut conversations: Vec<i64> = batch.iter().map(|m| m.conversation_id).collect();
+    conversations.sort_unstable();
+    conversations.dedup();
+    let marks = vec!["?"; conversations.len()].join(", ");
+    // SQLite's IMMEDIATE already holds the whole database; PostgreSQL locks the rows,
+    // in id order so that two writers never wait on each other in a circle.
+    let lock = if crate::db::is_sqlite(db) {
+        ""
+    } else {
+        " FOR UPDATE"
     };
-    let announced = bus.publish_in(&txn, &event).await?;
+    let rows = txn
+        .query_all_raw(crate::db::statement(
+            db,
+            &format!(
+                "SELECT id, last_message_id FROM conversations WHERE id IN ({marks}) ORDER BY id{lock}"
+            ),
+            conversations.iter().map(|c| (*c).into()),
+        ))
+        .await?;
+    let mut last: HashMap<i64, Option<i64>> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        last.insert(
+            row.try_get::<i64>("", "id")?,
+            row.try_get::<Option<i64>>("", "last_message_id")?,
+        );
+    }
+    if last.len() != conversations.len() {
+        return Err(DbErr::RecordNotFound("conversation".into()));
+    }
+
+    // One statement for every message. Ids are handed out in the order of the rows
+    // (SQLite's rowids and PostgreSQL's sequence both count up as rows go in), though
+    // RETURNING may list them in any order: sorted, they are the rows' ids in order.
+    let rows = vec!["(?, ?, ?, ?)"; batch.len()].join(", ");
+    let values = batch.iter().flat_map(|new| {
+        [
+            new.conversation_id.into(),
+            new.author_id.into(),
+            new.body.as_str().into(),
+            now.into(),
+        ]
+    });
+    let returned = txn
+        .query_all_raw(crate::db::statement(
+            db,
+            &format!(
+                "INSERT INTO messages (conversation_id, author_id, body, created_at) \
+                 VALUES {rows} RETURNING id"
+            ),
+            values,
+        ))
+        .await?;
+    let mut ids = returned
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<Result<Vec<i64>, DbErr>>()?;
+    if ids.len() != batch.len() {
+        return Err(DbErr::Custom(format!(
+            "stored {} messages of {}",
+            ids.len(),
+            batch.len()
+        )));
+    }
+    ids.sort_unstable();
+    let mut posted = Vec::with_capacity(batch.len());
+    for (new, id) in batch.iter().zip(ids) {
+        let previous_id = last.insert(new.conversation_id, Some(id)).flatten();
+        posted.push(Posted {
+            message: MessageView {
+                id,
+                conversation_id: new.conversation_id,
+                author_id: new.author_id,
+                author: new.author.clone(),
+                body: new.body.as_str().to_owned(),
+                created_at: now,
+            },
+            previous_id,
+            announced: false,
+        });
+    }
+
+    // Each conversation's latest message and activity, in one statement.
+    let mut values: Vec<Value> = Vec::with_capacity(conversations.len() * 3 + 1);
+    let mut cases = String::new();
+    for conversation in &conversations {
+        cases.push_str(" WHEN ? THEN ?");
+        values.push((*conversation).into());
+        values.push(last.get(conversation).copied().flatten().into());
+    }
+    values.push(now.into());
+    values.extend(conversations.iter().map(|c| Value::from(*c)));
+    txn.execute_raw(crate::db::statement(
+        db,
+        &format!(
+            "UPDATE conversations SET last_message_id = CASE id{cases} END, last_activity_at = ? \
+             WHERE id IN ({marks})"
+        ),
+        values,
+    ))
+    .await?;
+
+    // Writing makes the conversation yours, and you have read what you wrote: one row
+    // per (conversation, author), at their latest message of the batch.
+    let mut read_up_to: HashMap<(i64, i64), i64> = HashMap::new();
+    for p in &posted {
+        read_up_to.insert(
+            (p.message.conversation_id, p.message.author_id),
+            p.message.id,
+        );
+    }
+    let rows = vec!["(?, ?, ?, ?)"; read_up_to.len()].join(", ");
+    let values = read_up_to
+        .into_iter()
+        .flat_map(|((conversation, author), id)| {
+            [conversation.into(), author.into(), id.into(), now.into()]
+        });
+    txn.execute_raw(crate::db::statement(
+        db,
+        &format!(
+            "INSERT INTO memberships (conversation_id, user_id, last_read_message_id, joined_at) \
+             VALUES {rows} ON CONFLICT (conversation_id, user_id) \
+             DO UPDATE SET last_read_message_id = EXCLUDED.last_read_message_id"
+        ),
+        values,
+    ))
+    .await?;
+
+    let events: Vec<Event> = posted
+        .iter()
+        .map(|p| Event::MessageCommitted {
+            conversation_id: p.message.conversation_id,
+            message_id: p.message.id,
+            previous_id: p.previous_id,
+        })
+        .collect();
+    let announced = bus.publish_all_in(&txn, &events).await?;
     txn.commit().await?;
-    Ok(Posted {
-        message: MessageView {
-            id,
-            conversation_id: conversation.id,
-            author_id,
-            author: author.to_owned(),
-            body,
-            created_at: now,
-        },
-        previous_id,
-        announced,
-    })
+    for p in &mut posted {
+        p.announced = announced;
+    }
+    Ok(posted)
 }
 
 /// Makes `user_id` a member of the conversation (opening a room does this), keeping

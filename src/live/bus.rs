@@ -55,6 +55,21 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish_in(&self, _txn: &DatabaseTransaction, _event: &Event) -> Result<bool, DbErr> {
         Ok(false)
     }
+
+    /// [`publish_in`](Bus::publish_in) for several events, in order; answers false
+    /// (for all of them) when this bus cannot.
+    async fn publish_all_in(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
+        for event in events {
+            if !self.publish_in(txn, event).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// The bus of a single process: events go straight to this process's hub.

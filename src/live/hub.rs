@@ -634,6 +634,48 @@ impl Hub {
         self.tell_members(conversation_id, message_id, cached).await;
     }
 
+    /// Reads the messages of `events` that this process did not post (and so has not
+    /// got in `recent`) in one query, into `recent`, where delivery looks first.
+    async fn prefetch(&self, events: &[Event]) {
+        let wanted: Vec<i64> = {
+            let state = self.state();
+            events
+                .iter()
+                .filter_map(|event| match event {
+                    Event::MessageCommitted {
+                        conversation_id,
+                        message_id,
+                        ..
+                    } if !state.recent.contains_key(message_id)
+                        && state
+                            .channels
+                            .get(conversation_id)
+                            .is_some_and(|c| *message_id > c.last_delivered) =>
+                    {
+                        Some(*message_id)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        if wanted.len() < 2 {
+            return; // one message is read where it is delivered, as before
+        }
+        match queries::by_ids(&self.inner.db, &wanted).await {
+            Ok(found) => {
+                let mut state = self.state();
+                if state.recent.len() + found.len() > 4096 {
+                    state.recent.clear();
+                }
+                for view in found {
+                    state.recent.insert(view.id, view);
+                }
+            }
+            // Delivery reads them one by one instead.
+            Err(e) => tracing::warn!(error = %e, "could not read a batch of messages"),
+        }
+    }
+
     /// Tells members of the conversation who are on other pages that a message came:
     /// their unread counts, the order of their sidebar, a notification.
     async fn tell_members(
@@ -1037,10 +1079,22 @@ fn deliver(state: &mut State, conversation_id: i64, messages: Vec<MessageView>) 
     }
 }
 
+/// Events taken off the bus at once, at most.
+const EVENT_BATCH: usize = 256;
+
+/// Hands the hub every event, in order. Events are taken as many as are waiting, and
+/// the messages of that batch that other processes posted are read in one query
+/// before any is delivered: a lone event costs what it did, and a busy bus costs one
+/// round trip per batch instead of one per message.
 async fn consume(hub: Weak<Inner>, mut events: mpsc::UnboundedReceiver<Event>) {
-    while let Some(event) = events.recv().await {
+    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    while events.recv_many(&mut batch, EVENT_BATCH).await > 0 {
         let Some(inner) = hub.upgrade() else { return };
-        Hub { inner }.handle(event).await;
+        let hub = Hub { inner };
+        hub.prefetch(&batch).await;
+        for event in batch.drain(..) {
+            hub.handle(event).await;
+        }
     }
 }
 

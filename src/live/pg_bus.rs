@@ -63,17 +63,36 @@ impl Bus for PgBus {
     }
 
     async fn publish_in(&self, txn: &DatabaseTransaction, event: &Event) -> Result<bool, DbErr> {
-        let Some(payload) = payload(event) else {
+        self.publish_all_in(txn, std::slice::from_ref(event)).await
+    }
+
+    /// One statement for the whole batch: a round trip, not one per event.
+    async fn publish_all_in(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
+        let payloads = events.iter().map(payload).collect::<Option<Vec<String>>>();
+        let Some(payloads) = payloads else {
             return Ok(false);
         };
-        txn.execute_raw(db::statement(
-            &self.db,
-            "SELECT pg_notify(?, ?)",
-            [CHANNEL.into(), payload.into()],
-        ))
-        .await?;
+        if payloads.is_empty() {
+            return Ok(true);
+        }
+        txn.execute_raw(notify_statement(&self.db, payloads))
+            .await?;
         Ok(true)
     }
+}
+
+/// `SELECT pg_notify(…), pg_notify(…), …`: several notifications in one round trip,
+/// delivered in this order.
+fn notify_statement(db: &DatabaseConnection, payloads: Vec<String>) -> sea_orm::Statement {
+    let calls = vec!["pg_notify(?, ?)"; payloads.len()].join(", ");
+    let values = payloads
+        .into_iter()
+        .flat_map(|p| [CHANNEL.into(), p.into()]);
+    db::statement(db, &format!("SELECT {calls}"), values)
 }
 
 /// Sends queued events, several per round trip, in the order they were published.
@@ -84,12 +103,7 @@ async fn send(db: DatabaseConnection, mut pending: mpsc::UnboundedReceiver<Event
         if payloads.is_empty() {
             continue;
         }
-        let calls = vec!["pg_notify(?, ?)"; payloads.len()].join(", ");
-        let values = payloads
-            .into_iter()
-            .flat_map(|p| [CHANNEL.into(), p.into()]);
-        let statement = db::statement(&db, &format!("SELECT {calls}"), values);
-        if let Err(e) = db.execute_raw(statement).await {
+        if let Err(e) = db.execute_raw(notify_statement(&db, payloads)).await {
             // Typing, presence and read events are best effort; messages never pass here.
             tracing::warn!(error = %e, "could not publish events");
         }

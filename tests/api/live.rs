@@ -456,3 +456,50 @@ async fn shutting_down_tells_sockets_to_come_back() {
         .expect("stops within 10 s")
         .expect("join");
 }
+
+#[tokio::test]
+async fn many_posts_at_once_to_two_rooms_reach_each_room_once_and_in_order() {
+    let app = TestApp::spawn().await;
+    let (alice, general) = room_with(&app, "alice", "general").await;
+    let random_url = alice.create_room("random").await;
+    let random = alice.conversation_id(&random_url).await;
+    let urls = ["/rooms/general".to_owned(), random_url];
+    let mut watchers = Vec::new();
+    for room in [general, random] {
+        watchers.push(alice.socket(&format!("/ws?conversation={room}")).await);
+    }
+    let mut posters = vec![alice.clone()];
+    for name in ["bob", "carol", "dave"] {
+        posters.push(app.member(name).await);
+    }
+
+    // Everyone posts to both rooms at the same moment: the writer stores what arrives
+    // together in one transaction.
+    let posts = posters.iter().flat_map(|poster| {
+        [general, random].into_iter().flat_map(move |room| {
+            (0..5).map(move |i| async move {
+                let id = posted_id(poster, room, &format!("burst {i}")).await;
+                (room, id)
+            })
+        })
+    });
+    let stored = futures_util::future::join_all(posts).await;
+
+    for ((room, socket), url) in [general, random]
+        .into_iter()
+        .zip(watchers.iter_mut())
+        .zip(&urls)
+    {
+        let mut expected: Vec<i64> = stored
+            .iter()
+            .filter(|(r, _)| *r == room)
+            .map(|(_, id)| *id)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(expected.len(), 20);
+        let delivered = message_ids(socket, expected.len()).await;
+        assert_eq!(delivered, expected, "room {room}: each once, in order");
+        let page = alice.page(url).await;
+        assert_eq!(page.message_ids(), expected, "room {room}: its page");
+    }
+}

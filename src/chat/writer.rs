@@ -1,0 +1,89 @@
+//! The write path of new messages: one task per process stores them, as many per
+//! transaction as are waiting (group commit). A lone message is written at once, in a
+//! transaction of its own; under load the batches grow by themselves, and a commit
+//! (SQLite's write lock and WAL append, PostgreSQL's fsync and its lock on the
+//! notification queue) is paid once per batch instead of once per message.
+//!
+//! It owns the order of writes within this process and hands each stored message to
+//! the hub right after its commit (persist, then broadcast). It does not check bodies
+//! or rate limits: [`super::post`] does, before a message gets here.
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{mpsc, oneshot};
+
+use super::queries::{self, NewMessage, Posted};
+use crate::live::Hub;
+
+/// Messages stored in one transaction at most.
+const BATCH: usize = 64;
+/// Messages waiting for the writer at most; posters wait beyond this.
+const QUEUE: usize = 4096;
+
+struct Job {
+    message: NewMessage,
+    reply: oneshot::Sender<Result<Posted, DbErr>>,
+}
+
+/// The handle posters use; the task stops when the last handle is dropped.
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task for `db`, announcing what it stores to `hub`.
+    pub fn start(db: DatabaseConnection, hub: Hub) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, hub, queue));
+        Self { jobs }
+    }
+
+    /// Stores `message`; answers it once it is committed and handed to the hub.
+    pub async fn post(&self, message: NewMessage) -> Result<Posted, DbErr> {
+        let stopped = || DbErr::Custom("the message writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { message, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(db: DatabaseConnection, hub: Hub, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        let (messages, replies): (Vec<NewMessage>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
+        match queries::insert_messages(&db, hub.bus(), &messages).await {
+            Ok(posted) => {
+                for (posted, reply) in posted.into_iter().zip(replies) {
+                    hub.message_committed(&posted);
+                    let _ = reply.send(Ok(posted));
+                }
+            }
+            Err(e) if messages.len() > 1 => {
+                // Nothing of the batch was stored. Write each alone, so that whatever
+                // failed it fails only its own message.
+                tracing::debug!(error = %e, "a batch of messages failed; writing one by one");
+                for (message, reply) in messages.iter().zip(replies) {
+                    let one =
+                        queries::insert_messages(&db, hub.bus(), std::slice::from_ref(message))
+                            .await
+                            .and_then(|mut posted| {
+                                posted
+                                    .pop()
+                                    .ok_or_else(|| DbErr::Custom("no message was stored".into()))
+                            });
+                    if let Ok(posted) = &one {
+                        hub.message_committed(posted);
+                    }
+                    let _ = reply.send(one);
+                }
+            }
+            Err(e) => {
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+    }
+}
