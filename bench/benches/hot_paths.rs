@@ -133,8 +133,8 @@ fn hub_fanout(c: &mut Criterion) {
                                 .recv()
                                 .await
                                 .expect("the hub closed a socket's queue");
-                            if out.message_id == Some(id) {
-                                black_box(&out.frame);
+                            if out.message_id() == Some(id) {
+                                black_box(out.frame());
                                 break;
                             }
                         }

@@ -44,20 +44,34 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 pub const CLOSE_NORMAL: u16 = 1000;
 
-/// One frame for a socket: pre-rendered, shared by every recipient.
+/// One frame for a socket: pre-rendered once, shared by every recipient. A pointer,
+/// so that a socket's queue slots (allocated with the queue, 32 at a time) stay small.
 #[derive(Clone, Debug)]
-pub struct Outgoing {
-    /// Set for new-message frames, so a socket can skip what its catch-up already sent.
-    pub message_id: Option<i64>,
-    pub frame: Message,
+pub struct Outgoing(Arc<Frame>);
+
+#[derive(Debug)]
+struct Frame {
+    message_id: Option<i64>,
+    frame: Message,
 }
 
 impl Outgoing {
+    fn new(message_id: Option<i64>, frame: Message) -> Self {
+        Self(Arc::new(Frame { message_id, frame }))
+    }
+
     fn html(markup: maud::Markup) -> Self {
-        Self {
-            message_id: None,
-            frame: Message::text(markup.into_string()),
-        }
+        Self::new(None, Message::text(markup.into_string()))
+    }
+
+    /// Set for new-message frames, so a socket can skip what its catch-up already sent.
+    pub fn message_id(&self) -> Option<i64> {
+        self.0.message_id
+    }
+
+    /// The frame to write (its payload is shared, not copied).
+    pub fn frame(&self) -> Message {
+        self.0.frame.clone()
     }
 }
 
@@ -1066,10 +1080,10 @@ fn deliver(state: &mut State, conversation_id: i64, messages: Vec<MessageView>) 
         if message.id <= channel.last_delivered {
             continue;
         }
-        let out = Outgoing {
-            message_id: Some(message.id),
-            frame: Message::text(views::appended(std::slice::from_ref(&message)).into_string()),
-        };
+        let out = Outgoing::new(
+            Some(message.id),
+            Message::text(views::appended(std::slice::from_ref(&message)).into_string()),
+        );
         channel.broadcast(&out);
         channel.last_delivered = message.id;
         typing_changed |= channel.typing.remove(&message.author_id).is_some();

@@ -27,7 +27,7 @@ use tokio_tungstenite::{
     },
 };
 
-use super::hub::{Outgoing, SocketOwner};
+use super::hub::{Outgoing, Registration, SocketOwner};
 use crate::{
     chat::{self, Conversation, ConversationKind, MessageBody, access, queries, views},
     error::AppError,
@@ -140,7 +140,9 @@ pub async fn connect(
             return;
         };
         let config = WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
+            // Clients send small frames (typing, a message): 1 KiB to start keeps idle
+            // sockets cheap, and the buffer grows for a larger frame.
+            .read_buffer_size(1024)
             .write_buffer_size(0)
             .max_message_size(Some(MAX_INCOMING_FRAME))
             .max_frame_size(Some(MAX_INCOMING_FRAME));
@@ -152,7 +154,8 @@ pub async fn connect(
             conversation,
             after: query.after,
         };
-        session.run(ws, owner).await;
+        // Boxed, so that the task keeps no room for the upgrade's states beside it.
+        Box::pin(session.run(ws, owner)).await;
     });
 
     Ok(Response::builder()
@@ -212,41 +215,17 @@ type Socket = WebSocketStream<poem::Upgraded>;
 
 impl Session {
     async fn run(self, mut ws: Socket, owner: SocketOwner) {
-        let mut registration = match self.state.hub.register(owner).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not register a socket");
-                let _ = close(&mut ws, 1011, "server error").await;
-                return;
-            }
+        // The start's futures (registration, the sidebar's query, the catch-up) run
+        // once; boxed, they do not size every socket's task for as long as it lives.
+        let Some((mut registration, mut sent_up_to)) = Box::pin(self.start(&mut ws, owner)).await
+        else {
+            return;
         };
-        // Counts the page holds may be stale after a reconnect: send them fresh.
-        let current = self.conversation.as_ref().map(|c| c.id);
-        match chat::sidebar::entries(&self.state.db, self.owner_id).await {
-            Ok(entries) => {
-                let fragment = chat::sidebar::render(&entries, current, true);
-                if ws
-                    .send(Message::text(fragment.into_string()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
-        }
-        let mut sent_up_to = self.after.unwrap_or(0);
-        if let (Some(conversation), Some(_)) = (&self.conversation, self.after) {
-            match self.catch_up(&mut ws, conversation.id, sent_up_to).await {
-                Ok(last) => sent_up_to = last,
-                Err(_) => {
-                    let _ = close(&mut ws, 1011, "catch-up failed").await;
-                    return;
-                }
-            }
-        }
-
         let control = registration.control.clone();
+        // One wait for the hub's close, kept across iterations (not a new waiter on
+        // every frame).
+        let closed = control.closed();
+        tokio::pin!(closed);
         let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
@@ -259,7 +238,7 @@ impl Session {
                     // its full queue, and that must end the write too.
                     let written = tokio::select! {
                         written = write_batch(&mut ws, out, &mut registration.rx, &mut sent_up_to) => written,
-                        _ = control.closed() => false,
+                        _ = &mut closed => false,
                     };
                     if !written { return; }
                 }
@@ -267,7 +246,9 @@ impl Session {
                     last_heard = Instant::now();
                     match incoming {
                         Some(Ok(Message::Text(text))) => {
-                            if let Some(reply) = self.on_frame(text.as_str(), &mut last_typing).await {
+                            // Boxed: posting's future is large and needed only now.
+                            let reply = Box::pin(self.on_frame(text.as_str(), &mut last_typing)).await;
+                            if let Some(reply) = reply {
                                 if ws.send(reply).await.is_err() { return; }
                             }
                         }
@@ -287,7 +268,7 @@ impl Session {
                     }
                     if ws.send(Message::Ping(Default::default())).await.is_err() { return; }
                 }
-                code = control.closed() => {
+                code = &mut closed => {
                     let reason = match code {
                         1001 => "server going away",
                         1013 => "too far behind: reconnect to catch up",
@@ -298,6 +279,45 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Registers with the hub, sends the sidebar and the catch-up; answers the
+    /// registration and the last message id sent, or `None` when the socket is done.
+    async fn start(&self, ws: &mut Socket, owner: SocketOwner) -> Option<(Registration, i64)> {
+        let registration = match self.state.hub.register(owner).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not register a socket");
+                let _ = close(ws, 1011, "server error").await;
+                return None;
+            }
+        };
+        // Counts the page holds may be stale after a reconnect: send them fresh.
+        let current = self.conversation.as_ref().map(|c| c.id);
+        match chat::sidebar::entries(&self.state.db, self.owner_id).await {
+            Ok(entries) => {
+                let fragment = chat::sidebar::render(&entries, current, true);
+                if ws
+                    .send(Message::text(fragment.into_string()))
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
+        }
+        let mut sent_up_to = self.after.unwrap_or(0);
+        if let (Some(conversation), Some(_)) = (&self.conversation, self.after) {
+            match self.catch_up(ws, conversation.id, sent_up_to).await {
+                Ok(last) => sent_up_to = last,
+                Err(_) => {
+                    let _ = close(ws, 1011, "catch-up failed").await;
+                    return None;
+                }
+            }
+        }
+        Some((registration, sent_up_to))
     }
 
     /// Sends every message after `after`, in order; answers the last id sent.
@@ -393,13 +413,13 @@ async fn write_batch(
 
 /// Feeds one hub frame unless the catch-up already sent that message.
 async fn queue(ws: &mut Socket, out: Outgoing, sent_up_to: &mut i64) -> bool {
-    if let Some(id) = out.message_id {
+    if let Some(id) = out.message_id() {
         if id <= *sent_up_to {
             return true;
         }
         *sent_up_to = id;
     }
-    ws.feed(out.frame).await.is_ok()
+    ws.feed(out.frame()).await.is_ok()
 }
 
 async fn close(ws: &mut Socket, code: u16, reason: &str) -> Result<(), ()> {
