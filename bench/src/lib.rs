@@ -16,10 +16,12 @@
 //! - [`scenarios`] runs the scenarios, the search for the highest sustainable
 //!   rate, and compares hearth with limit-server.
 //! - [`report`] writes the JSON results, the SVG chart and the markdown table.
+//! - [`http`] measures the room page and posting over HTTP with wrk.
 //!
 //! The `loadgen` binary (`src/bin/loadgen.rs`) is the command line over all this; the
 //! criterion micro-benchmarks are in `benches/hot_paths.rs`.
 pub mod fleet;
+pub mod http;
 pub mod procstat;
 pub mod report;
 pub mod scenarios;

@@ -79,6 +79,11 @@ fn room_name(tag: &str, index: usize) -> anyhow::Result<hearth::rooms::RoomName>
     hearth::rooms::RoomName::parse(&format!("{tag} room {index}")).map_err(|e| anyhow!(e))
 }
 
+/// The page of room `index` of the run tagged `tag`: `/rooms/{slug}`.
+pub fn room_path(tag: &str, index: usize) -> anyhow::Result<String> {
+    Ok(format!("/rooms/{}", room_name(tag, index)?.slug()))
+}
+
 /// The admin path: writes `users` users, `rooms` rooms and one session per user into
 /// the database at `database_url` (migrating it first, as the server would).
 pub async fn seed_database(

@@ -24,8 +24,13 @@ struct Cli {
     /// Scenarios to run, in order: a (1 room × 1000 sockets, 100 msg/s), b (100 rooms ×
     /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), x (scale-out: 100 rooms × 20
     /// sockets over two hearth processes on PostgreSQL, 1000 msg/s; hearth only),
-    /// custom (needs --sockets and --rate).
-    #[arg(long = "scenario", value_delimiter = ',', default_value = "a,b,c,x")]
+    /// http (the room page and posting over HTTP under 64 clients, with wrk; hearth
+    /// only), custom (needs --sockets and --rate).
+    #[arg(
+        long = "scenario",
+        value_delimiter = ',',
+        default_value = "a,b,c,x,http"
+    )]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
     #[arg(long, value_name = "PATH", conflicts_with = "hearth_url")]
@@ -201,9 +206,11 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let open_files = rlimit::increase_nofile_limit(u64::MAX)?;
     let settings = cli.settings();
+    let with_http = cli.scenarios.iter().any(|name| name.trim() == "http");
     let scenarios = cli
         .scenarios
         .iter()
+        .filter(|name| name.trim() != "http")
         .map(|name| Scenario::named(name.trim(), cli.sockets, cli.rooms, cli.rate))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let largest = scenarios
@@ -277,5 +284,26 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
     }
     println!("\n{}", report::markdown(&reports));
+
+    if let (true, Some(source)) = (with_http, &hearth) {
+        eprintln!("\n(http) the room page and posting over HTTP, 64 clients (wrk)");
+        let dir = tempfile::tempdir()?;
+        let seconds = if cli.quick { 5 } else { 10 };
+        match hearth_bench::http::run(source, seconds, dir.path()).await {
+            Ok(http) => {
+                if !cli.no_save {
+                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
+                    let path = dir.join(format!("{}-http.json", machine.date));
+                    std::fs::write(&path, serde_json::to_string_pretty(&http)?)?;
+                    eprintln!("  results: {}", path.display());
+                }
+                println!("{}", http.markdown());
+            }
+            Err(e) => {
+                eprintln!("  hearth: {e:#}");
+                all_measured = false;
+            }
+        }
+    }
     Ok(all_measured)
 }

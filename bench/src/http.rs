@@ -1,0 +1,349 @@
+//! The HTTP figures of issue 6, measured with `wrk` (Debian's package): a room page of
+//! 50 messages under 64 concurrent clients, and posting over HTTP (htmx's request, with
+//! the session's CSRF token) under 64 concurrent clients, on a hearth started for the
+//! purpose on its own SQLite file.
+//!
+//! Posts rotate over a few thousand seeded users (a Lua script per run, written
+//! beside the server's database), so that no user passes the per-user message limit:
+//! what is measured is the write path, not the limiter. wrk is closed-loop (each
+//! connection sends its next request when the answer came), so its rate is the most
+//! the server answered with that many clients, and its latency that of that rate.
+//!
+//! It owns nothing of the socket scenarios; it only reuses their seeding and servers.
+use std::{fmt::Write as _, path::Path, process::Stdio, time::Duration};
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+
+use crate::{
+    seed::{self, Population},
+    servers::{RunningServer, ServerKind, ServerSource},
+};
+
+/// Concurrent clients, as the issue says.
+const CLIENTS: usize = 64;
+/// Messages the room page shows.
+const PAGE_MESSAGES: usize = 50;
+/// Users the posts rotate over: at 3,000 posts/s for 10 s each posts 10 times,
+/// within the default burst of 20.
+const POSTERS: usize = 3000;
+
+/// What wrk measured for one request.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WrkResult {
+    pub what: String,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub requests: u64,
+    /// Answers other than 2xx and 3xx (a refused post shows here).
+    pub non_2xx: u64,
+    /// Connect, read, write and timeout errors.
+    pub socket_errors: u64,
+    pub seconds: f64,
+}
+
+/// Both HTTP figures, and whether they meet the issue's targets.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpReport {
+    pub page: WrkResult,
+    pub post: WrkResult,
+    pub command: String,
+}
+
+impl HttpReport {
+    /// The markdown rows for the README, and the targets met or missed.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        md.push_str(
+            "| HTTP, 64 clients (wrk) | requests/s | p50 | p90 | p99 | non-2xx | target |\n",
+        );
+        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        for (result, floor, target) in [
+            (&self.page, 5000.0, "≥ 5,000/s, p99 < 20 ms"),
+            (&self.post, 2000.0, "≥ 2,000/s, p99 < 20 ms"),
+        ] {
+            let _ = writeln!(
+                md,
+                "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {target}: {} |",
+                result.what,
+                result.requests_per_second,
+                result.p50_ms,
+                result.p90_ms,
+                result.p99_ms,
+                result.non_2xx,
+                if met(result, floor) {
+                    "met"
+                } else {
+                    "**MISSED**"
+                }
+            );
+        }
+        md
+    }
+}
+
+/// The issue's target for one figure: at least `floor` requests a second, p99 under
+/// 20 ms, every answer a success.
+fn met(result: &WrkResult, floor: f64) -> bool {
+    result.requests_per_second >= floor
+        && result.p99_ms < 20.0
+        && result.non_2xx == 0
+        && result.socket_errors == 0
+}
+
+/// Starts hearth from `source`, fills a room, and runs wrk on its page and its
+/// composer for `seconds` each.
+pub async fn run(source: &ServerSource, seconds: u64, dir: &Path) -> anyhow::Result<HttpReport> {
+    which_wrk()?;
+    let server = RunningServer::start(ServerKind::Hearth, source, &[], None).await?;
+    let result = measure(&server, seconds, dir).await;
+    server.stop().await;
+    result
+}
+
+async fn measure(server: &RunningServer, seconds: u64, dir: &Path) -> anyhow::Result<HttpReport> {
+    let database_url = server
+        .database_url
+        .as_deref()
+        .ok_or_else(|| anyhow!("the HTTP figures need hearth's database to seed users"))?;
+    let tag = seed::run_tag();
+    let population = seed::seed_database(database_url, POSTERS, 1, &tag).await?;
+    let room = *population
+        .rooms
+        .first()
+        .ok_or_else(|| anyhow!("no room was seeded"))?;
+    fill_room(server, &population, room).await?;
+    let page_path = seed::room_path(&tag, 0)?;
+    let viewer = population
+        .seats
+        .first()
+        .ok_or_else(|| anyhow!("no user was seeded"))?;
+
+    let page = wrk(
+        "room page, 50 messages",
+        &[
+            "-H".to_owned(),
+            format!("Cookie: {}", viewer.cookie),
+            server.http_url(&page_path),
+        ],
+        seconds,
+    )
+    .await?;
+    eprintln!("  {}", line(&page));
+
+    let script = dir.join(format!("post-{tag}.lua"));
+    std::fs::write(&script, post_script(&population))
+        .with_context(|| format!("cannot write {}", script.display()))?;
+    let post = wrk(
+        "posting over HTTP (htmx)",
+        &[
+            "-s".to_owned(),
+            script.display().to_string(),
+            server.http_url(&format!("/conversations/{room}/messages")),
+        ],
+        seconds,
+    )
+    .await;
+    let _ = std::fs::remove_file(&script);
+    let post = post?;
+    eprintln!("  {}", line(&post));
+    Ok(HttpReport {
+        page,
+        post,
+        command: format!("wrk -t2 -c{CLIENTS} -d{seconds}s --latency"),
+    })
+}
+
+fn line(r: &WrkResult) -> String {
+    format!(
+        "{}: {:.0} requests/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, {} non-2xx, {} socket errors",
+        r.what, r.requests_per_second, r.p50_ms, r.p90_ms, r.p99_ms, r.non_2xx, r.socket_errors
+    )
+}
+
+fn which_wrk() -> anyhow::Result<()> {
+    match std::process::Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => Ok(()),
+        Err(e) => bail!("wrk is needed for the HTTP figures (apt-get install wrk): {e}"),
+    }
+}
+
+/// Posts the room's first 50 messages over HTTP, as its members.
+async fn fill_room(
+    server: &RunningServer,
+    population: &Population,
+    room: i64,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    for (i, seat) in population.seats.iter().take(PAGE_MESSAGES).enumerate() {
+        let resp = http
+            .post(server.http_url(&format!("/conversations/{room}/messages")))
+            .header("Cookie", &seat.cookie)
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", &seat.csrf)
+            .form(&[(
+                "body",
+                format!("Message {i} of the page: a sentence of ordinary length, with a https://example.com link."),
+            )])
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("filling the room: post {i} answered {}", resp.status());
+        }
+    }
+    Ok(())
+}
+
+/// A wrk script that posts as each seeded user in turn, each thread from its own
+/// starting place.
+fn post_script(population: &Population) -> String {
+    let mut lua = String::from("local seats = {\n");
+    for seat in &population.seats {
+        let _ = writeln!(lua, "  {{ {:?}, {:?} }},", seat.cookie, seat.csrf);
+    }
+    lua.push_str(
+        r#"}
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads * 1009)
+  threads = threads + 1
+end
+local i = 0
+function request()
+  i = i + 1
+  local seat = seats[((offset or 0) + i) % #seats + 1]
+  return wrk.format("POST", nil, {
+    ["Cookie"] = seat[1],
+    ["X-CSRF-Token"] = seat[2],
+    ["HX-Request"] = "true",
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, "body=posted+by+wrk%2C+one+of+many")
+end
+"#,
+    );
+    lua
+}
+
+async fn wrk(what: &str, args: &[String], seconds: u64) -> anyhow::Result<WrkResult> {
+    let output = tokio::process::Command::new("wrk")
+        .args([
+            "-t2".to_owned(),
+            format!("-c{CLIENTS}"),
+            format!("-d{seconds}s"),
+            "--latency".to_owned(),
+        ])
+        .args(args)
+        .output()
+        .await
+        .context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "wrk failed: {}{}",
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut result =
+        parse_wrk(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))?;
+    result.what = what.to_owned();
+    result.seconds = seconds as f64;
+    Ok(result)
+}
+
+/// Reads wrk's `--latency` report.
+pub fn parse_wrk(text: &str) -> anyhow::Result<WrkResult> {
+    let mut result = WrkResult::default();
+    for line in text.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("50%"), Some(v)) => result.p50_ms = duration_ms(v)?,
+            (Some("90%"), Some(v)) => result.p90_ms = duration_ms(v)?,
+            (Some("99%"), Some(v)) => result.p99_ms = duration_ms(v)?,
+            (Some("Requests/sec:"), Some(v)) => result.requests_per_second = v.parse()?,
+            _ => {}
+        }
+        if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            result.non_2xx = rest.trim().parse()?;
+        }
+        if let Some(rest) = line.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            result.socket_errors = rest
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum();
+        }
+        if line.contains("requests in") {
+            result.requests = line
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    if result.requests_per_second == 0.0 {
+        bail!("no Requests/sec line");
+    }
+    Ok(result)
+}
+
+/// `812.00us`, `5.12ms`, `1.02s` in milliseconds.
+fn duration_ms(value: &str) -> anyhow::Result<f64> {
+    let split = value
+        .find(|c: char| c.is_ascii_alphabetic())
+        .ok_or_else(|| anyhow!("no unit in {value}"))?;
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse()?;
+    Ok(match unit {
+        "us" => number / 1000.0,
+        "ms" => number,
+        "s" => number * 1000.0,
+        "m" => number * 60_000.0,
+        other => bail!("unknown unit {other}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_reports_are_read() {
+        let text = "Running 10s test @ http://127.0.0.1:8080/rooms/x
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.01ms    3.20ms  41.00ms   80.00%
+    Req/Sec     2.70k   200.00     3.00k    70.00%
+  Latency Distribution
+     50%   11.50ms
+     75%   13.00ms
+     90%   15.20ms
+     99%  812.00us
+  53864 requests in 10.01s, 512.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   5381.10
+Transfer/sec:     51.15MB
+";
+        let r = parse_wrk(text).ok();
+        let r = r.as_ref();
+        assert_eq!(r.map(|r| r.requests_per_second), Some(5381.10));
+        assert_eq!(r.map(|r| (r.p50_ms, r.p90_ms)), Some((11.5, 15.2)));
+        assert_eq!(r.map(|r| r.p99_ms), Some(0.812));
+        assert_eq!(
+            r.map(|r| (r.requests, r.non_2xx, r.socket_errors)),
+            Some((53864, 7, 3))
+        );
+        assert!(parse_wrk("nothing").is_err());
+        assert_eq!(duration_ms("1.5s").ok(), Some(1500.0));
+    }
+}
