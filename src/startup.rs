@@ -36,6 +36,8 @@ pub struct AppState {
     /// keeps SQLite's writers from colliding in its busy handler (which sleeps 1, 2,
     /// 5, 10… ms between tries: a load test measured 19 ms per sleep).
     pub writer: Writer,
+    /// Each conversation's latest messages, rendered for its page.
+    pub histories: chat::page::HistoryCache,
 }
 
 /// A server bound to its address, ready to run.
@@ -87,6 +89,7 @@ impl Server {
             hub,
             limits,
             writer,
+            histories: chat::page::HistoryCache::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&state)));
         Ok(Self {

@@ -1,8 +1,59 @@
-//! Rendering a conversation page (and its "older messages" fragment) for a viewer.
-use maud::Markup;
+//! Rendering a conversation page (and its "older messages" fragment) for a viewer,
+//! and the cache of each conversation's latest messages, rendered.
+use std::sync::Arc;
 
-use super::{Conversation, ConversationKind, PAGE_SIZE, access, queries, sidebar, views};
+use maud::Markup;
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::{
+    Conversation, ConversationKind, PAGE_SIZE, access, queries, sidebar,
+    views::{self, History},
+};
 use crate::{error::AppError, startup::AppState, web::Viewer};
+
+/// Conversations whose latest messages are kept rendered.
+const CACHED_HISTORIES: u64 = 1024;
+
+/// The latest page of each busy conversation's history, rendered once and kept until
+/// the conversation's next message. Whether an entry is current is told by the
+/// conversation's row as the request read it (`last_message_id`, written in the
+/// transaction of each message), so a stale entry is never served, on one process or
+/// on several. It must not hold anything that differs between viewers.
+pub struct HistoryCache {
+    latest: moka::sync::Cache<i64, (Option<i64>, Arc<History>)>,
+}
+
+impl Default for HistoryCache {
+    fn default() -> Self {
+        Self {
+            latest: moka::sync::Cache::new(CACHED_HISTORIES),
+        }
+    }
+}
+
+impl HistoryCache {
+    /// The latest messages of `conversation`, as of its row.
+    async fn latest(
+        &self,
+        db: &DatabaseConnection,
+        conversation: &Conversation,
+    ) -> Result<Arc<History>, DbErr> {
+        if let Some((up_to, history)) = self.latest.get(&conversation.id) {
+            if up_to == conversation.last_message_id {
+                return Ok(history);
+            }
+        }
+        // Read after the row: this holds every message up to the row's latest (and
+        // maybe newer ones, which is only fresher).
+        let (messages, has_older) = queries::page(db, conversation.id, None, PAGE_SIZE).await?;
+        let history = Arc::new(History::new(&messages, has_older));
+        self.latest.insert(
+            conversation.id,
+            (conversation.last_message_id, history.clone()),
+        );
+        Ok(history)
+    }
+}
 
 /// The whole page, with the latest messages or those before `before`. `composer`
 /// carries a refused draft and the reason, for a plain form post that needs the page
@@ -30,8 +81,14 @@ pub async fn render(
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
-    let (messages, has_older) =
-        queries::page(&state.db, conversation.id, before, PAGE_SIZE).await?;
+    let history = match before {
+        None => state.histories.latest(&state.db, conversation).await?,
+        Some(before) => {
+            let (messages, has_older) =
+                queries::page(&state.db, conversation.id, Some(before), PAGE_SIZE).await?;
+            Arc::new(History::new(&messages, has_older))
+        }
+    };
     let (composer_error, draft) = match composer {
         Some((error, draft)) => (Some(error), draft),
         None => (None, String::new()),
@@ -42,8 +99,7 @@ pub async fn render(
         kind,
         heading,
         url,
-        messages,
-        has_older,
+        history: &history,
         presence: state.hub.presence(conversation.id).await,
         site_online: state.hub.site_online().await,
         composer_error,

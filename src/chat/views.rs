@@ -2,7 +2,7 @@
 //! page, the older-messages fragment, the composer's htmx answer and the live fragment
 //! all call it, so they cannot drift apart.
 use linkify::{LinkFinder, LinkKind};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
 use super::{ConversationKind, MessageView};
 use crate::{
@@ -129,6 +129,28 @@ pub fn online_users(presence: &Presence, oob: bool) -> Markup {
 }
 
 /// Everything the conversation page shows.
+/// A conversation's latest messages as every page shows them: rendered once and
+/// shared by every viewer until the next message (what differs per viewer, such as
+/// one's own messages, is the stylesheet's business).
+#[derive(Debug)]
+pub struct History {
+    /// The messages' `article`s, oldest first.
+    pub html: String,
+    /// The first message shown, where "load older" continues.
+    pub oldest: Option<i64>,
+    pub has_older: bool,
+}
+
+impl History {
+    pub fn new(messages: &[MessageView], has_older: bool) -> Self {
+        Self {
+            html: html! { @for m in messages { (message(m)) } }.into_string(),
+            oldest: messages.first().map(|m| m.id),
+            has_older,
+        }
+    }
+}
+
 pub struct ConversationPage<'a> {
     pub viewer: &'a Viewer,
     pub id: i64,
@@ -137,8 +159,7 @@ pub struct ConversationPage<'a> {
     pub heading: String,
     /// The conversation's own URL (`/rooms/general`, `/dm/bob`).
     pub url: String,
-    pub messages: Vec<MessageView>,
-    pub has_older: bool,
+    pub history: &'a History,
     pub presence: Presence,
     pub site_online: usize,
     pub composer_error: Option<String>,
@@ -172,11 +193,11 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     (online_users(&p.presence, false))
                 }
                 div #history.history {
-                    (older_link(&p.url, p.messages.first().map(|m| m.id), p.has_older))
+                    (older_link(&p.url, p.history.oldest, p.history.has_older))
                     div #messages role="log" aria-live="polite" aria-label="Messages" {
-                        @for m in &p.messages { (message(m)) }
+                        (PreEscaped(&p.history.html))
                     }
-                    @if p.messages.is_empty() && !p.has_older {
+                    @if p.history.oldest.is_none() && !p.history.has_older {
                         p.empty-history { "No messages yet. Say hello!" }
                     }
                 }
