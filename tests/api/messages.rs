@@ -415,3 +415,21 @@ async fn loading_older_messages_with_htmx_answers_a_fragment_that_prepends_them(
         "a link to older messages before the first one"
     );
 }
+
+#[tokio::test]
+async fn every_view_of_a_room_shows_the_messages_posted_since_the_last_one() {
+    let app = TestApp::spawn().await;
+    let room = room(&app).await;
+    let bob = app.member("bob").await;
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        // Two people viewing between posts: whatever the server keeps of the last view,
+        // each view holds every message so far, once, in order.
+        for viewer in [&room.alice, &bob] {
+            assert_eq!(viewer.page(&room.url).await.message_ids(), seen);
+        }
+        let (id, _) = posted(&room, &format!("number {i}")).await;
+        seen.push(id);
+    }
+    assert_eq!(bob.page(&room.url).await.message_ids(), seen);
+}
