@@ -15,7 +15,8 @@
 //! - [`direct`]: private chats of two people, and the people directory.
 //! - [`chat`]: what rooms and private chats share: [`chat::MessageBody`], posting,
 //!   history, reading and unread counts, the sidebar, and the views of a conversation
-//!   and of one message; [`chat::access`] decides who may see a conversation.
+//!   and of one message; [`chat::access`] decides who may see a conversation, and
+//!   [`chat::writer`] stores new messages, batching commits under load.
 //! - [`live`]: the WebSocket endpoint, the [`live::Hub`] that fans events out to sockets,
 //!   and the [`live::Bus`] that carries events between processes.
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
