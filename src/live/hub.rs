@@ -710,11 +710,23 @@ impl Hub {
         };
         let listeners = {
             let state = self.state();
-            let online: Vec<Subscriber> = state
-                .users
-                .iter()
-                .filter(|(user, _)| members.contains(user))
-                .flat_map(|(_, sockets)| sockets.iter())
+            // Walk the smaller of the two: a room's members, or everyone online here.
+            let sockets: Vec<&SocketId> = if members.len() <= state.users.len() {
+                members
+                    .iter()
+                    .filter_map(|user| state.users.get(user))
+                    .flatten()
+                    .collect()
+            } else {
+                state
+                    .users
+                    .iter()
+                    .filter(|(user, _)| members.contains(user))
+                    .flat_map(|(_, sockets)| sockets.iter())
+                    .collect()
+            };
+            let online: Vec<Subscriber> = sockets
+                .into_iter()
                 .filter_map(|id| state.sockets.get(id))
                 .filter(|entry| entry.conversation != Some(conversation_id))
                 .map(|entry| entry.subscriber.clone())
