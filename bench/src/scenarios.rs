@@ -110,6 +110,19 @@ pub struct Settings {
     /// The PostgreSQL server the scale-out scenario makes its database on
     /// (`postgres://user@host:port`).
     pub postgres_url: String,
+    /// Log-ins at once during a second run of scenario (b) (0: no such run).
+    pub logins: usize,
+}
+
+/// Scenario (b) run again while people log in: argon2 must not stall the chat.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoginStorm {
+    pub logins: usize,
+    pub failed: usize,
+    pub first_failure: Option<String>,
+    /// From the first log-in sent to the last answered.
+    pub seconds: f64,
+    pub step: StepResult,
 }
 
 /// The search for the highest sustained rate.
@@ -148,6 +161,8 @@ pub struct ServerRun {
     pub main: Option<StepResult>,
     pub idle: Option<IdleResult>,
     pub find_max: Option<FindMax>,
+    /// (b) again with log-ins at the same time, when asked for.
+    pub login_storm: Option<LoginStorm>,
     /// Why the run stopped short, if it did.
     pub error: Option<String>,
 }
@@ -161,6 +176,7 @@ impl ServerRun {
             main: None,
             idle: None,
             find_max: None,
+            login_storm: None,
             error: None,
         }
     }
@@ -270,6 +286,20 @@ pub fn check_targets(
                 cross.p99,
                 same.p99,
                 cross.p50 - same.p50
+            ),
+        });
+    }
+    if let (Some(main), Some(storm)) = (&hearth.main, &hearth.login_storm) {
+        let ratio = storm.step.latency_ms.p99 / main.latency_ms.p99.max(1e-9);
+        checks.push(TargetCheck {
+            target: format!(
+                "{}: with {} log-ins at once, p99 within 2× of its value without",
+                scenario.name, storm.logins
+            ),
+            met: ratio <= 2.0 && storm.failed == 0 && storm.step.sustained(f64::INFINITY),
+            detail: format!(
+                "p99 {:.1} ms against {:.1} ms ({ratio:.2}×); {} of {} log-ins failed, all done in {:.1} s",
+                storm.step.latency_ms.p99, main.latency_ms.p99, storm.failed, storm.logins, storm.seconds
             ),
         });
     }
@@ -433,6 +463,21 @@ async fn measure(
     let main_held = main.sustained(settings.p99_limit_ms);
     run.main = Some(main);
 
+    if kind == ServerKind::Hearth && scenario.name == "b" && settings.logins > 0 {
+        let storm = log_in_storm(first, &target, settings.logins, plan.warmup);
+        let (step, (logins, failures, seconds)) =
+            tokio::join!(fleet.run_step(&plan, &processes), storm);
+        eprint!("  with {logins} log-ins at once ({seconds:.1} s): ");
+        print_step(kind, &step, settings.p99_limit_ms);
+        run.login_storm = Some(LoginStorm {
+            logins,
+            failed: failures.len(),
+            first_failure: failures.into_iter().next(),
+            seconds,
+            step,
+        });
+    }
+
     if settings.find_max {
         let step_plan = StepPlan {
             warmup: settings.step_warmup,
@@ -454,6 +499,35 @@ async fn measure(
     }
     fleet.close().await;
     Ok(())
+}
+
+/// After `wait` (the step's warm-up), `count` of the fleet's users log in at once
+/// over HTTP; answers how many, the failures and how long they took.
+async fn log_in_storm(
+    server: &RunningServer,
+    target: &Target,
+    count: usize,
+    wait: Duration,
+) -> (usize, Vec<String>, f64) {
+    tokio::time::sleep(wait).await;
+    let base = server.http_url("");
+    let started = std::time::Instant::now();
+    let logins = target
+        .population
+        .seats
+        .iter()
+        .take(count)
+        .map(|seat| seed::log_in_over_http(&base, &seat.username));
+    let results = futures_util::future::join_all(logins).await;
+    let failures: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
+    (
+        count.min(target.population.seats.len()),
+        failures,
+        started.elapsed().as_secs_f64(),
+    )
 }
 
 async fn prepare_hearth(

@@ -299,6 +299,25 @@ pub async fn sign_up_over_http(
     })
 }
 
+/// Logs `username` in over HTTP as a browser would (the form, its CSRF token, the
+/// post): one argon2 verification on the server.
+pub async fn log_in_over_http(base: &str, username: &str) -> anyhow::Result<()> {
+    let browser = Browser::new(base)?;
+    let form = browser.page("/login").await?;
+    let csrf = csrf_token_in(&form).ok_or_else(|| anyhow!("the log-in form has no CSRF token"))?;
+    let resp = browser
+        .post_form(
+            "/login",
+            &csrf,
+            &[("username", username), ("password", BENCH_PASSWORD)],
+        )
+        .await?;
+    if resp.status() != StatusCode::SEE_OTHER {
+        bail!("logging {username} in answered {}", resp.status());
+    }
+    Ok(())
+}
+
 /// One person's HTTP client with its own cookie jar.
 struct Browser {
     http: reqwest::Client,

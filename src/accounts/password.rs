@@ -1,7 +1,10 @@
 //! Password hashing with argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane).
-//! Hashing takes tens of milliseconds of CPU, so it runs on tokio's blocking pool and
-//! never on the async workers, where it would stall every socket on that thread.
-use std::sync::LazyLock;
+//! Hashing takes tens of milliseconds of CPU, so it never runs on the async workers,
+//! where it would stall every socket on that thread. It runs on hashing threads of its
+//! own: one fewer than the cores (at least one), at the lowest scheduling priority, so
+//! that a storm of log-ins queues here and takes only the CPU the chat leaves (and
+//! 19 MiB per hash, a bounded number of times).
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
@@ -28,22 +31,87 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hashing threads, started on first use.
+static HASHERS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(start_hashers);
+
+fn start_hashers() -> mpsc::Sender<Job> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for n in 0..cores.saturating_sub(1).max(1) {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("hearth-hash-{n}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a hashing thread");
+        }
+    }
+    jobs
+}
+
+/// The calling thread yields to every other thread of the machine when both want CPU.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers; on Linux a thread's nice
+        // value is its own, named by its thread id.
+        let result = unsafe {
+            let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, thread, 19)
+        };
+        if result != 0 {
+            tracing::warn!("cannot lower the hashing thread's priority");
+        }
+    }
+}
+
+/// Runs `work` on a hashing thread; answers what it returns.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = reply.send(work());
+    });
+    if let Err(mpsc::SendError(job)) = HASHERS.send(job) {
+        // No hashing thread could start: the blocking pool does it instead.
+        tokio::task::spawn_blocking(job);
+    }
+    answer
+        .await
+        .map_err(|_| AppError::Internal("the hashing thread stopped".into()))
+}
+
 pub async fn hash(password: Password) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         hasher()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
     })
-    .await
-    .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))?
+    .await?
 }
 
 /// Checks `password` against `stored`, or against a dummy hash when there is no user,
 /// taking about the same time either way.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let (hash, real) = match stored {
             Some(hash) => (hash, true),
             None => (DUMMY_HASH.clone(), false),
@@ -57,7 +125,6 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
         matches && real
     })
     .await
-    .map_err(|e| AppError::Internal(format!("verify task failed: {e}")))
 }
 
 /// Computes the dummy hash now, so the first log-in for a missing user is not the one

@@ -106,6 +106,10 @@ struct Cli {
         default_value = "postgres://postgres@127.0.0.1:5432"
     )]
     postgres_url: String,
+    /// Log-ins at once during a second run of scenario (b), to show argon2 does not
+    /// stall the chat (0: skip that run).
+    #[arg(long, default_value_t = 50)]
+    logins: usize,
     /// Print the results but write no file.
     #[arg(long)]
     no_save: bool,
@@ -155,6 +159,7 @@ impl Cli {
             signup: self.signup,
             settle_limit: Duration::from_secs(if self.quick { 10 } else { 30 }),
             postgres_url: self.postgres_url.clone(),
+            logins: self.logins,
         }
     }
 
