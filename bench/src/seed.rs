@@ -302,20 +302,7 @@ pub async fn sign_up_over_http(
 /// Logs `username` in over HTTP as a browser would (the form, its CSRF token, the
 /// post): one argon2 verification on the server.
 pub async fn log_in_over_http(base: &str, username: &str) -> anyhow::Result<()> {
-    let browser = Browser::new(base)?;
-    let form = browser.page("/login").await?;
-    let csrf = csrf_token_in(&form).ok_or_else(|| anyhow!("the log-in form has no CSRF token"))?;
-    let resp = browser
-        .post_form(
-            "/login",
-            &csrf,
-            &[("username", username), ("password", BENCH_PASSWORD)],
-        )
-        .await?;
-    if resp.status() != StatusCode::SEE_OTHER {
-        bail!("logging {username} in answered {}", resp.status());
-    }
-    Ok(())
+    Browser::new(base)?.enter("/login", username).await
 }
 
 /// One person's HTTP client with its own cookie jar.
@@ -361,20 +348,27 @@ impl Browser {
             .await?)
     }
 
-    async fn sign_up(&self, name: &str) -> anyhow::Result<Seat> {
-        let form = self.page("/signup").await?;
+    /// Fills in the form at `path` (`/signup` or `/login`) as `name` with the bench
+    /// password and its CSRF token, and expects to be let in (303).
+    async fn enter(&self, path: &str, name: &str) -> anyhow::Result<()> {
+        let form = self.page(path).await?;
         let csrf =
-            csrf_token_in(&form).ok_or_else(|| anyhow!("the sign-up form has no CSRF token"))?;
+            csrf_token_in(&form).ok_or_else(|| anyhow!("the form at {path} has no CSRF token"))?;
         let resp = self
             .post_form(
-                "/signup",
+                path,
                 &csrf,
                 &[("username", name), ("password", BENCH_PASSWORD)],
             )
             .await?;
         if resp.status() != StatusCode::SEE_OTHER {
-            bail!("signing up {name} answered {}", resp.status());
+            bail!("{path} for {name} answered {}", resp.status());
         }
+        Ok(())
+    }
+
+    async fn sign_up(&self, name: &str) -> anyhow::Result<Seat> {
+        self.enter("/signup", name).await?;
         // Signing in cycles the session and its token: read the new one off the lobby.
         let lobby = self.page("/").await?;
         let csrf = csrf_token_in(&lobby)
