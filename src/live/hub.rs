@@ -464,16 +464,7 @@ impl Hub {
     /// Hands a committed message to the hub (and to the bus, unless it was announced
     /// in its transaction) for delivery everywhere.
     pub fn message_committed(&self, posted: &Posted) {
-        {
-            let mut state = self.state();
-            // Bounded: if events stop coming back (a bus outage), forget and re-read.
-            if state.recent.len() >= 4096 {
-                state.recent.clear();
-            }
-            state
-                .recent
-                .insert(posted.message.id, posted.message.clone());
-        }
+        remember(&mut self.state(), [posted.message.clone()]);
         if !posted.announced {
             self.inner.bus.publish(Event::MessageCommitted {
                 conversation_id: posted.message.conversation_id,
@@ -676,15 +667,7 @@ impl Hub {
             return; // one message is read where it is delivered, as before
         }
         match queries::by_ids(&self.inner.db, &wanted).await {
-            Ok(found) => {
-                let mut state = self.state();
-                if state.recent.len() + found.len() > 4096 {
-                    state.recent.clear();
-                }
-                for view in found {
-                    state.recent.insert(view.id, view);
-                }
-            }
+            Ok(found) => remember(&mut self.state(), found),
             // Delivery reads them one by one instead.
             Err(e) => tracing::warn!(error = %e, "could not read a batch of messages"),
         }
@@ -1045,6 +1028,18 @@ impl Hub {
                     .publish(Event::PresenceChanged { conversation_id });
             }
         }
+    }
+}
+
+/// Keeps messages in `recent` for their delivery, which takes them out again. Bounded:
+/// if events stop coming back (a bus outage), it forgets, and delivery reads them.
+fn remember(state: &mut State, views: impl IntoIterator<Item = MessageView>) {
+    const RECENT_CAPACITY: usize = 4096;
+    for view in views {
+        if state.recent.len() >= RECENT_CAPACITY {
+            state.recent.clear();
+        }
+        state.recent.insert(view.id, view);
     }
 }
 
