@@ -128,7 +128,6 @@ pub fn online_users(presence: &Presence, oob: bool) -> Markup {
     }
 }
 
-/// Everything the conversation page shows.
 /// A conversation's latest messages as every page shows them: rendered once and
 /// shared by every viewer until the next message (what differs per viewer, such as
 /// one's own messages, is the stylesheet's business).
@@ -151,6 +150,7 @@ impl History {
     }
 }
 
+/// Everything the conversation page shows.
 pub struct ConversationPage<'a> {
     pub viewer: &'a Viewer,
     pub id: i64,
