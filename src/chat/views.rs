@@ -73,11 +73,16 @@ pub fn message(m: &MessageView) -> Markup {
     }
 }
 
+/// Messages one after another, as `#messages` holds them.
+fn message_list(messages: &[MessageView]) -> Markup {
+    html! { @for m in messages { (message(m)) } }
+}
+
 /// The out-of-band fragment that appends messages to `#messages`.
 pub fn appended(messages: &[MessageView]) -> Markup {
     html! {
         div hx-swap-oob="beforeend:#messages" {
-            @for m in messages { (message(m)) }
+            (message_list(messages))
         }
     }
 }
@@ -101,7 +106,7 @@ pub fn older_fragment(base_url: &str, messages: &[MessageView], has_older: bool)
     html! {
         (older_link(base_url, messages.first().map(|m| m.id), has_older))
         div hx-swap-oob="afterbegin:#messages" {
-            @for m in messages { (message(m)) }
+            (message_list(messages))
         }
     }
 }
@@ -143,7 +148,7 @@ pub struct History {
 impl History {
     pub fn new(messages: &[MessageView], has_older: bool) -> Self {
         Self {
-            html: html! { @for m in messages { (message(m)) } }.into_string(),
+            html: message_list(messages).into_string(),
             oldest: messages.first().map(|m| m.id),
             has_older,
         }
