@@ -56,8 +56,7 @@ async fn run(db: DatabaseConnection, hub: Hub, mut queue: mpsc::Receiver<Job>) {
         match queries::insert_messages(&db, hub.bus(), &messages).await {
             Ok(posted) => {
                 for (posted, reply) in posted.into_iter().zip(replies) {
-                    hub.message_committed(&posted);
-                    let _ = reply.send(Ok(posted));
+                    answer(&hub, reply, Ok(posted));
                 }
             }
             Err(e) if messages.len() > 1 => {
@@ -73,17 +72,22 @@ async fn run(db: DatabaseConnection, hub: Hub, mut queue: mpsc::Receiver<Job>) {
                                     .pop()
                                     .ok_or_else(|| DbErr::Custom("no message was stored".into()))
                             });
-                    if let Ok(posted) = &one {
-                        hub.message_committed(posted);
-                    }
-                    let _ = reply.send(one);
+                    answer(&hub, reply, one);
                 }
             }
             Err(e) => {
                 if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(e));
+                    answer(&hub, reply, Err(e));
                 }
             }
         }
     }
+}
+
+/// Hands a stored message to the hub (persist, then broadcast), then tells its poster.
+fn answer(hub: &Hub, reply: oneshot::Sender<Result<Posted, DbErr>>, stored: Result<Posted, DbErr>) {
+    if let Ok(posted) = &stored {
+        hub.message_committed(posted);
+    }
+    let _ = reply.send(stored);
 }
