@@ -60,7 +60,7 @@ pub async fn post(
         .limits
         .message(author_id)
         .map_err(AppError::TooManyRequests)?;
-    let posted = state
+    Ok(state
         .writer
         .post(queries::NewMessage {
             conversation_id: conversation.id,
@@ -68,6 +68,5 @@ pub async fn post(
             author: author.to_owned(),
             body,
         })
-        .await?;
-    Ok(posted)
+        .await?)
 }
