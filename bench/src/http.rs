@@ -5,9 +5,14 @@
 //!
 //! Posts rotate over a few thousand seeded users (a Lua script per run, written
 //! beside the server's database), so that no user passes the per-user message limit:
-//! what is measured is the write path, not the limiter. wrk is closed-loop (each
-//! connection sends its next request when the answer came), so its rate is the most
-//! the server answered with that many clients, and its latency that of that rate.
+//! what is measured is the write path, not the limiter.
+//!
+//! Each figure is measured twice. wrk is closed-loop (each connection sends its next
+//! request when the answer came), so a plain run gives the most the server answers with
+//! 64 clients, and the latency of a server kept saturated. The target is a rate held
+//! with a p99 under 20 ms, so a second run paces the same 64 clients to the target rate
+//! (each connection waits between its requests, with wrk's `delay()`), and its p99 is
+//! the latency at that rate.
 //!
 //! It owns nothing of the socket scenarios; it only reuses their seeding and servers.
 use std::{fmt::Write as _, path::Path, process::Stdio, time::Duration};
@@ -28,6 +33,10 @@ const PAGE_MESSAGES: usize = 50;
 /// within the default burst of 20.
 const POSTERS: usize = 3000;
 
+/// The issue's targets: requests a second, held with a p99 under 20 ms.
+const PAGE_TARGET: f64 = 5000.0;
+const POST_TARGET: f64 = 2000.0;
+
 /// What wrk measured for one request.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct WrkResult {
@@ -42,13 +51,19 @@ pub struct WrkResult {
     /// Connect, read, write and timeout errors.
     pub socket_errors: u64,
     pub seconds: f64,
+    /// The pause each connection took between its requests, in milliseconds: none for
+    /// a closed-loop run.
+    pub pause_ms: Option<f64>,
 }
 
-/// Both HTTP figures, and whether they meet the issue's targets.
+/// Both HTTP figures, at the most the server answers and paced to the target, and
+/// whether they meet the issue's targets.
 #[derive(Clone, Debug, Serialize)]
 pub struct HttpReport {
     pub page: WrkResult,
+    pub page_paced: WrkResult,
     pub post: WrkResult,
+    pub post_paced: WrkResult,
     pub command: String,
 }
 
@@ -57,40 +72,57 @@ impl HttpReport {
     pub fn markdown(&self) -> String {
         let mut md = String::new();
         md.push_str(
-            "| HTTP, 64 clients (wrk) | requests/s | p50 | p90 | p99 | non-2xx | target |\n",
+            "| HTTP, 64 clients (wrk) | run | requests/s | p50 | p90 | p99 | non-2xx | target |\n",
         );
-        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
-        for (result, floor, target) in [
-            (&self.page, 5000.0, "≥ 5,000/s, p99 < 20 ms"),
-            (&self.post, 2000.0, "≥ 2,000/s, p99 < 20 ms"),
+        md.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        for (most, paced, floor, target) in [
+            (
+                &self.page,
+                &self.page_paced,
+                PAGE_TARGET,
+                "≥ 5,000/s, p99 < 20 ms",
+            ),
+            (
+                &self.post,
+                &self.post_paced,
+                POST_TARGET,
+                "≥ 2,000/s, p99 < 20 ms",
+            ),
         ] {
-            let _ = writeln!(
-                md,
-                "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {target}: {} |",
-                result.what,
-                result.requests_per_second,
-                result.p50_ms,
-                result.p90_ms,
-                result.p99_ms,
-                result.non_2xx,
-                if met(result, floor) {
-                    "met"
-                } else {
-                    "**MISSED**"
-                }
-            );
+            let verdict = if met(most, paced, floor) {
+                "met"
+            } else {
+                "**MISSED**"
+            };
+            for (result, run, verdict) in [
+                (most, "closed loop (most)".to_owned(), String::new()),
+                (
+                    paced,
+                    format!("paced ({:.1} ms pauses)", paced.pause_ms.unwrap_or(0.0)),
+                    format!("{target}: {verdict}"),
+                ),
+            ] {
+                let _ = writeln!(
+                    md,
+                    "| {} | {run} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {verdict} |",
+                    result.what,
+                    result.requests_per_second,
+                    result.p50_ms,
+                    result.p90_ms,
+                    result.p99_ms,
+                    result.non_2xx,
+                );
+            }
         }
         md
     }
 }
 
-/// The issue's target for one figure: at least `floor` requests a second, p99 under
-/// 20 ms, every answer a success.
-fn met(result: &WrkResult, floor: f64) -> bool {
-    result.requests_per_second >= floor
-        && result.p99_ms < 20.0
-        && result.non_2xx == 0
-        && result.socket_errors == 0
+/// The issue's target for one figure: at least `floor` requests a second held with a
+/// p99 under 20 ms (the paced run), every answer a success in both runs.
+fn met(most: &WrkResult, paced: &WrkResult, floor: f64) -> bool {
+    let clean = |r: &WrkResult| r.non_2xx == 0 && r.socket_errors == 0;
+    paced.requests_per_second >= floor && paced.p99_ms < 20.0 && clean(most) && clean(paced)
 }
 
 /// Starts hearth from `source`, fills a room, and runs wrk on its page and its
@@ -121,44 +153,120 @@ async fn measure(server: &RunningServer, seconds: u64, dir: &Path) -> anyhow::Re
         .first()
         .ok_or_else(|| anyhow!("no user was seeded"))?;
 
-    let page = wrk(
+    let page_args = [
+        "-H".to_owned(),
+        format!("Cookie: {}", viewer.cookie),
+        server.http_url(&page_path),
+    ];
+    let page_script = dir.join(format!("page-{tag}.lua"));
+    let (page, page_paced) = most_and_paced(
         "room page, 50 messages",
-        &[
-            "-H".to_owned(),
-            format!("Cookie: {}", viewer.cookie),
-            server.http_url(&page_path),
-        ],
+        &page_args,
+        "",
+        &page_script,
+        PAGE_TARGET,
         seconds,
     )
     .await?;
-    eprintln!("  {}", line(&page));
 
-    let script = dir.join(format!("post-{tag}.lua"));
-    std::fs::write(&script, post_script(&population))
-        .with_context(|| format!("cannot write {}", script.display()))?;
-    let post = wrk(
+    let post_script = dir.join(format!("post-{tag}.lua"));
+    let post_args = [server.http_url(&format!("/conversations/{room}/messages"))];
+    let (post, post_paced) = most_and_paced(
         "posting over HTTP (htmx)",
-        &[
-            "-s".to_owned(),
-            script.display().to_string(),
-            server.http_url(&format!("/conversations/{room}/messages")),
-        ],
+        &post_args,
+        &posting(&population),
+        &post_script,
+        POST_TARGET,
         seconds,
     )
-    .await;
-    let _ = std::fs::remove_file(&script);
-    let post = post?;
-    eprintln!("  {}", line(&post));
+    .await?;
     Ok(HttpReport {
         page,
+        page_paced,
         post,
+        post_paced,
         command: format!("wrk -t2 -c{CLIENTS} -d{seconds}s --latency"),
     })
 }
 
-fn line(r: &WrkResult) -> String {
+/// Runs wrk closed-loop, then paced to `target` requests a second, with `script` (Lua,
+/// may be empty) written to `path` for the runs.
+async fn most_and_paced(
+    what: &str,
+    args: &[String],
+    script: &str,
+    path: &Path,
+    target: f64,
+    seconds: u64,
+) -> anyhow::Result<(WrkResult, WrkResult)> {
+    let run = |pause: Option<f64>, seconds: u64| {
+        let mut lua = format!("{THREADS}{script}");
+        if let Some(pause) = pause {
+            lua.push_str(&pacing(pause));
+        }
+        async move {
+            std::fs::write(path, lua)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut with_script = vec!["-s".to_owned(), path.display().to_string()];
+            with_script.extend_from_slice(args);
+            let result = wrk(what, &with_script, seconds).await;
+            let _ = std::fs::remove_file(path);
+            result.map(|r| WrkResult {
+                pause_ms: pause,
+                ..r
+            })
+        }
+    };
+    let most = run(None, seconds).await?;
+    eprintln!("  {}", line(&most));
+    // Each connection's turn is its request's latency plus its pause; a short run at
+    // the pause the target asks for tells the latency, and the pause is set from it.
+    // Aimed a little above the target: wrk's timers fire late rather than early.
+    let period_ms = CLIENTS as f64 * 1000.0 / (target * 1.05);
+    let trial = run(Some(period_ms), 3).await?;
+    let latency_ms =
+        (CLIENTS as f64 * 1000.0 / trial.requests_per_second.max(1.0) - period_ms).max(0.0);
+    let pause = (period_ms - latency_ms).max(0.0);
+    let paced = run(Some(pause), seconds).await?;
+    eprintln!("  {}", line(&paced));
+    Ok((most, paced))
+}
+
+/// Numbers wrk's threads, for scripts that want each thread to differ (`offset`).
+const THREADS: &str = r#"
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads * 1009)
+  threads = threads + 1
+end
+"#;
+
+/// Pauses of `mean_ms` on average between a connection's requests, drawn at random
+/// (uniform on 0..2 × the mean, in wrk's whole milliseconds) so that the 64 clients
+/// arrive at random rather than all at once, once per period.
+fn pacing(mean_ms: f64) -> String {
     format!(
-        "{}: {:.0} requests/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, {} non-2xx, {} socket errors",
+        r#"
+local seeded = false
+function delay()
+  if not seeded then
+    math.randomseed(7 + (offset or 0))
+    seeded = true
+  end
+  return math.floor(math.random() * {twice:.3} + 0.5)
+end
+"#,
+        twice = 2.0 * mean_ms
+    )
+}
+
+fn line(r: &WrkResult) -> String {
+    let run = match r.pause_ms {
+        Some(pause) => format!("paced, {pause:.1} ms pauses on average"),
+        None => "closed loop".to_owned(),
+    };
+    format!(
+        "{} ({run}): {:.0} requests/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, {} non-2xx, {} socket errors",
         r.what, r.requests_per_second, r.p50_ms, r.p90_ms, r.p99_ms, r.non_2xx, r.socket_errors
     )
 }
@@ -205,18 +313,13 @@ async fn fill_room(
 
 /// A wrk script that posts as each seeded user in turn, each thread from its own
 /// starting place.
-fn post_script(population: &Population) -> String {
+fn posting(population: &Population) -> String {
     let mut lua = String::from("local seats = {\n");
     for seat in &population.seats {
         let _ = writeln!(lua, "  {{ {:?}, {:?} }},", seat.cookie, seat.csrf);
     }
     lua.push_str(
         r#"}
-local threads = 0
-function setup(thread)
-  thread:set("offset", threads * 1009)
-  threads = threads + 1
-end
 local i = 0
 function request()
   i = i + 1
@@ -345,5 +448,10 @@ Transfer/sec:     51.15MB
         );
         assert!(parse_wrk("nothing").is_err());
         assert_eq!(duration_ms("1.5s").ok(), Some(1500.0));
+    }
+
+    #[test]
+    fn pacing_draws_pauses_around_the_mean() {
+        assert!(pacing(11.3).contains("math.random() * 22.600"));
     }
 }
