@@ -503,6 +503,10 @@ async fn measure(
 
 /// After `wait` (the step's warm-up), `count` of the fleet's users log in at once
 /// over HTTP; answers how many, the failures and how long they took.
+///
+/// The log-ins are other people's browsers, not part of the instrument: they run on a
+/// thread and runtime of their own, so that their client-side work (building 50 HTTP
+/// clients, reading the pages) does not hold up the tasks that time deliveries.
 async fn log_in_storm(
     server: &RunningServer,
     target: &Target,
@@ -511,23 +515,53 @@ async fn log_in_storm(
 ) -> (usize, Vec<String>, f64) {
     tokio::time::sleep(wait).await;
     let base = server.http_url("");
-    let started = std::time::Instant::now();
-    let logins = target
+    let names: Vec<String> = target
         .population
         .seats
         .iter()
         .take(count)
-        .map(|seat| seed::log_in_over_http(&base, &seat.username));
-    let results = futures_util::future::join_all(logins).await;
-    let failures: Vec<String> = results
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .map(|seat| seat.username.clone())
         .collect();
-    (
-        count.min(target.population.seats.len()),
-        failures,
-        started.elapsed().as_secs_f64(),
-    )
+    let logins = names.len();
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("log-in-storm".into())
+        .spawn(move || {
+            let storm = async {
+                let started = std::time::Instant::now();
+                let results = futures_util::future::join_all(
+                    names.iter().map(|name| seed::log_in_over_http(&base, name)),
+                )
+                .await;
+                let failures: Vec<String> = results
+                    .into_iter()
+                    .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+                    .collect();
+                (failures, started.elapsed().as_secs_f64())
+            };
+            let outcome = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(storm));
+            let _ = done.send(outcome);
+        });
+    let outcome = match spawned {
+        Ok(_) => answer.await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match outcome {
+        Ok(Ok((failures, seconds))) => (logins, failures, seconds),
+        Ok(Err(e)) => (
+            logins,
+            vec![format!("cannot start the log-ins' runtime: {e}")],
+            0.0,
+        ),
+        Err(e) => (
+            logins,
+            vec![format!("the log-ins' thread failed: {e}")],
+            0.0,
+        ),
+    }
 }
 
 async fn prepare_hearth(
