@@ -10,6 +10,31 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+/// SQLite lets one connection write at a time. A second writer waits in SQLite's busy
+/// handler, which sleeps (1, 2, 5, 10, … up to 100 ms a time) rather than queueing, so
+/// two writers that meet lose milliseconds neither needed: under load, a storm of
+/// log-ins (session writes) held the message writer back by hundreds of ms. hearth's
+/// busy writers (the message writer and the session store) take this gate first and
+/// queue for it in order instead. PostgreSQL locks rows, not the database: there the
+/// gate is always open.
+#[derive(Clone, Debug)]
+pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// The gate for `db`'s writers: one per process and database.
+    pub fn for_database(db: &DatabaseConnection) -> Self {
+        Self(is_sqlite(db).then(Default::default))
+    }
+
+    /// Waits for this writer's turn, which lasts until the answer is dropped.
+    pub async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+}
+
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());

@@ -32,12 +32,13 @@ pub struct AppState {
     pub sessions: Arc<DbSessionStore>,
     pub hub: Hub,
     pub limits: Limits,
-    /// Stores new messages, batching them under load. One writer per process also
-    /// keeps SQLite's writers from colliding in its busy handler (which sleeps 1, 2,
-    /// 5, 10… ms between tries: a load test measured 19 ms per sleep).
+    /// Stores new messages, batching them under load. It and the session store take
+    /// turns at SQLite's write lock through one [`db::WriteGate`].
     pub writer: Writer,
     /// Each conversation's latest messages, rendered for its page.
-    pub histories: chat::page::HistoryCache,
+    pub histories: Arc<chat::page::HistoryCache>,
+    /// Public rooms by slug.
+    pub rooms: rooms::Directory,
 }
 
 /// A server bound to its address, ready to run.
@@ -67,7 +68,8 @@ impl Server {
                 .context("cannot start the event bus")?;
             Hub::start(db.clone(), Box::new(bus), events, true)
         };
-        let sessions = Arc::new(DbSessionStore::new(db.clone()));
+        let write_gate = db::WriteGate::for_database(&db);
+        let sessions = Arc::new(DbSessionStore::new(db.clone(), write_gate.clone()));
         tokio::spawn(delete_expired_sessions(sessions.clone()));
         accounts::password::warm_up();
 
@@ -81,7 +83,9 @@ impl Server {
             .find_map(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
         let limits = Limits::new(config.limits.clone());
-        let writer = Writer::start(db.clone(), hub.clone());
+        // On SQLite this process is the only writer, and may trust what it wrote.
+        let histories = Arc::new(chat::page::HistoryCache::new(db::is_sqlite(&db)));
+        let writer = Writer::start(db.clone(), write_gate, hub.clone(), histories.clone());
         let state = Arc::new(AppState {
             db,
             config,
@@ -89,7 +93,8 @@ impl Server {
             hub,
             limits,
             writer,
-            histories: chat::page::HistoryCache::default(),
+            histories,
+            rooms: rooms::Directory::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&state)));
         Ok(Self {

@@ -107,7 +107,7 @@ pub async fn seed_database(
     let first_user = user_ids.first().map(|(id, _)| *id);
     let room_ids = insert_rooms(&db, rooms, tag, first_user).await?;
 
-    let store = DbSessionStore::new(db.clone());
+    let store = DbSessionStore::new(db.clone(), hearth::db::WriteGate::for_database(&db));
     let seats: Vec<anyhow::Result<Seat>> = stream::iter(user_ids)
         .map(|(id, name)| {
             let store = store.clone();

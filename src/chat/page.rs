@@ -1,6 +1,9 @@
 //! Rendering a conversation page (and its "older messages" fragment) for a viewer,
 //! and the cache of each conversation's latest messages, rendered.
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use maud::Markup;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -15,42 +18,82 @@ use crate::{error::AppError, startup::AppState, web::Viewer};
 const CACHED_HISTORIES: u64 = 1024;
 
 /// The latest page of each busy conversation's history, rendered once and kept until
-/// the conversation's next message. Whether an entry is current is told by the
-/// conversation's row as the request read it (`last_message_id`, written in the
-/// transaction of each message), so a stale entry is never served, on one process or
-/// on several. It must not hold anything that differs between viewers.
+/// the conversation's next message. An entry is served only while it holds the
+/// conversation's latest message: on PostgreSQL that is read from the conversation's
+/// row (`last_message_id`, written in the transaction of each message), so a stale
+/// entry is never served, on one process or on several. On SQLite this process is the
+/// only writer, so the message writer tells the cache of each commit and a page needs
+/// no query for it. It must not hold anything that differs between viewers.
 pub struct HistoryCache {
     latest: moka::sync::Cache<i64, (Option<i64>, Arc<History>)>,
-}
-
-impl Default for HistoryCache {
-    fn default() -> Self {
-        Self {
-            latest: moka::sync::Cache::new(CACHED_HISTORIES),
-        }
-    }
+    /// The latest message id of each conversation this process has seen, when it is
+    /// the only writer; `None` when other processes write too.
+    written_here: Option<Mutex<HashMap<i64, i64>>>,
 }
 
 impl HistoryCache {
-    /// The latest messages of `conversation`, as of its row.
+    /// A cache that trusts what it is told of commits when `only_writer` (SQLite).
+    pub fn new(only_writer: bool) -> Self {
+        Self {
+            latest: moka::sync::Cache::new(CACHED_HISTORIES),
+            written_here: only_writer.then(Mutex::default),
+        }
+    }
+
+    /// The writer committed `message_id` to `conversation_id` (ignored unless this
+    /// process is the only writer).
+    pub fn committed(&self, conversation_id: i64, message_id: i64) {
+        if let Some(mut known) = self.known() {
+            let latest = known.entry(conversation_id).or_insert(message_id);
+            *latest = (*latest).max(message_id);
+        }
+    }
+
+    fn known(&self) -> Option<std::sync::MutexGuard<'_, HashMap<i64, i64>>> {
+        let known = self.written_here.as_ref()?;
+        // The map holds plain numbers, whole after any panic.
+        Some(
+            known
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// The id of the conversation's latest message.
+    async fn latest_id(
+        &self,
+        db: &DatabaseConnection,
+        conversation_id: i64,
+    ) -> Result<Option<i64>, DbErr> {
+        if let Some(id) = self.known().and_then(|k| k.get(&conversation_id).copied()) {
+            return Ok(Some(id));
+        }
+        let read = queries::latest_id(db, conversation_id).await?;
+        if let Some(id) = read {
+            // As a commit would: one told meanwhile may be newer, and the larger stays.
+            self.committed(conversation_id, id);
+        }
+        Ok(read)
+    }
+
+    /// The latest messages of `conversation_id`.
     async fn latest(
         &self,
         db: &DatabaseConnection,
-        conversation: &Conversation,
+        conversation_id: i64,
     ) -> Result<Arc<History>, DbErr> {
-        if let Some((up_to, history)) = self.latest.get(&conversation.id) {
-            if up_to == conversation.last_message_id {
+        let up_to = self.latest_id(db, conversation_id).await?;
+        if let Some((cached_up_to, history)) = self.latest.get(&conversation_id) {
+            if cached_up_to == up_to {
                 return Ok(history);
             }
         }
-        // Read after the row: this holds every message up to the row's latest (and
-        // maybe newer ones, which is only fresher).
-        let (messages, has_older) = queries::page(db, conversation.id, None, PAGE_SIZE).await?;
+        // Read after the latest id: this holds every message up to it (and maybe newer
+        // ones, which is only fresher).
+        let (messages, has_older) = queries::page(db, conversation_id, None, PAGE_SIZE).await?;
         let history = Arc::new(History::new(&messages, has_older));
-        self.latest.insert(
-            conversation.id,
-            (conversation.last_message_id, history.clone()),
-        );
+        self.latest
+            .insert(conversation_id, (up_to, history.clone()));
         Ok(history)
     }
 }
@@ -82,7 +125,7 @@ pub async fn render(
         }
     };
     let history = match before {
-        None => state.histories.latest(&state.db, conversation).await?,
+        None => state.histories.latest(&state.db, conversation.id).await?,
         Some(before) => {
             let (messages, has_older) =
                 queries::page(&state.db, conversation.id, Some(before), PAGE_SIZE).await?;

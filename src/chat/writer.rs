@@ -7,11 +7,16 @@
 //! It owns the order of writes within this process and hands each stored message to
 //! the hub right after its commit (persist, then broadcast). It does not check bodies
 //! or rate limits: [`super::post`] does, before a message gets here.
+use std::sync::Arc;
+
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
-use super::queries::{self, NewMessage, Posted};
-use crate::live::Hub;
+use super::{
+    page::HistoryCache,
+    queries::{self, NewMessage, Posted},
+};
+use crate::{db::WriteGate, live::Hub};
 
 /// Messages stored in one transaction at most.
 const BATCH: usize = 64;
@@ -29,10 +34,17 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task for `db`, announcing what it stores to `hub`.
-    pub fn start(db: DatabaseConnection, hub: Hub) -> Self {
+    /// Starts the writer task for `db`, announcing what it stores to `hub` and to the
+    /// cache of rendered histories.
+    pub fn start(
+        db: DatabaseConnection,
+        gate: WriteGate,
+        hub: Hub,
+        histories: Arc<HistoryCache>,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, hub, queue));
+        let told = Told { hub, histories };
+        tokio::spawn(run(db, gate, told, queue));
         Self { jobs }
     }
 
@@ -48,15 +60,23 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, hub: Hub, mut queue: mpsc::Receiver<Job>) {
+/// Who hears of each commit.
+struct Told {
+    hub: Hub,
+    histories: Arc<HistoryCache>,
+}
+
+async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mpsc::Receiver<Job>) {
+    let hub = &told.hub;
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        let _turn = gate.enter().await;
         let (messages, replies): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
         match queries::insert_messages(&db, hub.bus(), &messages).await {
             Ok(posted) => {
                 for (posted, reply) in posted.into_iter().zip(replies) {
-                    answer(&hub, reply, Ok(posted));
+                    answer(&told, reply, Ok(posted));
                 }
             }
             Err(e) if messages.len() > 1 => {
@@ -72,22 +92,30 @@ async fn run(db: DatabaseConnection, hub: Hub, mut queue: mpsc::Receiver<Job>) {
                                     .pop()
                                     .ok_or_else(|| DbErr::Custom("no message was stored".into()))
                             });
-                    answer(&hub, reply, one);
+                    answer(&told, reply, one);
                 }
             }
             Err(e) => {
                 if let Some(reply) = replies.into_iter().next() {
-                    answer(&hub, reply, Err(e));
+                    answer(&told, reply, Err(e));
                 }
             }
         }
     }
 }
 
-/// Hands a stored message to the hub (persist, then broadcast), then tells its poster.
-fn answer(hub: &Hub, reply: oneshot::Sender<Result<Posted, DbErr>>, stored: Result<Posted, DbErr>) {
+/// Hands a stored message to the history cache and the hub (persist, then
+/// broadcast), then tells its poster.
+fn answer(
+    told: &Told,
+    reply: oneshot::Sender<Result<Posted, DbErr>>,
+    stored: Result<Posted, DbErr>,
+) {
     if let Ok(posted) = &stored {
-        hub.message_committed(posted);
+        let message = &posted.message;
+        told.histories
+            .committed(message.conversation_id, message.id);
+        told.hub.message_committed(posted);
     }
     let _ = reply.send(stored);
 }

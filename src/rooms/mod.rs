@@ -1,9 +1,59 @@
 //! Public rooms: the lobby that lists them, creating one, and opening one (its page is
-//! [`crate::chat`]'s conversation page). A room's name is checked by [`RoomName`].
+//! [`crate::chat`]'s conversation page). A room's name is checked by [`RoomName`]; the
+//! [`Directory`] finds rooms by slug. It does not own messages or membership.
 pub mod routes;
 mod views;
 
+use std::sync::Arc;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
 pub use views::room_online;
+
+use crate::{chat::ConversationKind, entities::conversation};
+
+/// Rooms kept in memory by slug, at most.
+const KEPT_ROOMS: u64 = 10_000;
+
+/// Public rooms by slug. Rooms are never renamed or removed, so a slug names the same
+/// room for good, and a room once read is kept: opening a room needs no query for it.
+/// A kept row's counters (`last_message_id`, `last_activity_at`) are those of when it
+/// was read; what needs them current reads them again.
+pub struct Directory {
+    by_slug: moka::sync::Cache<String, Arc<conversation::Model>>,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Self {
+            by_slug: moka::sync::Cache::new(KEPT_ROOMS),
+        }
+    }
+}
+
+impl Directory {
+    /// The room called `slug`, if there is one.
+    pub async fn find(
+        &self,
+        db: &DatabaseConnection,
+        slug: &str,
+    ) -> Result<Option<Arc<conversation::Model>>, DbErr> {
+        if let Some(room) = self.by_slug.get(slug) {
+            return Ok(Some(room));
+        }
+        let Some(room) = conversation::Entity::find()
+            .filter(conversation::Column::Slug.eq(slug))
+            .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let room = Arc::new(room);
+        self.by_slug.insert(slug.to_owned(), room.clone());
+        Ok(Some(room))
+    }
+}
 
 /// A room name that follows the rules: 2 to 40 characters of ASCII letters, digits,
 /// spaces, `-` and `_`, which also gives a clean URL slug.

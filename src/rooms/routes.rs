@@ -150,11 +150,10 @@ pub async fn show(
     )
 }
 
-async fn room_by_slug(state: &AppState, slug: &str) -> Result<conversation::Model, AppError> {
-    conversation::Entity::find()
-        .filter(conversation::Column::Slug.eq(slug))
-        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
-        .one(&state.db)
+async fn room_by_slug(state: &AppState, slug: &str) -> Result<Arc<conversation::Model>, AppError> {
+    state
+        .rooms
+        .find(&state.db, slug)
         .await?
         .ok_or(AppError::NotFound)
 }

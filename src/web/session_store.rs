@@ -13,11 +13,16 @@ use tower_sessions::{
     session_store,
 };
 
-use crate::{db::now_ms, entities::session};
+use crate::{
+    db::{WriteGate, now_ms},
+    entities::session,
+};
 
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
     db: DatabaseConnection,
+    /// Shared with the message writer, so that log-ins do not hold messages back.
+    gate: WriteGate,
     /// Records as last written or read, when this process is the only writer (SQLite):
     /// most requests then need no session query. With several processes sharing a
     /// database another one may end a session, so there is no cache.
@@ -25,14 +30,14 @@ pub struct DbSessionStore {
 }
 
 impl DbSessionStore {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, gate: WriteGate) -> Self {
         let cache = crate::db::is_sqlite(&db).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build()
         });
-        Self { db, cache }
+        Self { db, gate, cache }
     }
 
     fn remember(&self, record: &Record) {
@@ -43,6 +48,7 @@ impl DbSessionStore {
 
     /// Removes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> Result<u64, sea_orm::DbErr> {
+        let _turn = self.gate.enter().await;
         let done = session::Entity::delete_many()
             .filter(session::Column::ExpiresAt.lt(now_ms()))
             .exec(&self.db)
@@ -71,6 +77,7 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Ids are 128 random bits, so a collision is next to impossible; if one happens
         // anyway, draw again rather than take over someone else's session.
+        let _turn = self.gate.enter().await;
         loop {
             let inserted = session::Entity::insert(row(record)?)
                 .on_conflict(
@@ -90,6 +97,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let turn = self.gate.enter().await;
         session::Entity::insert(row(record)?)
             .on_conflict(
                 OnConflict::column(session::Column::Id)
@@ -99,6 +107,7 @@ impl SessionStore for DbSessionStore {
             .exec_without_returning(&self.db)
             .await
             .map_err(backend)?;
+        drop(turn);
         self.remember(record);
         Ok(())
     }
@@ -136,6 +145,7 @@ impl SessionStore for DbSessionStore {
         if let Some(cache) = &self.cache {
             cache.invalidate(id);
         }
+        let _turn = self.gate.enter().await;
         session::Entity::delete_by_id(id.to_string())
             .exec(&self.db)
             .await
