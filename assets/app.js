@@ -689,6 +689,10 @@
     applyReceipts();
     window.addEventListener("focus", reportRead);
     document.addEventListener("visibilitychange", () => { if (!document.hidden) reportRead(); });
+    // A backstop for a focus event the page never got (focus that arrived while the
+    // page was still loading, a window manager that does not send one): a check
+    // every few seconds, which does nothing unless there is something new to report.
+    setInterval(reportRead, 3 * READ_EVERY_MS);
     reportRead();
   }
 
