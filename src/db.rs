@@ -167,6 +167,13 @@ pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DatabaseBackend::Sqlite
 }
 
+/// Whether this process is the database's only writer, so that a cache may trust what
+/// the process wrote instead of reading it back: on SQLite one server owns the file;
+/// on PostgreSQL other processes may write too.
+pub fn only_writer(db: &DatabaseConnection) -> bool {
+    is_sqlite(db)
+}
+
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();

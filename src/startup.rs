@@ -83,8 +83,7 @@ impl Server {
             .find_map(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
         let limits = Limits::new(config.limits.clone());
-        // On SQLite this process is the only writer, and may trust what it wrote.
-        let histories = Arc::new(chat::page::HistoryCache::new(db::is_sqlite(&db)));
+        let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
         let writer = Writer::start(db.clone(), write_gate, hub.clone(), histories.clone());
         let state = Arc::new(AppState {
             db,

@@ -31,7 +31,7 @@ pub struct DbSessionStore {
 
 impl DbSessionStore {
     pub fn new(db: DatabaseConnection, gate: WriteGate) -> Self {
-        let cache = crate::db::is_sqlite(&db).then(|| {
+        let cache = crate::db::only_writer(&db).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
