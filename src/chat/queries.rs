@@ -106,10 +106,14 @@ pub async fn latest_id(
     db: &impl ConnectionTrait,
     conversation_id: i64,
 ) -> Result<Option<i64>, DbErr> {
-    Ok(conversation::Entity::find_by_id(conversation_id)
+    // One column: pages on PostgreSQL ask this on every view.
+    let latest: Option<Option<i64>> = conversation::Entity::find_by_id(conversation_id)
+        .select_only()
+        .column(conversation::Column::LastMessageId)
+        .into_tuple()
         .one(db)
-        .await?
-        .and_then(|c| c.last_message_id))
+        .await?;
+    Ok(latest.flatten())
 }
 
 /// A committed message and the message before it in the same conversation, so the hub
