@@ -96,6 +96,9 @@ impl Server {
             rooms: rooms::Directory::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&state)));
+        if db::is_sqlite(&state.db) {
+            tokio::spawn(checkpoint_wal(Arc::downgrade(&state)));
+        }
         Ok(Self {
             acceptor,
             state,
@@ -216,6 +219,19 @@ async fn housekeeping(state: std::sync::Weak<AppState>) {
         ticks += 1;
         if ticks % 30 == 0 {
             state.limits.tidy();
+        }
+    }
+}
+
+/// Checkpoints SQLite's WAL every second, off the commit path (see [`db::checkpoint`]).
+async fn checkpoint_wal(state: std::sync::Weak<AppState>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        if let Err(e) = db::checkpoint(&state.db).await {
+            tracing::warn!(error = %e, "could not checkpoint the database's WAL");
         }
     }
 }
