@@ -161,7 +161,6 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// The advisory lock key that serialises migrations ("hearth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6865_6172_7468;
 
-/// Answers whether the database is reachable right now.
 /// WAL pages (4 KiB each) past which a committing connection checkpoints the WAL
 /// itself, as SQLite does by default at 1,000. Only a fallback: `checkpoint` keeps
 /// the WAL far smaller than this, unless it cannot run.
@@ -174,7 +173,7 @@ const WAL_SELF_CHECKPOINT_PAGES: u32 = 16_384;
 /// past 1,000 pages runs the checkpoint inside that commit, and the checkpoint's
 /// fsyncs took that commit from about 1 ms to 20 to 80 ms. On the message writer, that
 /// held up every message behind it. Run from a task of its own, on a pool connection
-/// of its own, a checkpoint delays nobody's commit.
+/// the writer is not using, a checkpoint delays nobody's commit.
 pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
     if is_sqlite(db) {
         db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
@@ -183,6 +182,7 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Answers whether the database is reachable right now.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
 }
