@@ -9,7 +9,7 @@ use poem::{
     http::StatusCode,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     post,
-    web::Data,
+    web::{Data, LocalAddr, RemoteAddr},
 };
 use sea_orm::DatabaseConnection;
 
@@ -41,9 +41,35 @@ pub struct AppState {
     pub rooms: rooms::Directory,
 }
 
+/// Accepts TCP connections with Nagle's algorithm off. hearth writes small frames
+/// (a message fragment is a few hundred bytes) and flushes each batch at once; with
+/// Nagle on, a frame written while the previous one is unacknowledged waits for the
+/// peer's delayed ACK, up to 40 ms on Linux, and a room's live messages arrive that
+/// much late. poem's own acceptor leaves the option as the system sets it.
+struct NoDelayAcceptor(TcpAcceptor);
+
+impl Acceptor for NoDelayAcceptor {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let (stream, local, remote, scheme) = self.0.accept().await?;
+        if let Err(e) = stream.set_nodelay(true) {
+            // The connection still works, only with its small writes coalesced.
+            tracing::debug!(error = %e, "cannot turn Nagle's algorithm off");
+        }
+        Ok((stream, local, remote, scheme))
+    }
+}
+
 /// A server bound to its address, ready to run.
 pub struct Server {
-    acceptor: TcpAcceptor,
+    acceptor: NoDelayAcceptor,
     state: Arc<AppState>,
     local_addr: SocketAddr,
 }
@@ -76,6 +102,7 @@ impl Server {
         let acceptor = TcpListener::bind(config.addr.clone())
             .into_acceptor()
             .await
+            .map(NoDelayAcceptor)
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let local_addr = acceptor
             .local_addr()
