@@ -17,8 +17,27 @@ use sea_orm::{
 /// busy writers (the message writer and the session store) take this gate first and
 /// queue for it in order instead. PostgreSQL locks rows, not the database: there the
 /// gate is always open.
+///
+/// Messages go first. Everyone else ([`WriteGate::enter_after_messages`]) queues in a
+/// line of their own, whose head alone waits at the lock beside the message writer:
+/// fifty log-ins at once then hold a message back by one session write, not fifty.
 #[derive(Clone, Debug)]
-pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+pub struct WriteGate(Option<std::sync::Arc<Gates>>);
+
+#[derive(Debug, Default)]
+struct Gates {
+    /// SQLite's write lock, as this process takes turns at it.
+    lock: tokio::sync::Mutex<()>,
+    /// The line of writers other than the message writer.
+    others: tokio::sync::Mutex<()>,
+}
+
+/// A writer's turn at the database; it lasts until dropped.
+#[must_use = "the turn ends when it is dropped"]
+pub struct WriteTurn<'a> {
+    _lock: tokio::sync::MutexGuard<'a, ()>,
+    _line: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
 
 impl WriteGate {
     /// The gate for `db`'s writers: one per process and database.
@@ -26,12 +45,23 @@ impl WriteGate {
         Self(is_sqlite(db).then(Default::default))
     }
 
-    /// Waits for this writer's turn, which lasts until the answer is dropped.
-    pub async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.0 {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        }
+    /// Waits for the message writer's turn, ahead of every other writer but one.
+    pub async fn enter(&self) -> Option<WriteTurn<'_>> {
+        let gates = self.0.as_deref()?;
+        Some(WriteTurn {
+            _lock: gates.lock.lock().await,
+            _line: None,
+        })
+    }
+
+    /// Waits for a turn behind the message writer (sessions, housekeeping).
+    pub async fn enter_after_messages(&self) -> Option<WriteTurn<'_>> {
+        let gates = self.0.as_deref()?;
+        let line = gates.others.lock().await;
+        Some(WriteTurn {
+            _lock: gates.lock.lock().await,
+            _line: Some(line),
+        })
     }
 }
 
@@ -229,4 +259,40 @@ pub fn statement(
         sql.to_owned()
     };
     sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_message_writer_goes_before_a_queue_of_other_writers() {
+        let gate = WriteGate(Some(Arc::default()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = gate.enter_after_messages().await;
+
+        // Two session writes queue up first, then the message writer. On this
+        // single-threaded runtime each yield lets the spawned tasks run until they wait.
+        let mut waiting = Vec::new();
+        for who in ["session 1", "session 2", "messages"] {
+            let (gate, order) = (gate.clone(), order.clone());
+            waiting.push(tokio::spawn(async move {
+                let _turn = if who == "messages" {
+                    gate.enter().await
+                } else {
+                    gate.enter_after_messages().await
+                };
+                order.lock().map(|mut o| o.push(who)).ok();
+            }));
+            tokio::task::yield_now().await;
+        }
+        drop(holder);
+        for task in waiting {
+            task.await.ok();
+        }
+        let order = order.lock().map(|o| o.clone()).unwrap_or_default();
+        assert_eq!(order, ["messages", "session 1", "session 2"]);
+    }
 }

@@ -48,7 +48,7 @@ impl DbSessionStore {
 
     /// Removes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> Result<u64, sea_orm::DbErr> {
-        let _turn = self.gate.enter().await;
+        let _turn = self.gate.enter_after_messages().await;
         let done = session::Entity::delete_many()
             .filter(session::Column::ExpiresAt.lt(now_ms()))
             .exec(&self.db)
@@ -77,7 +77,7 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Ids are 128 random bits, so a collision is next to impossible; if one happens
         // anyway, draw again rather than take over someone else's session.
-        let _turn = self.gate.enter().await;
+        let _turn = self.gate.enter_after_messages().await;
         loop {
             let inserted = session::Entity::insert(row(record)?)
                 .on_conflict(
@@ -97,7 +97,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let turn = self.gate.enter().await;
+        let turn = self.gate.enter_after_messages().await;
         session::Entity::insert(row(record)?)
             .on_conflict(
                 OnConflict::column(session::Column::Id)
@@ -145,7 +145,7 @@ impl SessionStore for DbSessionStore {
         if let Some(cache) = &self.cache {
             cache.invalidate(id);
         }
-        let _turn = self.gate.enter().await;
+        let _turn = self.gate.enter_after_messages().await;
         session::Entity::delete_by_id(id.to_string())
             .exec(&self.db)
             .await
