@@ -9,7 +9,7 @@
 //! or rate limits: [`super::post`] does, before a message gets here.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbErr, sqlx::SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -69,11 +69,13 @@ struct Told {
 async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mpsc::Receiver<Job>) {
     let hub = &told.hub;
     let mut jobs = Vec::with_capacity(BATCH);
+    // On SQLite, the writer's own connection (see `store`).
+    let mut own: Option<SqliteConnection> = None;
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
         let _turn = gate.enter().await;
         let (messages, replies): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
-        match queries::insert_messages(&db, hub.bus(), &messages).await {
+        match store(&db, hub, &mut own, &messages).await {
             Ok(posted) => {
                 for (posted, reply) in posted.into_iter().zip(replies) {
                     answer(&told, reply, Ok(posted));
@@ -84,14 +86,13 @@ async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mps
                 // failed it fails only its own message.
                 tracing::debug!(error = %e, "a batch of messages failed; writing one by one");
                 for (message, reply) in messages.iter().zip(replies) {
-                    let one =
-                        queries::insert_messages(&db, hub.bus(), std::slice::from_ref(message))
-                            .await
-                            .and_then(|mut posted| {
-                                posted
-                                    .pop()
-                                    .ok_or_else(|| DbErr::Custom("no message was stored".into()))
-                            });
+                    let one = store(&db, hub, &mut own, std::slice::from_ref(message))
+                        .await
+                        .and_then(|mut posted| {
+                            posted
+                                .pop()
+                                .ok_or_else(|| DbErr::Custom("no message was stored".into()))
+                        });
                     answer(&told, reply, one);
                 }
             }
@@ -102,6 +103,37 @@ async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mps
             }
         }
     }
+}
+
+/// Stores a batch: on SQLite on the writer's own connection, in one round trip
+/// ([`queries::insert_messages_sqlite`]); on PostgreSQL through the pool, telling the
+/// bus inside the transaction. The SQLite connection is taken out of the pool for good
+/// (a raw transaction must never go back to it), and dropped, so closed, after any
+/// failure: the next batch opens a fresh one.
+async fn store(
+    db: &DatabaseConnection,
+    hub: &Hub,
+    own: &mut Option<SqliteConnection>,
+    batch: &[NewMessage],
+) -> Result<Vec<Posted>, DbErr> {
+    if !crate::db::is_sqlite(db) {
+        return queries::insert_messages(db, hub.bus(), batch).await;
+    }
+    let conn = match own {
+        Some(conn) => conn,
+        None => own.insert(
+            db.get_sqlite_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| DbErr::Custom(format!("cannot open the writer's connection: {e}")))?
+                .detach(),
+        ),
+    };
+    let stored = queries::insert_messages_sqlite(conn, batch).await;
+    if stored.is_err() {
+        *own = None;
+    }
+    stored
 }
 
 /// Hands a stored message to the history cache and the hub (persist, then

@@ -18,14 +18,6 @@ async fn post(visitor: &Visitor, conversation: i64, body: &str) -> i64 {
     message_ids_in(&resp.text().await.expect("body"))[0]
 }
 
-async fn unread_on_lobby(visitor: &Visitor, conversation: i64) -> Option<i64> {
-    visitor
-        .page("/")
-        .await
-        .attr(&format!("#unread-{conversation}"), "data-count")
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test]
 async fn a_private_chat_is_one_conversation_from_either_side() {
     let app = TestApp::spawn().await;
@@ -123,14 +115,14 @@ async fn unread_counts_rise_with_messages_and_fall_to_zero_on_reading() {
     let alice = app.member("alice").await;
     let bob = app.member("bob").await;
     let chat = dm(&alice, "bob").await;
-    assert_eq!(unread_on_lobby(&bob, chat).await, Some(0));
+    assert_eq!(bob.unread_on_lobby(chat).await, Some(0));
     let mut last = 0;
     for i in 0..3 {
         last = post(&alice, chat, &format!("m{i}")).await;
     }
-    assert_eq!(unread_on_lobby(&bob, chat).await, Some(3));
+    assert_eq!(bob.unread_on_lobby(chat).await, Some(3));
     // The author has nothing unread in their own chat.
-    assert_eq!(unread_on_lobby(&alice, chat).await, Some(0));
+    assert_eq!(alice.unread_on_lobby(chat).await, Some(0));
 
     let read = bob
         .post_htmx(
@@ -139,17 +131,17 @@ async fn unread_counts_rise_with_messages_and_fall_to_zero_on_reading() {
         )
         .await;
     assert_eq!(read.status(), StatusCode::NO_CONTENT);
-    assert_eq!(unread_on_lobby(&bob, chat).await, Some(1));
+    assert_eq!(bob.unread_on_lobby(chat).await, Some(1));
     bob.post_htmx(
         &format!("/conversations/{chat}/read"),
         &[("up_to", &(last + 1000).to_string())],
     )
     .await;
-    assert_eq!(unread_on_lobby(&bob, chat).await, Some(0));
+    assert_eq!(bob.unread_on_lobby(chat).await, Some(0));
     // Reading never goes backwards.
     bob.post_htmx(&format!("/conversations/{chat}/read"), &[("up_to", "0")])
         .await;
-    assert_eq!(unread_on_lobby(&bob, chat).await, Some(0));
+    assert_eq!(bob.unread_on_lobby(chat).await, Some(0));
 }
 
 #[tokio::test]

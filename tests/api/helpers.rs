@@ -306,6 +306,14 @@ impl Visitor {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// The unread count the lobby's sidebar shows for `conversation`.
+    pub async fn unread_on_lobby(&self, conversation: i64) -> Option<i64> {
+        self.page("/")
+            .await
+            .attr(&format!("#unread-{conversation}"), "data-count")
+            .and_then(|v| v.parse().ok())
+    }
+
     pub async fn page(&self, path: &str) -> Page {
         let resp = self.get(path).await;
         let status = resp.status();

@@ -475,11 +475,11 @@ async fn many_posts_at_once_to_two_rooms_reach_each_room_once_and_in_order() {
 
     // Everyone posts to both rooms at the same moment: the writer stores what arrives
     // together in one transaction.
-    let posts = posters.iter().flat_map(|poster| {
+    let posts = posters.iter().enumerate().flat_map(|(who, poster)| {
         [general, random].into_iter().flat_map(move |room| {
             (0..5).map(move |i| async move {
                 let id = posted_id(poster, room, &format!("burst {i}")).await;
-                (room, id)
+                (who, room, id)
             })
         })
     });
@@ -492,8 +492,8 @@ async fn many_posts_at_once_to_two_rooms_reach_each_room_once_and_in_order() {
     {
         let mut expected: Vec<i64> = stored
             .iter()
-            .filter(|(r, _)| *r == room)
-            .map(|(_, id)| *id)
+            .filter(|(_, r, _)| *r == room)
+            .map(|(_, _, id)| *id)
             .collect();
         expected.sort_unstable();
         assert_eq!(expected.len(), 20);
@@ -501,5 +501,22 @@ async fn many_posts_at_once_to_two_rooms_reach_each_room_once_and_in_order() {
         assert_eq!(delivered, expected, "room {room}: each once, in order");
         let page = alice.page(url).await;
         assert_eq!(page.message_ids(), expected, "room {room}: its page");
+
+        // Posting reads the room up to your own message, batched or not: what is
+        // unread is what the others posted after it.
+        for (who, poster) in posters.iter().enumerate() {
+            let own_last = stored
+                .iter()
+                .filter(|(w, r, _)| *w == who && *r == room)
+                .map(|(_, _, id)| *id)
+                .max()
+                .expect("posted here");
+            let after = expected.iter().filter(|id| **id > own_last).count() as i64;
+            assert_eq!(
+                poster.unread_on_lobby(room).await,
+                Some(after),
+                "room {room}, poster {who}: unread after their last post"
+            );
+        }
     }
 }
