@@ -1,16 +1,15 @@
 //! The queries of a conversation: its history pages, what came after an id (catch-up),
 //! and the write path of a new message.
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, Value,
+    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, Value,
     sea_query::{Expr, OnConflict},
+    sqlx::{self, Row, SqliteConnection},
 };
-
-use sea_orm::sqlx::{self, Row, SqliteConnection};
 
 use super::{Conversation, MessageBody};
 use crate::live::{Bus, Event};
@@ -398,8 +397,9 @@ pub async fn insert_messages_sqlite(
         Err(e) => {
             // Whichever statement failed, none of the batch may stay. (When BEGIN itself
             // failed there is nothing to roll back; SQLite says so, and that is ignored.)
+            // The driver's error is kept whole: its code says, for one, a full disk.
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(DbErr::Custom(format!("cannot store messages: {e}")));
+            return Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))));
         }
     };
     // Committed. What follows reads back the rows RETURNING gave, one per message, all

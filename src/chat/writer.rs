@@ -9,7 +9,7 @@
 //! or rate limits: [`super::post`] does, before a message gets here.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, sqlx::SqliteConnection};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, sqlx::SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -125,7 +125,7 @@ async fn store(
             db.get_sqlite_connection_pool()
                 .acquire()
                 .await
-                .map_err(|e| DbErr::Custom(format!("cannot open the writer's connection: {e}")))?
+                .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?
                 .detach(),
         ),
     };
