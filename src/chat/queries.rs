@@ -162,9 +162,7 @@ pub async fn insert_messages(
         })
         .await?;
 
-    let mut conversations: Vec<i64> = batch.iter().map(|m| m.conversation_id).collect();
-    conversations.sort_unstable();
-    conversations.dedup();
+    let conversations = conversations_of(batch);
     let marks = vec!["?"; conversations.len()].join(", ");
     // SQLite's IMMEDIATE already holds the whole database; PostgreSQL locks the rows,
     // in id order so that two writers never wait on each other in a circle.
@@ -290,6 +288,14 @@ pub async fn insert_messages(
     Ok(posted)
 }
 
+/// The batch's conversations, each once, in id order (the order their rows are locked).
+fn conversations_of(batch: &[NewMessage]) -> Vec<i64> {
+    let mut conversations: Vec<i64> = batch.iter().map(|m| m.conversation_id).collect();
+    conversations.sort_unstable();
+    conversations.dedup();
+    conversations
+}
+
 /// The batch as stored: `ids` are the new rows' ids in any order, `last` each
 /// conversation's latest message before the batch (updated to its latest after it).
 /// Ids count up as rows go in (SQLite's rowids and PostgreSQL's sequence both do),
@@ -339,9 +345,7 @@ pub async fn insert_messages_sqlite(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let mut conversations: Vec<i64> = batch.iter().map(|m| m.conversation_id).collect();
-    conversations.sort_unstable();
-    conversations.dedup();
+    let conversations = conversations_of(batch);
     let mut writers: Vec<(i64, i64)> = batch
         .iter()
         .map(|m| (m.conversation_id, m.author_id))
