@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, Value,
+    TransactionTrait, Value,
     sea_query::{Expr, OnConflict},
     sqlx::{self, Row, SqliteConnection},
 };
@@ -136,14 +136,16 @@ pub struct NewMessage {
     pub body: MessageBody,
 }
 
-/// Stores a batch of messages in one transaction; answers them stored, in the order
-/// given. The transaction first locks the rows of the batch's conversations, in id
-/// order: concurrent writers to one conversation (other processes) then commit one
-/// after the other, in the order of their ids, so "every message after id N" is a
-/// complete answer the moment message N+k is visible (the catch-up depends on it).
-/// Each message's event is written into the transaction too, where the bus can
+/// PostgreSQL's write path: stores a batch of messages in one transaction; answers
+/// them stored, in the order given. The transaction first locks the rows of the
+/// batch's conversations, in id order: concurrent writers to one conversation (other
+/// processes) then commit one after the other, in the order of their ids (and never
+/// wait on each other in a circle), so "every message after id N" is a complete
+/// answer the moment message N+k is visible (the catch-up depends on it). Each
+/// message's event is written into the transaction too, where the bus can
 /// ([`Bus::publish_all_in`]), so it goes out if and only if the messages commit.
-pub async fn insert_messages(
+/// SQLite's path is [`insert_messages_sqlite`].
+pub async fn insert_messages_postgres(
     db: &DatabaseConnection,
     bus: &dyn Bus,
     batch: &[NewMessage],
@@ -152,30 +154,16 @@ pub async fn insert_messages(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            isolation_level: None,
-            access_mode: None,
-            // IMMEDIATE takes SQLite's write lock at BEGIN, so the transaction never has
-            // to upgrade a read lock and fail with SQLITE_BUSY halfway.
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        })
-        .await?;
+    let txn = db.begin().await?;
 
     let conversations = conversations_of(batch);
     let marks = vec!["?"; conversations.len()].join(", ");
-    // SQLite's IMMEDIATE already holds the whole database; PostgreSQL locks the rows,
-    // in id order so that two writers never wait on each other in a circle.
-    let lock = if crate::db::is_sqlite(db) {
-        ""
-    } else {
-        " FOR UPDATE"
-    };
     let rows = txn
         .query_all_raw(crate::db::statement(
             db,
             &format!(
-                "SELECT id, last_message_id FROM conversations WHERE id IN ({marks}) ORDER BY id{lock}"
+                "SELECT id, last_message_id FROM conversations WHERE id IN ({marks}) \
+                 ORDER BY id FOR UPDATE"
             ),
             conversations.iter().map(|c| (*c).into()),
         ))
@@ -325,7 +313,7 @@ fn in_id_order(
         .collect()
 }
 
-/// [`insert_messages`] for SQLite, in one round trip to the connection's thread: the
+/// SQLite's write path, in one round trip to the connection's thread: the
 /// transaction, its statements and its commit go as one string. Each statement sent
 /// on its own is a hand-off to sqlx's SQLite thread and back, and on two busy cores
 /// each hand-off waits its turn for a core: six of them took a lone message's commit
@@ -335,8 +323,9 @@ fn in_id_order(
 /// `conn` must be the caller's own, not a pool's: if anything fails, the transaction
 /// is rolled back here, and a connection whose rollback failed too must be dropped,
 /// never handed to someone else mid-transaction. SQLite's process is the database's
-/// only writer and IMMEDIATE holds its write lock, so no row locks are needed; the
-/// in-process bus is told after the commit (`announced` is false).
+/// only writer and IMMEDIATE takes its write lock at BEGIN (so the transaction never
+/// fails with SQLITE_BUSY halfway): no row locks are needed, and ids commit in order.
+/// The in-process bus is told after the commit (`announced` is false).
 pub async fn insert_messages_sqlite(
     conn: &mut SqliteConnection,
     batch: &[NewMessage],

@@ -69,13 +69,16 @@ struct Told {
 async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mpsc::Receiver<Job>) {
     let hub = &told.hub;
     let mut jobs = Vec::with_capacity(BATCH);
-    // On SQLite, the writer's own connection (see `store`).
-    let mut own: Option<SqliteConnection> = None;
+    let mut storage = if crate::db::is_sqlite(&db) {
+        Storage::Sqlite(None)
+    } else {
+        Storage::Postgres
+    };
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
         let _turn = gate.enter().await;
         let (messages, replies): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
-        match store(&db, hub, &mut own, &messages).await {
+        match storage.store(&db, hub, &messages).await {
             Ok(posted) => {
                 for (posted, reply) in posted.into_iter().zip(replies) {
                     answer(&told, reply, Ok(posted));
@@ -86,7 +89,8 @@ async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mps
                 // failed it fails only its own message.
                 tracing::debug!(error = %e, "a batch of messages failed; writing one by one");
                 for (message, reply) in messages.iter().zip(replies) {
-                    let one = store(&db, hub, &mut own, std::slice::from_ref(message))
+                    let one = storage
+                        .store(&db, hub, std::slice::from_ref(message))
                         .await
                         .and_then(|mut posted| {
                             posted
@@ -105,35 +109,44 @@ async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mps
     }
 }
 
-/// Stores a batch: on SQLite on the writer's own connection, in one round trip
-/// ([`queries::insert_messages_sqlite`]); on PostgreSQL through the pool, telling the
-/// bus inside the transaction. The SQLite connection is taken out of the pool for good
-/// (a raw transaction must never go back to it), and dropped, so closed, after any
-/// failure: the next batch opens a fresh one.
-async fn store(
-    db: &DatabaseConnection,
-    hub: &Hub,
-    own: &mut Option<SqliteConnection>,
-    batch: &[NewMessage],
-) -> Result<Vec<Posted>, DbErr> {
-    if !crate::db::is_sqlite(db) {
-        return queries::insert_messages(db, hub.bus(), batch).await;
+/// Where batches go, chosen once when the writer starts.
+enum Storage {
+    /// One round trip per batch ([`queries::insert_messages_sqlite`]) on the writer's
+    /// own connection, taken out of the pool for good (a raw transaction must never go
+    /// back to it) and dropped, so closed, after any failure: the next batch opens a
+    /// fresh one. `None` until the first batch, and after a failure.
+    Sqlite(Option<SqliteConnection>),
+    /// Through the pool, telling the bus inside the transaction
+    /// ([`queries::insert_messages_postgres`]).
+    Postgres,
+}
+
+impl Storage {
+    async fn store(
+        &mut self,
+        db: &DatabaseConnection,
+        hub: &Hub,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Posted>, DbErr> {
+        let Storage::Sqlite(own) = self else {
+            return queries::insert_messages_postgres(db, hub.bus(), batch).await;
+        };
+        let conn = match own {
+            Some(conn) => conn,
+            None => own.insert(
+                db.get_sqlite_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?
+                    .detach(),
+            ),
+        };
+        let stored = queries::insert_messages_sqlite(conn, batch).await;
+        if stored.is_err() {
+            *own = None;
+        }
+        stored
     }
-    let conn = match own {
-        Some(conn) => conn,
-        None => own.insert(
-            db.get_sqlite_connection_pool()
-                .acquire()
-                .await
-                .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?
-                .detach(),
-        ),
-    };
-    let stored = queries::insert_messages_sqlite(conn, batch).await;
-    if stored.is_err() {
-        *own = None;
-    }
-    stored
 }
 
 /// Hands a stored message to the history cache and the hub (persist, then
