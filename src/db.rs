@@ -76,12 +76,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // busy timeout makes a second writer wait instead of failing with SQLITE_BUSY.
         // Checkpoints are left to `checkpoint` (see there); a committing connection
         // checkpoints for itself only if the WAL has grown far past that.
-        // A pooled SQLite connection is a file handle in this process: nothing between
-        // here and the file can drop it, so the pool hands it out without a ping (each
-        // ping is a round trip to the connection's thread, on every page and write).
         options
             .max_connections(8)
             .min_connections(1)
+            // A pooled SQLite connection is a file handle in this process: nothing
+            // between here and the file can drop it, so it is handed out without a
+            // ping (each ping is a round trip to the connection's thread).
             .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
