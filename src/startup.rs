@@ -111,7 +111,8 @@ impl Server {
             .context("the listener has no socket address")?;
         let limits = Limits::new(config.limits.clone());
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
-        let writer = Writer::start(db.clone(), write_gate, hub.clone(), histories.clone());
+        let writer = Writer::start(db.clone(), write_gate, hub.clone(), histories.clone())
+            .context("cannot start the message writer")?;
         let state = Arc::new(AppState {
             db,
             config,

@@ -1,14 +1,12 @@
 //! The queries of a conversation: its history pages, what came after an id (catch-up),
 //! and the write path of a new message.
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, RuntimeErr,
-    TransactionTrait, Value,
+    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait, Value,
     sea_query::{Expr, OnConflict},
-    sqlx::{self, Row, SqliteConnection},
 };
 
 use super::{Conversation, MessageBody};
@@ -313,111 +311,92 @@ fn in_id_order(
         .collect()
 }
 
-/// SQLite's write path, in one round trip to the connection's thread: the
-/// transaction, its statements and its commit go as one string. Each statement sent
-/// on its own is a hand-off to sqlx's SQLite thread and back, and on two busy cores
-/// each hand-off waits its turn for a core: six of them took a lone message's commit
-/// from 0.6 ms at the median to 12 ms at p99 while a room's fan-out kept the cores
-/// busy. One string does the same work with one hand-off.
+/// SQLite's write path, on the message writer's own connection
+/// ([`crate::db::open_sqlite_writer`]), called from the writer's thread: each
+/// statement is a function call into SQLite, not a hand-off to another thread, so
+/// the statements run one by one, prepared once and cached by the connection.
 ///
-/// `conn` must be the caller's own, not a pool's: if anything fails, the transaction
-/// is rolled back here, and a connection whose rollback failed too must be dropped,
-/// never handed to someone else mid-transaction. SQLite's process is the database's
-/// only writer and IMMEDIATE takes its write lock at BEGIN (so the transaction never
-/// fails with SQLITE_BUSY halfway): no row locks are needed, and ids commit in order.
-/// The in-process bus is told after the commit (`announced` is false).
-pub async fn insert_messages_sqlite(
-    conn: &mut SqliteConnection,
+/// SQLite's process is the database's only writer and IMMEDIATE takes its write lock
+/// at BEGIN (so the transaction never fails with SQLITE_BUSY halfway): no row locks
+/// are needed, and ids commit in order. On any error the transaction is rolled back
+/// as it is dropped; the caller drops a connection that failed, in case that rollback
+/// failed too. The in-process bus is told after the commit (`announced` is false).
+pub fn insert_messages_sqlite(
+    conn: &mut rusqlite::Connection,
     batch: &[NewMessage],
 ) -> Result<Vec<Posted>, DbErr> {
+    use crate::db::from_sqlite;
+    use rusqlite::{OptionalExtension, TransactionBehavior, params};
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let conversations = conversations_of(batch);
-    let mut writers: Vec<(i64, i64)> = batch
-        .iter()
-        .map(|m| (m.conversation_id, m.author_id))
-        .collect();
-    writers.sort_unstable();
-    writers.dedup();
-
-    // A conversation's newest message (by an author) is at the end of the
-    // (conversation_id, id) index: read backwards, the subqueries stop at once.
-    let sql = format!(
-        "BEGIN IMMEDIATE; \
-         INSERT INTO messages (conversation_id, author_id, body, created_at) VALUES {rows} \
-         RETURNING id, conversation_id, (SELECT last_message_id FROM conversations \
-         WHERE conversations.id = messages.conversation_id) AS before_batch; \
-         UPDATE conversations SET last_activity_at = ?, last_message_id = (SELECT id FROM \
-         messages WHERE messages.conversation_id = conversations.id ORDER BY id DESC LIMIT 1) \
-         WHERE id IN ({marks}); \
-         INSERT INTO memberships (conversation_id, user_id, last_read_message_id, joined_at) \
-         VALUES {reads} ON CONFLICT (conversation_id, user_id) \
-         DO UPDATE SET last_read_message_id = EXCLUDED.last_read_message_id; \
-         COMMIT",
-        rows = vec!["(?, ?, ?, ?)"; batch.len()].join(", "),
-        marks = vec!["?"; conversations.len()].join(", "),
-        reads = vec![
-            "(?, ?, (SELECT id FROM messages WHERE conversation_id = ? AND author_id = ? \
-             ORDER BY id DESC LIMIT 1), ?)";
-            writers.len()
-        ]
-        .join(", "),
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for new in batch {
-        query = query
-            .bind(new.conversation_id)
-            .bind(new.author_id)
-            .bind(new.body.as_str())
-            .bind(now);
-    }
-    query = query.bind(now);
-    for conversation in &conversations {
-        query = query.bind(*conversation);
-    }
-    for (conversation, author) in &writers {
-        query = query
-            .bind(*conversation)
-            .bind(*author)
-            .bind(*conversation)
-            .bind(*author)
-            .bind(now);
-    }
-    let rows = match query.fetch_all(&mut *conn).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            // Whichever statement failed, none of the batch may stay. (When BEGIN itself
-            // failed there is nothing to roll back; SQLite says so, and that is ignored.)
-            // The driver's error is kept whole: its code says, for one, a full disk.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))));
+    let txn = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(from_sqlite)?;
+    let mut last: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut ids = Vec::with_capacity(batch.len());
+    {
+        let mut latest = txn
+            .prepare_cached("SELECT last_message_id FROM conversations WHERE id = ?1")
+            .map_err(from_sqlite)?;
+        for conversation in conversations_of(batch) {
+            let before: Option<i64> = latest
+                .query_row([conversation], |row| row.get(0))
+                .optional()
+                .map_err(from_sqlite)?
+                .flatten();
+            last.insert(conversation, before);
         }
-    };
-    // Committed. What follows reads back the rows RETURNING gave, one per message, all
-    // integers: only a broken SQLite could fail it, and it says so rather than guess.
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut last: HashMap<i64, Option<i64>> = HashMap::with_capacity(conversations.len());
-    for row in &rows {
-        let read = |column: &str| row.try_get::<Option<i64>, _>(column);
-        let (Ok(Some(id)), Ok(Some(conversation)), Ok(before)) =
-            (read("id"), read("conversation_id"), read("before_batch"))
-        else {
-            return Err(DbErr::Custom(
-                "the stored messages' ids could not be read".into(),
-            ));
-        };
-        ids.push(id);
-        last.insert(conversation, before);
+        let mut insert = txn
+            .prepare_cached(
+                "INSERT INTO messages (conversation_id, author_id, body, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(from_sqlite)?;
+        // The newest message of the batch, per conversation and per author in one.
+        let mut newest: HashMap<i64, i64> = HashMap::new();
+        let mut read_up_to: HashMap<(i64, i64), i64> = HashMap::new();
+        for new in batch {
+            insert
+                .execute(params![
+                    new.conversation_id,
+                    new.author_id,
+                    new.body.as_str(),
+                    now
+                ])
+                .map_err(from_sqlite)?;
+            let id = txn.last_insert_rowid();
+            ids.push(id);
+            newest.insert(new.conversation_id, id);
+            read_up_to.insert((new.conversation_id, new.author_id), id);
+        }
+        let mut touch = txn
+            .prepare_cached(
+                "UPDATE conversations SET last_activity_at = ?1, last_message_id = ?2 \
+                 WHERE id = ?3",
+            )
+            .map_err(from_sqlite)?;
+        for (conversation, id) in &newest {
+            touch
+                .execute(params![now, id, conversation])
+                .map_err(from_sqlite)?;
+        }
+        // Authors have read what they wrote.
+        let mut mark_read = txn
+            .prepare_cached(
+                "INSERT INTO memberships (conversation_id, user_id, last_read_message_id, \
+                 joined_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conversation_id, user_id) \
+                 DO UPDATE SET last_read_message_id = excluded.last_read_message_id",
+            )
+            .map_err(from_sqlite)?;
+        for ((conversation, author), id) in &read_up_to {
+            mark_read
+                .execute(params![conversation, author, id, now])
+                .map_err(from_sqlite)?;
+        }
     }
-    if ids.len() != batch.len() {
-        return Err(DbErr::Custom(format!(
-            "stored {} messages of {}",
-            ids.len(),
-            batch.len()
-        )));
-    }
+    txn.commit().map_err(from_sqlite)?;
     Ok(in_id_order(batch, ids, &mut last, now))
 }
 

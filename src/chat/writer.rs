@@ -1,4 +1,4 @@
-//! The write path of new messages: one task per process stores them, as many per
+//! The write path of new messages: one writer per process stores them, as many per
 //! transaction as are waiting (group commit). A lone message is written at once, in a
 //! transaction of its own; under load the batches grow by themselves, and a commit
 //! (SQLite's write lock and WAL append, PostgreSQL's fsync and its lock on the
@@ -7,16 +7,25 @@
 //! It owns the order of writes within this process and hands each stored message to
 //! the hub right after its commit (persist, then broadcast). It does not check bodies
 //! or rate limits: [`super::post`] does, before a message gets here.
+//!
+//! On SQLite the writer is a thread of its own that drives its own connection
+//! directly ([`crate::db::open_sqlite_writer`]): a commit takes tens of microseconds
+//! there, and doing it on the thread that waits for it saves two hand-offs between
+//! threads per batch. On PostgreSQL it is a task, and its statements go through the
+//! pool.
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, sqlx::SqliteConnection};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     page::HistoryCache,
     queries::{self, NewMessage, Posted},
 };
-use crate::{db::WriteGate, live::Hub};
+use crate::{
+    db::{self, WriteGate},
+    live::Hub,
+};
 
 /// Messages stored in one transaction at most.
 const BATCH: usize = 64;
@@ -28,24 +37,30 @@ struct Job {
     reply: oneshot::Sender<Result<Posted, DbErr>>,
 }
 
-/// The handle posters use; the task stops when the last handle is dropped.
+/// The handle posters use; the writer stops when the last handle is dropped.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
-    /// Starts the writer task for `db`, announcing what it stores to `hub` and to the
-    /// cache of rendered histories.
+    /// Starts the writer for `db`, announcing what it stores to `hub` and to the cache
+    /// of rendered histories. Fails only if the SQLite writer's thread cannot start.
     pub fn start(
         db: DatabaseConnection,
         gate: WriteGate,
         hub: Hub,
         histories: Arc<HistoryCache>,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let told = Told { hub, histories };
-        tokio::spawn(run(db, gate, told, queue));
-        Self { jobs }
+        if db::is_sqlite(&db) {
+            std::thread::Builder::new()
+                .name("hearth-writer".into())
+                .spawn(move || run_sqlite(&db, &gate, &told, queue))?;
+        } else {
+            tokio::spawn(run_postgres(db, gate, told, queue));
+        }
+        Ok(Self { jobs })
     }
 
     /// Stores `message`; answers it once it is committed and handed to the hub.
@@ -66,87 +81,101 @@ struct Told {
     histories: Arc<HistoryCache>,
 }
 
-async fn run(db: DatabaseConnection, gate: WriteGate, told: Told, mut queue: mpsc::Receiver<Job>) {
-    let hub = &told.hub;
-    let mut jobs = Vec::with_capacity(BATCH);
-    let mut storage = if crate::db::is_sqlite(&db) {
-        Storage::Sqlite(None)
-    } else {
-        Storage::Postgres
-    };
-    while queue.recv_many(&mut jobs, BATCH).await > 0 {
-        let _turn = gate.enter().await;
-        let (messages, replies): (Vec<NewMessage>, Vec<_>) =
-            jobs.drain(..).map(|job| (job.message, job.reply)).unzip();
-        match storage.store(&db, hub, &messages).await {
-            Ok(posted) => {
-                for (posted, reply) in posted.into_iter().zip(replies) {
-                    answer(&told, reply, Ok(posted));
-                }
-            }
-            Err(e) if messages.len() > 1 => {
-                // Nothing of the batch was stored. Write each alone, so that whatever
-                // failed it fails only its own message.
-                tracing::debug!(error = %e, "a batch of messages failed; writing one by one");
-                for (message, reply) in messages.iter().zip(replies) {
-                    let one = storage
-                        .store(&db, hub, std::slice::from_ref(message))
-                        .await
-                        .and_then(|mut posted| {
-                            posted
-                                .pop()
-                                .ok_or_else(|| DbErr::Custom("no message was stored".into()))
-                        });
-                    answer(&told, reply, one);
-                }
-            }
-            Err(e) => {
-                if let Some(reply) = replies.into_iter().next() {
-                    answer(&told, reply, Err(e));
-                }
-            }
-        }
-    }
-}
-
-/// Where batches go, chosen once when the writer starts.
-enum Storage {
-    /// One round trip per batch ([`queries::insert_messages_sqlite`]) on the writer's
-    /// own connection, taken out of the pool for good (a raw transaction must never go
-    /// back to it) and dropped, so closed, after any failure: the next batch opens a
-    /// fresh one. `None` until the first batch, and after a failure.
-    Sqlite(Option<SqliteConnection>),
-    /// Through the pool, telling the bus inside the transaction
-    /// ([`queries::insert_messages_postgres`]).
-    Postgres,
-}
-
-impl Storage {
-    async fn store(
-        &mut self,
-        db: &DatabaseConnection,
-        hub: &Hub,
-        batch: &[NewMessage],
-    ) -> Result<Vec<Posted>, DbErr> {
-        let Storage::Sqlite(own) = self else {
-            return queries::insert_messages_postgres(db, hub.bus(), batch).await;
-        };
-        let conn = match own {
+/// The SQLite writer's thread. Its connection is opened at the first batch and
+/// dropped, so closed, after any failure: the next batch opens a fresh one.
+fn run_sqlite(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    told: &Told,
+    mut queue: mpsc::Receiver<Job>,
+) {
+    let mut own: Option<rusqlite::Connection> = None;
+    let mut store = |batch: &[NewMessage]| {
+        let conn = match &mut own {
             Some(conn) => conn,
-            None => own.insert(
-                db.get_sqlite_connection_pool()
-                    .acquire()
-                    .await
-                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?
-                    .detach(),
-            ),
+            None => own.insert(db::open_sqlite_writer(db).map_err(db::from_sqlite)?),
         };
-        let stored = queries::insert_messages_sqlite(conn, batch).await;
+        let stored = queries::insert_messages_sqlite(conn, batch);
         if stored.is_err() {
-            *own = None;
+            own = None;
         }
         stored
+    };
+    let mut jobs = Vec::with_capacity(BATCH);
+    while queue.blocking_recv_many(&mut jobs, BATCH) > 0 {
+        let _turn = gate.enter_blocking();
+        let (messages, replies) = split(&mut jobs);
+        let stored = store(&messages);
+        for (message, reply) in settle(told, &messages, replies, stored) {
+            let one = store(std::slice::from_ref(message)).and_then(only);
+            answer(told, reply, one);
+        }
     }
+}
+
+/// The PostgreSQL writer's task: batches go through the pool, and the bus is told
+/// inside each transaction ([`queries::insert_messages_postgres`]).
+async fn run_postgres(
+    db: DatabaseConnection,
+    gate: WriteGate,
+    told: Told,
+    mut queue: mpsc::Receiver<Job>,
+) {
+    let bus = told.hub.bus();
+    let mut jobs = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        let _turn = gate.enter().await;
+        let (messages, replies) = split(&mut jobs);
+        let stored = queries::insert_messages_postgres(&db, bus, &messages).await;
+        for (message, reply) in settle(&told, &messages, replies, stored) {
+            let one = queries::insert_messages_postgres(&db, bus, std::slice::from_ref(message))
+                .await
+                .and_then(only);
+            answer(&told, reply, one);
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Posted, DbErr>>;
+
+fn split(jobs: &mut Vec<Job>) -> (Vec<NewMessage>, Vec<Reply>) {
+    jobs.drain(..).map(|job| (job.message, job.reply)).unzip()
+}
+
+/// Answers the posters of a stored batch. When a batch of several failed, nothing of
+/// it was stored, and it answers the messages to write again one by one, so that
+/// whatever failed the batch fails only its own message.
+fn settle<'a>(
+    told: &Told,
+    messages: &'a [NewMessage],
+    replies: Vec<Reply>,
+    stored: Result<Vec<Posted>, DbErr>,
+) -> Vec<(&'a NewMessage, Reply)> {
+    match stored {
+        Ok(posted) => {
+            for (posted, reply) in posted.into_iter().zip(replies) {
+                answer(told, reply, Ok(posted));
+            }
+            Vec::new()
+        }
+        Err(e) if messages.len() > 1 => {
+            tracing::debug!(error = %e, "a batch of messages failed; writing one by one");
+            messages.iter().zip(replies).collect()
+        }
+        Err(e) => {
+            if let Some(reply) = replies.into_iter().next() {
+                answer(told, reply, Err(e));
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The one message a batch of one stored.
+fn only(mut posted: Vec<Posted>) -> Result<Posted, DbErr> {
+    posted
+        .pop()
+        .ok_or_else(|| DbErr::Custom("no message was stored".into()))
 }
 
 /// Hands a stored message to the history cache and the hub (persist, then
