@@ -46,7 +46,7 @@ impl WriteGate {
     }
 
     /// Waits for the message writer's turn, ahead of every other writer but one.
-    pub async fn enter(&self) -> Option<WriteTurn<'_>> {
+    async fn message_writers_turn(&self) -> Option<WriteTurn<'_>> {
         let gates = self.0.as_deref()?;
         Some(WriteTurn {
             _lock: gates.lock.lock().await,
@@ -54,14 +54,11 @@ impl WriteGate {
         })
     }
 
-    /// [`enter`](Self::enter) for the SQLite message writer, which runs on a thread of
-    /// its own, outside the runtime (see [`open_sqlite_writer`]).
+    /// Waits for the message writer's turn, ahead of every other writer but one, by
+    /// blocking the calling thread: the SQLite message writer runs outside the runtime
+    /// (see [`open_sqlite_writer`]).
     pub fn enter_blocking(&self) -> Option<WriteTurn<'_>> {
-        let gates = self.0.as_deref()?;
-        Some(WriteTurn {
-            _lock: gates.lock.blocking_lock(),
-            _line: None,
-        })
+        futures_executor::block_on(self.message_writers_turn())
     }
 
     /// Waits for a turn behind the message writer (sessions, housekeeping).
@@ -389,7 +386,7 @@ mod tests {
             let (gate, order) = (gate.clone(), order.clone());
             waiting.push(tokio::spawn(async move {
                 let _turn = if who == "messages" {
-                    gate.enter().await
+                    gate.message_writers_turn().await
                 } else {
                     gate.enter_after_messages().await
                 };

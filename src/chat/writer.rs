@@ -58,7 +58,8 @@ impl Writer {
                 .name("hearth-writer".into())
                 .spawn(move || run_sqlite(&db, &gate, &told, queue))?;
         } else {
-            tokio::spawn(run_postgres(db, gate, told, queue));
+            // PostgreSQL locks rows, not the database: its gate is always open.
+            tokio::spawn(run_postgres(db, told, queue));
         }
         Ok(Self { jobs })
     }
@@ -115,16 +116,10 @@ fn run_sqlite(
 
 /// The PostgreSQL writer's task: batches go through the pool, and the bus is told
 /// inside each transaction ([`queries::insert_messages_postgres`]).
-async fn run_postgres(
-    db: DatabaseConnection,
-    gate: WriteGate,
-    told: Told,
-    mut queue: mpsc::Receiver<Job>,
-) {
+async fn run_postgres(db: DatabaseConnection, told: Told, mut queue: mpsc::Receiver<Job>) {
     let bus = told.hub.bus();
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
-        let _turn = gate.enter().await;
         let (messages, replies) = split(&mut jobs);
         let stored = queries::insert_messages_postgres(&db, bus, &messages).await;
         for (message, reply) in settle(&told, &messages, replies, stored) {
