@@ -37,6 +37,11 @@ use crate::chat::{MessageView, Posted, queries, views};
 pub const SOCKET_QUEUE: usize = 256;
 /// How often presence and typing changes go out.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How often each socket is pinged. The ticker pings a slice of the sockets on each
+/// tick, so that ten thousand sockets do not all ping in the same instant, and a
+/// socket's task keeps no timer of its own.
+pub const PING_EVERY: Duration = Duration::from_secs(20);
+const PING_SLICES: u64 = (PING_EVERY.as_millis() / FLUSH_EVERY.as_millis()) as u64;
 /// How long "typing…" lasts after the last signal.
 pub const TYPING_LASTS: Duration = Duration::from_secs(5);
 /// Close codes the hub uses.
@@ -51,22 +56,38 @@ pub struct Outgoing(Arc<Frame>);
 
 #[derive(Debug)]
 struct Frame {
-    message_id: Option<i64>,
+    kind: OutgoingKind,
     frame: Message,
 }
 
+/// What a queued item asks of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutgoingKind {
+    /// A new message, by id: a socket skips what its catch-up already sent.
+    Message(i64),
+    /// Any other fragment.
+    Fragment,
+    /// Time to ping the peer, and to give up on one that has been silent too long.
+    Ping,
+    /// Nothing to write: the hub has asked the socket to close (see [`SocketControl`]).
+    Wake,
+}
+
 impl Outgoing {
-    fn new(message_id: Option<i64>, frame: Message) -> Self {
-        Self(Arc::new(Frame { message_id, frame }))
+    fn new(kind: OutgoingKind, frame: Message) -> Self {
+        Self(Arc::new(Frame { kind, frame }))
     }
 
     fn html(markup: maud::Markup) -> Self {
-        Self::new(None, Message::text(markup.into_string()))
+        Self::new(OutgoingKind::Fragment, Message::text(markup.into_string()))
     }
 
-    /// Set for new-message frames, so a socket can skip what its catch-up already sent.
-    pub fn message_id(&self) -> Option<i64> {
-        self.0.message_id
+    fn ping() -> Self {
+        Self::new(OutgoingKind::Ping, Message::Ping(Default::default()))
+    }
+
+    pub fn kind(&self) -> OutgoingKind {
+        self.0.kind
     }
 
     /// The frame to write (its payload is shared, not copied).
@@ -76,6 +97,10 @@ impl Outgoing {
 }
 
 /// How the hub tells a socket's task to close, out of band of its (maybe full) queue.
+///
+/// The socket's task reads the code after each batch it writes, and waits on it only
+/// while a write is blocked; an idle socket is woken through its queue instead
+/// ([`Subscriber::close`]), so the task does not poll one more future on every frame.
 #[derive(Debug, Default)]
 pub struct SocketControl {
     close_code: AtomicU16,
@@ -83,7 +108,7 @@ pub struct SocketControl {
 }
 
 impl SocketControl {
-    pub fn close(&self, code: u16) {
+    fn close(&self, code: u16) {
         // The first reason wins: a socket closed for being slow stays closed for that.
         let _ = self
             .close_code
@@ -91,11 +116,18 @@ impl SocketControl {
         self.notify.notify_one();
     }
 
+    /// The close code the hub asked for, if it has.
+    pub fn requested(&self) -> Option<u16> {
+        match self.close_code.load(Ordering::Acquire) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+
     /// Waits until the hub asks this socket to close; answers the close code.
     pub async fn closed(&self) -> u16 {
         loop {
-            let code = self.close_code.load(Ordering::Acquire);
-            if code != 0 {
+            if let Some(code) = self.requested() {
                 return code;
             }
             self.notify.notified().await;
@@ -122,8 +154,19 @@ impl Subscriber {
     /// Queues `out`, or closes a socket that has fallen too far behind.
     fn offer(&self, out: Outgoing) {
         if self.tx.try_send(out).is_err() {
+            // A full queue means a busy task: it reads the code after its next batch,
+            // or is blocked writing and waiting on the code too.
             self.control.close(CLOSE_TRY_AGAIN);
         }
+    }
+
+    /// Asks the socket to close with `code`, waking its task if it is idle.
+    fn close(&self, code: u16) {
+        self.control.close(code);
+        let _ = self.tx.try_send(Outgoing::new(
+            OutgoingKind::Wake,
+            Message::Text(Default::default()),
+        ));
     }
 }
 
@@ -527,6 +570,16 @@ impl Hub {
         }
     }
 
+    /// Pings the sockets of one slice (one frame, shared by all of them).
+    fn ping_slice(&self, slice: u64) {
+        let ping = Outgoing::ping();
+        for (id, entry) in &self.state().sockets {
+            if id % PING_SLICES == slice {
+                entry.subscriber.offer(ping.clone());
+            }
+        }
+    }
+
     /// How many sockets `user_id` has open on this process.
     pub fn sockets_of(&self, user_id: i64) -> usize {
         self.state().users.get(&user_id).map_or(0, Vec::len)
@@ -543,7 +596,7 @@ impl Hub {
     /// it is back, or to another).
     pub fn shutdown(&self) {
         for entry in self.state().sockets.values() {
-            entry.subscriber.control.close(CLOSE_GOING_AWAY);
+            entry.subscriber.close(CLOSE_GOING_AWAY);
         }
     }
 
@@ -590,7 +643,7 @@ impl Hub {
             Event::SessionEnded { session } => {
                 for entry in self.state().sockets.values() {
                     if entry.session.as_deref() == Some(session.as_str()) {
-                        entry.subscriber.control.close(CLOSE_NORMAL);
+                        entry.subscriber.close(CLOSE_NORMAL);
                     }
                 }
             }
@@ -1088,7 +1141,7 @@ fn deliver(state: &mut State, conversation_id: i64, messages: Vec<MessageView>) 
             continue;
         }
         let out = Outgoing::new(
-            Some(message.id),
+            OutgoingKind::Message(message.id),
             Message::text(views::appended(std::slice::from_ref(&message)).into_string()),
         );
         channel.broadcast(&out);
@@ -1124,11 +1177,14 @@ async fn tick(hub: Weak<Inner>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut written = HashMap::new();
     let mut leases_kept = Instant::now();
+    let mut ticks: u64 = 0;
     loop {
         interval.tick().await;
         let Some(inner) = hub.upgrade() else { return };
         let hub = Hub { inner };
         hub.flush(&mut written).await;
+        hub.ping_slice(ticks % PING_SLICES);
+        ticks = ticks.wrapping_add(1);
         if leases_kept.elapsed() >= presence::RENEW_EVERY {
             leases_kept = Instant::now();
             hub.keep_leases().await;

@@ -17,7 +17,7 @@ use poem::{
     web::{Data, Query},
 };
 use serde::Deserialize;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
@@ -27,7 +27,7 @@ use tokio_tungstenite::{
     },
 };
 
-use super::hub::{Outgoing, Registration, SocketOwner};
+use super::hub::{Outgoing, OutgoingKind, Registration, SocketOwner};
 use crate::{
     chat::{self, Conversation, ConversationKind, MessageBody, access, queries, views},
     error::AppError,
@@ -38,8 +38,8 @@ use crate::{
 /// The largest frame a client may send: a 4000-character message in JSON is well
 /// under it.
 pub const MAX_INCOMING_FRAME: usize = 16 * 1024;
-/// How often the server pings, and how long a silent peer is kept.
-const PING_EVERY: Duration = Duration::from_secs(20);
+/// How long a silent peer is kept. The hub pings every socket every
+/// [`super::hub::PING_EVERY`]; browsers answer pings by themselves.
 const SILENCE_LIMIT: Duration = Duration::from_secs(50);
 /// Catch-up is read in batches of this many messages.
 const CATCH_UP_BATCH: u64 = 200;
@@ -227,12 +227,10 @@ impl Session {
             return;
         };
         let control = registration.control.clone();
-        // One wait for the hub's close, kept across iterations (not a new waiter on
-        // every frame).
+        // Waited on only while a write is blocked: otherwise the hub wakes an idle
+        // task through its queue, and the code is read after each batch.
         let closed = control.closed();
         tokio::pin!(closed);
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         let mut last_typing: Option<Instant> = None;
         loop {
@@ -240,12 +238,24 @@ impl Session {
                 out = registration.rx.recv() => {
                     let Some(out) = out else { break };
                     // A peer that stops reading blocks this write; the hub then closes
-                    // its full queue, and that must end the write too.
+                    // its full queue, and that must end the write too. The write goes
+                    // first: a close asked for while it can finish is said after it.
+                    let mut batch = Batch { ws: &mut ws, sent_up_to: &mut sent_up_to, last_heard };
                     let written = tokio::select! {
-                        written = write_batch(&mut ws, out, &mut registration.rx, &mut sent_up_to) => written,
+                        biased;
+                        written = batch.write(out, &mut registration.rx) => written,
                         _ = &mut closed => false,
                     };
                     if !written { return; }
+                    if let Some(code) = control.requested() {
+                        let reason = match code {
+                            1001 => "server going away",
+                            1013 => "too far behind: reconnect to catch up",
+                            _ => "closed",
+                        };
+                        let _ = close(&mut ws, code, reason).await;
+                        return;
+                    }
                 }
                 incoming = ws.next() => {
                     last_heard = Instant::now();
@@ -266,21 +276,6 @@ impl Session {
                         }
                         Some(Ok(_)) => {} // binary, ping, pong: nothing to do
                     }
-                }
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > SILENCE_LIMIT {
-                        return;
-                    }
-                    if ws.send(Message::Ping(Default::default())).await.is_err() { return; }
-                }
-                code = &mut closed => {
-                    let reason = match code {
-                        1001 => "server going away",
-                        1013 => "too far behind: reconnect to catch up",
-                        _ => "closed",
-                    };
-                    let _ = close(&mut ws, code, reason).await;
-                    return;
                 }
             }
         }
@@ -398,33 +393,45 @@ impl Session {
     }
 }
 
-/// Writes `first` and whatever else is already queued, with one flush at the end.
-async fn write_batch(
-    ws: &mut Socket,
-    first: Outgoing,
-    rx: &mut tokio::sync::mpsc::Receiver<Outgoing>,
-    sent_up_to: &mut i64,
-) -> bool {
-    if !queue(ws, first, sent_up_to).await {
-        return false;
-    }
-    while let Ok(out) = rx.try_recv() {
-        if !queue(ws, out, sent_up_to).await {
-            return false;
-        }
-    }
-    ws.flush().await.is_ok()
+/// One wake of a socket's task: what it writes from its queue.
+struct Batch<'a> {
+    ws: &'a mut Socket,
+    /// The last message sent, so that what the catch-up sent is not sent again.
+    sent_up_to: &'a mut i64,
+    last_heard: Instant,
 }
 
-/// Feeds one hub frame unless the catch-up already sent that message.
-async fn queue(ws: &mut Socket, out: Outgoing, sent_up_to: &mut i64) -> bool {
-    if let Some(id) = out.message_id() {
-        if id <= *sent_up_to {
-            return true;
+impl Batch<'_> {
+    /// Writes `first` and whatever else is already queued, with one flush at the end.
+    /// Answers false when the socket is done.
+    async fn write(
+        &mut self,
+        first: Outgoing,
+        rx: &mut tokio::sync::mpsc::Receiver<Outgoing>,
+    ) -> bool {
+        if !self.queue(first).await {
+            return false;
         }
-        *sent_up_to = id;
+        while let Ok(out) = rx.try_recv() {
+            if !self.queue(out).await {
+                return false;
+            }
+        }
+        self.ws.flush().await.is_ok()
     }
-    ws.feed(out.frame()).await.is_ok()
+
+    /// Feeds one hub frame unless the catch-up already sent that message.
+    async fn queue(&mut self, out: Outgoing) -> bool {
+        match out.kind() {
+            OutgoingKind::Message(id) if id <= *self.sent_up_to => return true,
+            OutgoingKind::Message(id) => *self.sent_up_to = id,
+            // A peer that has not answered pings for this long is gone.
+            OutgoingKind::Ping if self.last_heard.elapsed() > SILENCE_LIMIT => return false,
+            OutgoingKind::Wake => return true,
+            OutgoingKind::Ping | OutgoingKind::Fragment => {}
+        }
+        self.ws.feed(out.frame()).await.is_ok()
+    }
 }
 
 async fn close(ws: &mut Socket, code: u16, reason: &str) -> Result<(), ()> {

@@ -300,6 +300,25 @@ async fn a_socket_that_never_reads_is_dropped_and_the_others_keep_receiving() {
 }
 
 #[tokio::test]
+async fn an_idle_socket_is_pinged_so_that_proxies_keep_it_open() {
+    let app = TestApp::spawn().await;
+    let (alice, room) = room_with(&app, "alice", "general").await;
+    let mut socket = alice.socket(&format!("/ws?conversation={room}")).await;
+    let pinged = tokio::time::timeout(hearth::live::hub::PING_EVERY + PATIENCE, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Ping(_))) => return true,
+                Some(Ok(_)) => continue,
+                _ => return false,
+            }
+        }
+    })
+    .await
+    .expect("a ping within the ping interval");
+    assert!(pinged, "the socket closed instead");
+}
+
+#[tokio::test]
 async fn sockets_need_a_session_and_this_sites_origin() {
     let app = TestApp::spawn().await;
     let (alice, room) = room_with(&app, "alice", "general").await;
