@@ -5,11 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use poem::{
-    Endpoint, EndpointExt, Response, Route, get, handler,
-    http::StatusCode,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    post,
-    web::{Data, LocalAddr, RemoteAddr},
+    Endpoint, EndpointExt, Response, Route, get, handler, http::StatusCode, post, web::Data,
 };
 use sea_orm::DatabaseConnection;
 
@@ -22,7 +18,7 @@ use crate::{
     limits::Limits,
     live::{self, Hub, LocalBus, PgBus},
     rooms,
-    web::{layout, request_log, security, session, session_store::DbSessionStore},
+    web::{layout, request_log, security, serve, session, session_store::DbSessionStore},
 };
 
 /// What every handler shares.
@@ -41,35 +37,9 @@ pub struct AppState {
     pub rooms: rooms::Directory,
 }
 
-/// Accepts TCP connections with Nagle's algorithm off. hearth writes small frames
-/// (a message fragment is a few hundred bytes) and flushes each batch at once; with
-/// Nagle on, a frame written while the previous one is unacknowledged waits for the
-/// peer's delayed ACK, up to 40 ms on Linux, and a room's live messages arrive that
-/// much late. poem's own acceptor leaves the option as the system sets it.
-struct NoDelayAcceptor(TcpAcceptor);
-
-impl Acceptor for NoDelayAcceptor {
-    type Io = tokio::net::TcpStream;
-
-    fn local_addr(&self) -> Vec<LocalAddr> {
-        self.0.local_addr()
-    }
-
-    async fn accept(
-        &mut self,
-    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
-        let (stream, local, remote, scheme) = self.0.accept().await?;
-        if let Err(e) = stream.set_nodelay(true) {
-            // The connection still works, only with its small writes coalesced.
-            tracing::debug!(error = %e, "cannot turn Nagle's algorithm off");
-        }
-        Ok((stream, local, remote, scheme))
-    }
-}
-
 /// A server bound to its address, ready to run.
 pub struct Server {
-    acceptor: NoDelayAcceptor,
+    listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     local_addr: SocketAddr,
 }
@@ -99,15 +69,11 @@ impl Server {
         tokio::spawn(delete_expired_sessions(sessions.clone()));
         accounts::password::warm_up();
 
-        let acceptor = TcpListener::bind(config.addr.clone())
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(config.addr.as_str())
             .await
-            .map(NoDelayAcceptor)
             .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let local_addr = acceptor
+        let local_addr = listener
             .local_addr()
-            .into_iter()
-            .find_map(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
         let limits = Limits::new(config.limits.clone());
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
@@ -128,7 +94,7 @@ impl Server {
             tokio::spawn(checkpoint_wal(Arc::downgrade(&state)));
         }
         Ok(Self {
-            acceptor,
+            listener,
             state,
             local_addr,
         })
@@ -162,9 +128,7 @@ impl Server {
             tracing::info!("shutting down");
             hub.shutdown();
         };
-        let served = poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app(self.state), signal, Some(grace))
-            .await;
+        let served = serve::serve(self.listener, app(self.state), signal, grace).await;
         // Leave the shared presence now rather than when the leases run out.
         tokio::time::timeout(Duration::from_secs(2), hub_after.withdraw())
             .await

@@ -32,7 +32,7 @@ use crate::{
     chat::{self, Conversation, ConversationKind, MessageBody, access, queries, views},
     error::AppError,
     startup::AppState,
-    web::session::viewer_of,
+    web::{serve::RawUpgrade, session::viewer_of},
 };
 
 /// The largest frame a client may send: a 4000-character message in JSON is well
@@ -119,7 +119,12 @@ pub async fn connect(
             "This URL speaks WebSocket only.",
         ));
     };
-    let Ok(on_upgrade) = req.take_upgrade() else {
+    // The server loop keeps the upgrade aside for this path (see `web::serve`).
+    let Some(on_upgrade) = req
+        .extensions()
+        .get::<RawUpgrade>()
+        .and_then(RawUpgrade::take)
+    else {
         return Ok(refuse(
             StatusCode::BAD_REQUEST,
             "This connection cannot be upgraded.",
@@ -136,7 +141,7 @@ pub async fn connect(
     };
     let state = state.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
+        let Some((tcp, read_ahead)) = RawUpgrade::tcp(on_upgrade).await else {
             return;
         };
         let config = WebSocketConfig::default()
@@ -151,7 +156,18 @@ pub async fn connect(
             .write_buffer_size(16 * 1024)
             .max_message_size(Some(MAX_INCOMING_FRAME))
             .max_frame_size(Some(MAX_INCOMING_FRAME));
-        let ws = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
+        let ws = if read_ahead.is_empty() {
+            WebSocketStream::from_raw_socket(tcp, Role::Server, Some(config)).await
+        } else {
+            // Frames the client sent before it saw the 101 came in with the request.
+            WebSocketStream::from_partially_read(
+                tcp,
+                read_ahead.to_vec(),
+                Role::Server,
+                Some(config),
+            )
+            .await
+        };
         let session = Session {
             state,
             owner_id: owner.user_id,
@@ -216,7 +232,7 @@ struct Session {
     after: Option<i64>,
 }
 
-type Socket = WebSocketStream<poem::Upgraded>;
+type Socket = WebSocketStream<tokio::net::TcpStream>;
 
 impl Session {
     async fn run(self, mut ws: Socket, owner: SocketOwner) {

@@ -319,6 +319,46 @@ async fn an_idle_socket_is_pinged_so_that_proxies_keep_it_open() {
 }
 
 #[tokio::test]
+async fn a_frame_sent_right_behind_the_upgrade_request_is_not_lost() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::protocol::Role};
+    let app = TestApp::spawn().await;
+    let (alice, room) = room_with(&app, "alice", "general").await;
+    // The request and a first frame in one write, as a client may send them: the
+    // server reads both at once and must hand the frame to the socket.
+    let payload = br#"{"type":"message","body":"early bird"}"#;
+    let mut bytes = format!(
+        "GET /ws?conversation={room} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n",
+        addr = app.addr,
+        cookie = alice.cookie_header(),
+    )
+    .into_bytes();
+    // A final text frame, masked with a zero key (clients must mask; any key will do).
+    bytes.extend([0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
+    bytes.extend_from_slice(payload);
+    let mut tcp = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(&bytes).await.expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).await.expect("read the answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut socket =
+        WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(tcp), Role::Client, None).await;
+    frame_where(&mut socket, |f| f.contains("early bird")).await;
+}
+
+#[tokio::test]
 async fn sockets_need_a_session_and_this_sites_origin() {
     let app = TestApp::spawn().await;
     let (alice, room) = room_with(&app, "alice", "general").await;
