@@ -160,13 +160,7 @@ pub async fn connect(
             WebSocketStream::from_raw_socket(tcp, Role::Server, Some(config)).await
         } else {
             // Frames the client sent before it saw the 101 came in with the request.
-            WebSocketStream::from_partially_read(
-                tcp,
-                read_ahead.to_vec(),
-                Role::Server,
-                Some(config),
-            )
-            .await
+            WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config)).await
         };
         let session = Session {
             state,

@@ -15,7 +15,6 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -50,10 +49,14 @@ impl RawUpgrade {
 
     /// Waits for the upgrade (after the 101 answer has gone out) and answers the TCP
     /// stream with the bytes the client sent after its request, if any.
-    pub async fn tcp(upgrade: hyper::upgrade::OnUpgrade) -> Option<(TcpStream, Bytes)> {
+    ///
+    /// The bytes are copied out: hyper's are a view of its whole read buffer, which an
+    /// idle socket would otherwise keep alive for as long as it is open (it doubled the
+    /// memory of each idle socket).
+    pub async fn tcp(upgrade: hyper::upgrade::OnUpgrade) -> Option<(TcpStream, Vec<u8>)> {
         let upgraded = upgrade.await.ok()?;
         match upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
-            Ok(parts) => Some((parts.io.into_inner(), parts.read_buf)),
+            Ok(parts) => Some((parts.io.into_inner(), parts.read_buf.to_vec())),
             Err(_) => {
                 tracing::warn!("an upgraded connection is not a TCP stream");
                 None
