@@ -4,12 +4,13 @@
 //! chats, and watch who is online, live, in pages the server renders.
 //!
 //! ## Layout
-//! - [`startup`] builds the app (routes, middleware, shared state) and runs the server
-//!   with graceful shutdown; [`config`] is what the binary's flags turn into.
+//! - [`startup`] builds the app (routes, middleware, shared state) and runs it on
+//!   [`web::serve`], the HTTP server loop with graceful shutdown; [`config`] is what the
+//!   binary's flags turn into.
 //! - [`db`] connects to SQLite or PostgreSQL and runs the migrations of `migrations/`;
 //!   `entities` describes the tables.
-//! - [`web`] is what every page shares: the session middleware and store, the
-//!   CSRF check, the [`web::Viewer`] extractor, the page layout and the error pages.
+//! - [`web`] is what every page shares: the server loop, the session middleware and
+//!   store, the CSRF check, the [`web::Viewer`] extractor, the page layout and the error pages.
 //! - [`accounts`]: sign up, log in, log out, and the validated [`accounts::Username`].
 //! - [`rooms`]: the lobby, creating a room, opening and leaving one.
 //! - [`direct`]: private chats of two people, and the people directory.

@@ -1,6 +1,6 @@
-//! What every page shares: the HTTP server loop, the session middleware and its store, the CSRF
-//! check on every POST, the [`Viewer`] extractor for signed-in requests, the page layout
-//! and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
+//! What every page shares: the HTTP server loop, the session middleware and its store,
+//! the CSRF check on every POST, the [`Viewer`] extractor for signed-in requests, the
+//! page layout and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
 //! this module knows nothing about them.
 pub mod layout;
 pub mod request_log;
