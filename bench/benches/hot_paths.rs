@@ -17,7 +17,10 @@ use std::{
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hearth::{
     chat::{MessageBody, MessageView, Posted, views},
-    live::{Hub, LocalBus, hub::SocketOwner},
+    live::{
+        Hub, LocalBus,
+        hub::{OutgoingKind, SocketOwner},
+    },
 };
 
 const FANOUT_SOCKETS: usize = 1000;
@@ -133,7 +136,7 @@ fn hub_fanout(c: &mut Criterion) {
                                 .recv()
                                 .await
                                 .expect("the hub closed a socket's queue");
-                            if out.message_id() == Some(id) {
+                            if out.kind() == OutgoingKind::Message(id) {
                                 black_box(out.frame());
                                 break;
                             }
