@@ -79,6 +79,8 @@ where
     let endpoint = Arc::new(endpoint);
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
     let graceful = GracefulShutdown::new();
+    // Upgraded WebSockets are not here: their tasks are the hub's to close.
+    let mut connections = tokio::task::JoinSet::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {
@@ -115,7 +117,9 @@ where
             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
             .into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        // Finished connections are reaped here, so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             if let Err(e) = connection.await {
                 // A client that went away mid-request, most often.
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -128,6 +132,7 @@ where
         .is_err()
     {
         tracing::info!("requests still in flight after the grace period were dropped");
+        connections.abort_all();
     }
     Ok(())
 }
