@@ -5,8 +5,9 @@
 //! poem's own server wraps every connection in boxed, split I/O (a lock and two
 //! dynamic calls per read and per write, several layers deep). A page does not notice;
 //! a WebSocket does, since it reads and writes for as long as it lives, once per frame.
-//! So this loop keeps hyper's upgrade of `GET /ws` aside as a [`RawUpgrade`] and the
-//! socket gets the connection's own `TcpStream` back ([`RawUpgrade::tcp`]).
+//! So this loop keeps hyper's upgrade of any request that asks for one aside as a
+//! [`RawUpgrade`], and whoever upgrades gets the connection's own `TcpStream` back
+//! ([`RawUpgrade::tcp`]).
 use std::{
     convert::Infallible,
     future::Future,
@@ -30,11 +31,8 @@ use poem::{
 };
 use tokio::net::{TcpListener, TcpStream};
 
-/// The path whose upgrades keep their raw connection.
-const WEBSOCKET_PATH: &str = "/ws";
-
-/// hyper's upgrade of a WebSocket request, kept out of poem's reach (poem would wrap
-/// it) in the request's extensions.
+/// hyper's upgrade of a request that asked for one, kept out of poem's reach (poem
+/// would wrap it) in the request's extensions.
 #[derive(Clone)]
 pub struct RawUpgrade(Arc<Mutex<Option<hyper::upgrade::OnUpgrade>>>);
 
@@ -137,17 +135,16 @@ where
     Ok(())
 }
 
-/// poem's request for `req`; a WebSocket upgrade is moved to a [`RawUpgrade`] first.
+/// poem's request for `req`; its upgrade, if it asked for one (hyper sets none on
+/// other requests), is moved to a [`RawUpgrade`] first.
 fn poem_request(
     mut req: hyper::Request<Incoming>,
     local: LocalAddr,
     remote: SocketAddr,
 ) -> poem::Request {
-    if req.uri().path() == WEBSOCKET_PATH {
-        if let Some(upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() {
-            req.extensions_mut()
-                .insert(RawUpgrade(Arc::new(Mutex::new(Some(upgrade)))));
-        }
+    if let Some(upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() {
+        req.extensions_mut()
+            .insert(RawUpgrade(Arc::new(Mutex::new(Some(upgrade)))));
     }
     poem::Request::from((
         req,
