@@ -27,7 +27,9 @@ use tokio_tungstenite::{
     },
 };
 
-use super::hub::{Outgoing, OutgoingKind, Registration, SocketOwner};
+use super::hub::{
+    CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind, Registration, SocketOwner,
+};
 use crate::{
     chat::{self, Conversation, ConversationKind, MessageBody, access, queries, views},
     error::AppError,
@@ -156,12 +158,10 @@ pub async fn connect(
             .write_buffer_size(16 * 1024)
             .max_message_size(Some(MAX_INCOMING_FRAME))
             .max_frame_size(Some(MAX_INCOMING_FRAME));
-        let ws = if read_ahead.is_empty() {
-            WebSocketStream::from_raw_socket(tcp, Role::Server, Some(config)).await
-        } else {
-            // Frames the client sent before it saw the 101 came in with the request.
-            WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config)).await
-        };
+        // Frames the client sent before it saw the 101 may have come in with the
+        // request; with none, this is `from_raw_socket` (the same read buffer).
+        let ws =
+            WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config)).await;
         let session = Session {
             state,
             owner_id: owner.user_id,
@@ -259,8 +259,8 @@ impl Session {
                     if !written { return; }
                     if let Some(code) = control.requested() {
                         let reason = match code {
-                            1001 => "server going away",
-                            1013 => "too far behind: reconnect to catch up",
+                            CLOSE_GOING_AWAY => "server going away",
+                            CLOSE_TRY_AGAIN => "too far behind: reconnect to catch up",
                             _ => "closed",
                         };
                         let _ = close(&mut ws, code, reason).await;
