@@ -6,7 +6,9 @@
 //! remembers the last message it delivered; an event whose predecessor is that message
 //! is delivered as it comes, and any other is treated as a gap and filled from the
 //! database first. So events may arrive late, twice or out of order and every socket
-//! still sees each message once, in order.
+//! still sees each message once, in order. A message this process committed is
+//! delivered by the committing thread itself when it is the next one its conversation
+//! waits for ([`Hub::message_committed`]); its event then finds it delivered.
 //!
 //! Presence and typing changes only mark a conversation dirty; a ticker sends the
 //! current state of every dirty conversation at most every 250 ms, so a thousand joins
@@ -506,8 +508,26 @@ impl Hub {
 
     /// Hands a committed message to the hub (and to the bus, unless it was announced
     /// in its transaction) for delivery everywhere.
+    ///
+    /// When it is the next message its conversation's sockets wait for, it is queued
+    /// for them here, on the committing thread, before the bus carries it: the hub's
+    /// task would otherwise have to be woken first, and under load that wait was most
+    /// of the time between a commit and the fan-out. The bus's event then finds it
+    /// delivered, and only tells members on other pages. Anything out of order (a gap,
+    /// a message from another process) still goes through the bus, which reads what
+    /// is missing.
     pub fn message_committed(&self, posted: &Posted) {
-        remember(&mut self.state(), [posted.message.clone()]);
+        let view = &posted.message;
+        {
+            let mut state = self.state();
+            let next_in_channel = state.channels.get(&view.conversation_id).is_some_and(|c| {
+                view.id > c.last_delivered && posted.previous_id.unwrap_or(0) <= c.last_delivered
+            });
+            if next_in_channel {
+                deliver(&mut state, view.conversation_id, std::slice::from_ref(view));
+            }
+            remember(&mut state, [view.clone()]);
+        }
         if !posted.announced {
             self.inner.bus.publish(Event::MessageCommitted {
                 conversation_id: posted.message.conversation_id,
@@ -663,7 +683,7 @@ impl Hub {
                 Some(channel) if message_id <= channel.last_delivered => None,
                 Some(channel) => match &cached {
                     Some(view) if previous_id.unwrap_or(0) <= channel.last_delivered => {
-                        deliver(&mut state, conversation_id, vec![view.clone()]);
+                        deliver(&mut state, conversation_id, std::slice::from_ref(view));
                         None
                     }
                     _ => Some(channel.last_delivered),
@@ -683,7 +703,7 @@ impl Hub {
             )
             .await
             {
-                Ok(missing) => deliver(&mut self.state(), conversation_id, missing),
+                Ok(missing) => deliver(&mut self.state(), conversation_id, &missing),
                 Err(e) => {
                     tracing::warn!(error = %e, conversation_id, "could not load messages to deliver")
                 }
@@ -885,7 +905,7 @@ impl Hub {
             .collect();
         for (conversation_id, after) in channels {
             match queries::between(&self.inner.db, conversation_id, after, None, 1000).await {
-                Ok(missing) => deliver(&mut self.state(), conversation_id, missing),
+                Ok(missing) => deliver(&mut self.state(), conversation_id, &missing),
                 Err(e) => tracing::warn!(error = %e, conversation_id, "resync failed"),
             }
         }
@@ -1131,7 +1151,7 @@ fn lock(inner: &Inner) -> MutexGuard<'_, State> {
 }
 
 /// Renders each message once and queues it for every socket of the conversation.
-fn deliver(state: &mut State, conversation_id: i64, messages: Vec<MessageView>) {
+fn deliver(state: &mut State, conversation_id: i64, messages: &[MessageView]) {
     let Some(channel) = state.channels.get_mut(&conversation_id) else {
         return;
     };
@@ -1142,7 +1162,7 @@ fn deliver(state: &mut State, conversation_id: i64, messages: Vec<MessageView>) 
         }
         let out = Outgoing::new(
             OutgoingKind::Message(message.id),
-            Message::text(views::appended(std::slice::from_ref(&message)).into_string()),
+            Message::text(views::appended(std::slice::from_ref(message)).into_string()),
         );
         channel.broadcast(&out);
         channel.last_delivered = message.id;
