@@ -5,8 +5,10 @@
 //! notification queue) is paid once per batch instead of once per message.
 //!
 //! It owns the order of writes within this process and hands each stored message to
-//! the hub right after its commit (persist, then broadcast). It does not check bodies
-//! or rate limits: [`super::post`] does, before a message gets here.
+//! the hub right after its commit (persist, then broadcast); the hub queues it for the
+//! conversation's sockets on the writer's own thread ([`Hub::message_committed`]). It
+//! does not check bodies or rate limits: [`super::post`] does, before a message gets
+//! here.
 //!
 //! On SQLite the writer is a thread of its own that drives its own connection
 //! directly ([`crate::db::open_sqlite_writer`]): a commit takes tens of microseconds
