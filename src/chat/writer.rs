@@ -104,13 +104,18 @@ fn run_sqlite(
         }
         stored
     };
+    // The write gate is held for a store only: the fan-out that follows each commit
+    // (`answer`) must not keep the session store waiting.
+    let mut store_in_turn = |batch: &[NewMessage]| {
+        let _turn = gate.enter_blocking();
+        store(batch)
+    };
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.blocking_recv_many(&mut jobs, BATCH) > 0 {
-        let _turn = gate.enter_blocking();
         let (messages, replies) = split(&mut jobs);
-        let stored = store(&messages);
+        let stored = store_in_turn(&messages);
         for (message, reply) in settle(told, &messages, replies, stored) {
-            let one = store(std::slice::from_ref(message)).and_then(only);
+            let one = store_in_turn(std::slice::from_ref(message)).and_then(only);
             answer(told, reply, one);
         }
     }
