@@ -93,7 +93,10 @@ fn run_sqlite(
     mut queue: mpsc::Receiver<Job>,
 ) {
     let mut own: Option<rusqlite::Connection> = None;
+    // The write gate is held for a store only: the fan-out that follows each commit
+    // (`answer`) must not keep the session store waiting.
     let mut store = |batch: &[NewMessage]| {
+        let _turn = gate.enter_blocking();
         let conn = match &mut own {
             Some(conn) => conn,
             None => own.insert(db::open_sqlite_writer(db).map_err(db::from_sqlite)?),
@@ -104,18 +107,12 @@ fn run_sqlite(
         }
         stored
     };
-    // The write gate is held for a store only: the fan-out that follows each commit
-    // (`answer`) must not keep the session store waiting.
-    let mut store_in_turn = |batch: &[NewMessage]| {
-        let _turn = gate.enter_blocking();
-        store(batch)
-    };
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.blocking_recv_many(&mut jobs, BATCH) > 0 {
         let (messages, replies) = split(&mut jobs);
-        let stored = store_in_turn(&messages);
+        let stored = store(&messages);
         for (message, reply) in settle(told, &messages, replies, stored) {
-            let one = store_in_turn(std::slice::from_ref(message)).and_then(only);
+            let one = store(std::slice::from_ref(message)).and_then(only);
             answer(told, reply, one);
         }
     }
