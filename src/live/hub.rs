@@ -190,6 +190,12 @@ struct Channel {
 }
 
 impl Channel {
+    /// Whether message `id`, whose predecessor in the conversation is `previous_id`,
+    /// is the next one these sockets wait for: delivered as it comes, with no gap.
+    fn waits_for(&self, id: i64, previous_id: Option<i64>) -> bool {
+        id > self.last_delivered && previous_id.unwrap_or(0) <= self.last_delivered
+    }
+
     fn presence(&self) -> Presence {
         let mut users: Vec<(i64, String)> = self
             .online
@@ -520,10 +526,11 @@ impl Hub {
         let view = &posted.message;
         {
             let mut state = self.state();
-            let next_in_channel = state.channels.get(&view.conversation_id).is_some_and(|c| {
-                view.id > c.last_delivered && posted.previous_id.unwrap_or(0) <= c.last_delivered
-            });
-            if next_in_channel {
+            let next = state
+                .channels
+                .get(&view.conversation_id)
+                .is_some_and(|c| c.waits_for(view.id, posted.previous_id));
+            if next {
                 deliver(&mut state, view.conversation_id, std::slice::from_ref(view));
             }
             remember(&mut state, [view.clone()]);
@@ -682,7 +689,7 @@ impl Hub {
             let after = match state.channels.get(&conversation_id) {
                 Some(channel) if message_id <= channel.last_delivered => None,
                 Some(channel) => match &cached {
-                    Some(view) if previous_id.unwrap_or(0) <= channel.last_delivered => {
+                    Some(view) if channel.waits_for(message_id, previous_id) => {
                         deliver(&mut state, conversation_id, std::slice::from_ref(view));
                         None
                     }
