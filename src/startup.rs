@@ -77,8 +77,13 @@ impl Server {
             .context("the listener has no socket address")?;
         let limits = Limits::new(config.limits.clone());
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
-        let writer = Writer::start(db.clone(), write_gate, hub.clone(), histories.clone())
-            .context("cannot start the message writer")?;
+        let writer = Writer::start(
+            db.clone(),
+            write_gate.clone(),
+            hub.clone(),
+            histories.clone(),
+        )
+        .context("cannot start the message writer")?;
         let state = Arc::new(AppState {
             db,
             config,
@@ -91,7 +96,7 @@ impl Server {
         });
         tokio::spawn(housekeeping(Arc::downgrade(&state)));
         if db::is_sqlite(&state.db) {
-            tokio::spawn(checkpoint_wal(Arc::downgrade(&state)));
+            tokio::spawn(checkpoint_wal(Arc::downgrade(&state), write_gate));
         }
         Ok(Self {
             listener,
@@ -215,16 +220,21 @@ async fn housekeeping(state: std::sync::Weak<AppState>) {
     }
 }
 
-/// Checkpoints SQLite's WAL every second, off the commit path (see [`db::checkpoint`]).
-async fn checkpoint_wal(state: std::sync::Weak<AppState>) {
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Checkpoints SQLite's WAL soon after writes, at most every [`db::CHECKPOINT_GAP`],
+/// off the commit path (see [`db::checkpoint`]). An idle server does not wake for it
+/// but once a second, for writers that do not take the write gate.
+async fn checkpoint_wal(state: std::sync::Weak<AppState>, gate: db::WriteGate) {
     loop {
-        every.tick().await;
+        tokio::select! {
+            () = gate.turn_ended() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
         let Some(state) = state.upgrade() else { return };
         if let Err(e) = db::checkpoint(&state.db).await {
             tracing::warn!(error = %e, "could not checkpoint the database's WAL");
         }
+        drop(state);
+        tokio::time::sleep(db::CHECKPOINT_GAP).await;
     }
 }
 
