@@ -247,10 +247,10 @@ const MIGRATION_LOCK: i64 = 0x6865_6172_7468;
 /// p99 had a median of 3.45 ms checkpointing every second and 2.55 ms at most every
 /// 50 ms (better in 5 pairs), and its p99.9 11.1 ms against 6.1 ms (better in all 6).
 /// 20 ms was no better than 50. (SQLite syncs with `fdatasync`, which spares the
-/// journal commits `fsync` makes: see `.cargo/config.toml`.) Either way the WAL
-/// still restarts from its beginning
-/// only when the writer checkpoints it itself, at [`WAL_SELF_CHECKPOINT_PAGES`]: a
-/// restart needs a checkpoint to catch up between two of the writer's commits.
+/// journal commits `fsync` makes: see `.cargo/config.toml`.) Either way the WAL still
+/// restarts from its beginning only when the writer checkpoints it itself, at
+/// [`WAL_SELF_CHECKPOINT_PAGES`]: a restart needs a checkpoint to catch up between two
+/// of the writer's commits.
 pub const CHECKPOINT_GAP: Duration = Duration::from_millis(50);
 
 /// WAL pages (4 KiB each) past which a committing connection checkpoints the WAL
