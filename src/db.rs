@@ -236,8 +236,8 @@ const SQLITE_CONNECTION_PRAGMAS: [(&str, &str); 3] = [
 /// The advisory lock key that serialises migrations ("hearth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6865_6172_7468;
 
-/// The shortest time between two checkpoints while writes go on (a checkpoint follows
-/// the end of a write turn, and a second, 1 s, for writers outside the gate).
+/// The shortest time between two checkpoints while writes go on. A checkpoint follows
+/// the end of a write turn, or else a second of silence (for writers outside the gate).
 ///
 /// Small checkpoints often, not large ones rarely. Each checkpoint syncs the WAL and
 /// the database file, and on ext4 the message writer's WAL writes were seen to wait
