@@ -2,7 +2,7 @@
 //! flags and environment variables; tests build it directly. No parsing happens here.
 use std::time::Duration;
 
-use crate::limits::LimitSettings;
+use crate::{limits::LimitSettings, live::LiveSettings};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -19,6 +19,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Abuse limits (messages, sign-ups, log-ins, sockets).
     pub limits: LimitSettings,
+    /// The live layer's clocks (ticks, pings, typing).
+    pub live: LiveSettings,
 }
 
 impl Config {
@@ -31,6 +33,7 @@ impl Config {
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(8),
             limits: LimitSettings::default(),
+            live: LiveSettings::default(),
         }
     }
 }

@@ -104,6 +104,7 @@ impl From<ServeArgs> for hearth::Config {
             allowed_origins: args.allowed_origins,
             shutdown_grace: Duration::from_secs(8),
             limits: args.limits.into(),
+            live: hearth::live::LiveSettings::default(),
         }
     }
 }

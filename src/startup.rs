@@ -1,7 +1,12 @@
-//! Building and running the server: the shared [`AppState`], the routes, the
-//! middleware, and graceful shutdown. Handlers live with their capability; this module
-//! only wires them up.
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+//! Building and running the server: the parts every handler shares, the routes, the
+//! middleware, and graceful shutdown. Handlers live with their capability and take the
+//! parts they use as poem data ([`Parts`]); this module only builds and wires them.
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use anyhow::Context;
 use poem::{
@@ -11,36 +16,37 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     accounts, assets,
-    chat::{self, writer::Writer},
+    chat::{self, Chat, members::Members, source::ChatSource, unread, writer::Writer},
     config::Config,
     db, direct,
     error::AppError,
     limits::Limits,
-    live::{self, Hub, LocalBus, PgBus},
+    live::{Hub, LocalBus, PgBus, leases::Leases},
     rooms,
-    web::{layout, request_log, security, serve, session, session_store::DbSessionStore},
+    web::{
+        layout, request_log, security, serve,
+        session::{self, Sessions},
+        session_store::DbSessionStore,
+    },
 };
 
-/// What every handler shares.
-pub struct AppState {
+/// The parts of a running server, each handed to the handlers that use it.
+#[derive(Clone)]
+pub struct Parts {
     pub db: DatabaseConnection,
-    pub config: Config,
-    pub sessions: Arc<DbSessionStore>,
+    pub config: Arc<Config>,
     pub hub: Hub,
-    pub limits: Limits,
-    /// Stores new messages, batching them under load. It and the session store take
-    /// turns at SQLite's write lock through one [`db::WriteGate`].
-    pub writer: Writer,
-    /// Each conversation's latest messages, rendered for its page.
-    pub histories: Arc<chat::page::HistoryCache>,
+    pub chat: Arc<Chat>,
+    pub limits: Arc<Limits>,
+    pub sessions: Arc<Sessions>,
     /// Public rooms by slug.
-    pub rooms: rooms::Directory,
+    pub rooms: Arc<rooms::Directory>,
 }
 
 /// A server bound to its address, ready to run.
 pub struct Server {
     listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
+    parts: Parts,
     local_addr: SocketAddr,
 }
 
@@ -53,20 +59,28 @@ impl Server {
         db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
-        // One process on SQLite delivers in memory; processes sharing PostgreSQL
-        // deliver through it, and count presence across all of them.
+        let members = Arc::new(Members::new(db.clone()));
+        let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
+        // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
+        // each other through it, and count presence across all of them.
         let hub = if db::is_sqlite(&db) {
-            let (bus, events) = LocalBus::new();
-            Hub::start(db.clone(), Box::new(bus), events, false)
+            Hub::start(Box::new(LocalBus), None, None, source, config.live.clone())
         } else {
             let (bus, events) = PgBus::start(db.clone())
                 .await
                 .context("cannot start the event bus")?;
-            Hub::start(db.clone(), Box::new(bus), events, true)
+            let leases = Leases::new(db.clone());
+            Hub::start(
+                Box::new(bus),
+                Some(events),
+                Some(leases),
+                source,
+                config.live.clone(),
+            )
         };
         let write_gate = db::WriteGate::for_database(&db);
-        let sessions = Arc::new(DbSessionStore::new(db.clone(), write_gate.clone()));
-        tokio::spawn(delete_expired_sessions(sessions.clone()));
+        let store = Arc::new(DbSessionStore::new(db.clone(), write_gate.clone()));
+        tokio::spawn(delete_expired_sessions(store.clone()));
         accounts::password::warm_up();
 
         let listener = tokio::net::TcpListener::bind(config.addr.as_str())
@@ -75,32 +89,45 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .context("the listener has no socket address")?;
-        let limits = Limits::new(config.limits.clone());
+        let limits = Arc::new(Limits::new(config.limits.clone()));
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
+        let announcer = unread::Announcer::start(db.clone(), hub.clone(), members.clone());
         let writer = Writer::start(
             db.clone(),
             write_gate.clone(),
             hub.clone(),
             histories.clone(),
+            announcer,
         )
         .context("cannot start the message writer")?;
-        let state = Arc::new(AppState {
-            db,
-            config,
-            sessions,
-            hub,
-            limits,
+        let chat = Arc::new(Chat {
+            db: db.clone(),
+            hub: hub.clone(),
             writer,
             histories,
-            rooms: rooms::Directory::default(),
+            members,
+            limits: limits.clone(),
         });
-        tokio::spawn(housekeeping(Arc::downgrade(&state)));
-        if db::is_sqlite(&state.db) {
-            tokio::spawn(checkpoint_wal(Arc::downgrade(&state), write_gate));
+        let sessions = Arc::new(Sessions {
+            store,
+            secure_cookies: config.secure_cookies,
+        });
+        let parts = Parts {
+            db,
+            config: Arc::new(config),
+            hub,
+            chat,
+            limits,
+            sessions,
+            rooms: Arc::new(rooms::Directory::default()),
+        };
+        tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
+        if db::is_sqlite(&parts.db) {
+            tokio::spawn(checkpoint_wal(Arc::downgrade(&parts.chat), write_gate));
         }
         Ok(Self {
             listener,
-            state,
+            parts,
             local_addr,
         })
     }
@@ -109,8 +136,9 @@ impl Server {
         self.local_addr
     }
 
-    pub fn state(&self) -> Arc<AppState> {
-        self.state.clone()
+    /// The server's parts, for tests and tools that look inside.
+    pub fn parts(&self) -> Parts {
+        self.parts.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C.
@@ -124,16 +152,16 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let hub = self.state.hub.clone();
+        let hub = self.parts.hub.clone();
         let hub_after = hub.clone();
-        let grace = self.state.config.shutdown_grace;
+        let grace = self.parts.config.shutdown_grace;
         tracing::info!(addr = %self.local_addr, "hearth is listening on http://{}", self.local_addr);
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
             hub.shutdown();
         };
-        let served = serve::serve(self.listener, app(self.state), signal, grace).await;
+        let served = serve::serve(self.listener, app(self.parts), signal, grace).await;
         // Leave the shared presence now rather than when the leases run out.
         tokio::time::timeout(Duration::from_secs(2), hub_after.withdraw())
             .await
@@ -143,7 +171,7 @@ impl Server {
 }
 
 /// The whole app as one endpoint.
-pub fn app(state: Arc<AppState>) -> impl Endpoint {
+pub fn app(parts: Parts) -> impl Endpoint {
     Route::new()
         .at("/", get(rooms::routes::lobby))
         .at(
@@ -164,15 +192,31 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
             "/conversations/:id/messages",
             post(chat::routes::post_message),
         )
-        .at("/conversations/:id/read", post(chat::routes::mark_read))
-        .at("/ws", get(live::socket::connect))
+        .at("/conversations/:id/read", post(unread::routes::mark_read))
+        .at("/ws", get(chat::socket::connect))
         .at("/healthz", get(healthz))
         .at("/assets/*path", get(assets::serve))
         .catch_error(|_: poem::error::NotFoundError| async { not_found() })
         .around(session::middleware)
         .around(security::middleware)
         .around(request_log::middleware)
-        .data(state)
+        .around(move |next, mut req| {
+            parts.lend(&mut req);
+            async move { next.call(req).await }
+        })
+}
+
+impl Parts {
+    /// Puts each part in the request's data, where handlers take what they use.
+    fn lend(&self, req: &mut poem::Request) {
+        req.set_data(self.db.clone());
+        req.set_data(self.config.clone());
+        req.set_data(self.hub.clone());
+        req.set_data(self.chat.clone());
+        req.set_data(self.limits.clone());
+        req.set_data(self.sessions.clone());
+        req.set_data(self.rooms.clone());
+    }
 }
 
 fn not_found() -> Response {
@@ -184,8 +228,8 @@ fn not_found() -> Response {
 
 /// `GET /healthz`: 200 `ok` while the database answers.
 #[handler]
-async fn healthz(Data(state): Data<&Arc<AppState>>) -> Result<&'static str, AppError> {
-    if db::ping(&state.db).await {
+async fn healthz(Data(db): Data<&DatabaseConnection>) -> Result<&'static str, AppError> {
+    if db::ping(db).await {
         Ok("ok")
     } else {
         Err(AppError::Db(sea_orm::DbErr::Conn(
@@ -195,15 +239,15 @@ async fn healthz(Data(state): Data<&Arc<AppState>>) -> Result<&'static str, AppE
 }
 
 /// Every few seconds: watches the database (telling open pages when it goes away and
-/// comes back) and forgets idle rate-limit entries.
-async fn housekeeping(state: std::sync::Weak<AppState>) {
+/// comes back) and forgets idle rate-limit entries. It ends with the server.
+async fn housekeeping(chat: Weak<Chat>) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
     let mut reachable = true;
     let mut ticks: u64 = 0;
     loop {
         every.tick().await;
-        let Some(state) = state.upgrade() else { return };
-        let now_reachable = db::ping(&state.db).await;
+        let Some(chat) = chat.upgrade() else { return };
+        let now_reachable = db::ping(&chat.db).await;
         if now_reachable != reachable {
             reachable = now_reachable;
             if reachable {
@@ -211,11 +255,11 @@ async fn housekeeping(state: std::sync::Weak<AppState>) {
             } else {
                 tracing::error!("the database is unreachable");
             }
-            state.hub.database_reachable(reachable);
+            chat.hub.database_reachable(reachable);
         }
         ticks += 1;
         if ticks % 30 == 0 {
-            state.limits.tidy();
+            chat.limits.tidy();
         }
     }
 }
@@ -223,17 +267,17 @@ async fn housekeeping(state: std::sync::Weak<AppState>) {
 /// Checkpoints SQLite's WAL soon after writes, at most every [`db::CHECKPOINT_GAP`],
 /// off the commit path (see [`db::checkpoint`]). An idle server does not wake for it
 /// but once a second, for writers that do not take the write gate.
-async fn checkpoint_wal(state: std::sync::Weak<AppState>, gate: db::WriteGate) {
+async fn checkpoint_wal(chat: Weak<Chat>, gate: db::WriteGate) {
     loop {
         tokio::select! {
             () = gate.turn_ended() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let Some(state) = state.upgrade() else { return };
-        if let Err(e) = db::checkpoint(&state.db).await {
+        let Some(chat) = chat.upgrade() else { return };
+        if let Err(e) = db::checkpoint(&chat.db).await {
             tracing::warn!(error = %e, "could not checkpoint the database's WAL");
         }
-        drop(state);
+        drop(chat);
         tokio::time::sleep(db::CHECKPOINT_GAP).await;
     }
 }

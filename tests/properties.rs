@@ -258,6 +258,8 @@ fn view(author: &str, body: &str) -> MessageView {
         author: author.to_owned(),
         body: body.to_owned(),
         created_at: 1_790_000_000_000,
+        seq: 1,
+        updated_seq: 1,
     }
 }
 

@@ -4,9 +4,9 @@
 //! - `parse`: sanitising a body (`hearth::chat::MessageBody::parse`), 4000 characters
 //!   of plain text and of text full of characters it removes;
 //! - `hub`: the fan-out of one committed message to 1000 sockets of one conversation:
-//!   `Hub::message_committed` → the `LocalBus` → the hub's event task renders once and
-//!   queues a shared frame on every socket's queue → each of the 1000 queues is read
-//!   (what the 1000 socket tasks would do, minus the socket writes).
+//!   the message rendered once (as the writer does) → `Hub::committed` queues a shared
+//!   frame on every socket's queue → each of the 1000 queues is read (what the 1000
+//!   socket tasks would do, minus the socket writes).
 //!
 //! `cargo bench -p hearth-bench --bench hot_paths` (add `-- hub` for one group).
 use std::{
@@ -15,12 +15,11 @@ use std::{
 };
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+
 use hearth::{
-    chat::{MessageBody, MessageView, Posted, views},
-    live::{
-        Hub, LocalBus,
-        hub::{OutgoingKind, SocketOwner},
-    },
+    chat::{MessageBody, MessageView, members::Members, source::ChatSource, views},
+    live::{Committed, Hub, LiveSettings, LocalBus, OutgoingKind, SocketOwner},
 };
 
 const FANOUT_SOCKETS: usize = 1000;
@@ -33,6 +32,8 @@ fn message(id: i64, body: String) -> MessageView {
         author: "alice_bench".to_owned(),
         body,
         created_at: 1_790_000_000_000,
+        seq: id,
+        updated_seq: id,
     }
 }
 
@@ -90,8 +91,15 @@ fn hub_fanout(c: &mut Criterion) {
                 .expect("seeding the bench database");
         let conversation_id = population.rooms[0];
         let db = hearth::db::connect(&url).await.expect("the bench database");
-        let (bus, events) = LocalBus::new();
-        let hub = Hub::start(db, Box::new(bus), events, false);
+        let members = Arc::new(Members::new(db.clone()));
+        let source = Arc::new(ChatSource::new(db, members));
+        let hub = Hub::start(
+            Box::new(LocalBus),
+            None,
+            None,
+            source,
+            LiveSettings::default(),
+        );
         let mut registrations = Vec::with_capacity(FANOUT_SOCKETS);
         for i in 0..FANOUT_SOCKETS {
             let owner = SocketOwner {
@@ -100,9 +108,10 @@ fn hub_fanout(c: &mut Criterion) {
                 session: None,
                 conversation: Some((conversation_id, true)),
             };
-            registrations.push(hub.register(owner).await.expect("registering a socket"));
+            registrations.push(hub.register(owner));
         }
-        // Let the joins' presence frame go out, then empty the queues.
+        // Let the conversation learn where it stands and the joins' presence frame go
+        // out, then empty the queues.
         tokio::time::sleep(Duration::from_millis(600)).await;
         for registration in &mut registrations {
             while registration.rx.try_recv().is_ok() {}
@@ -119,16 +128,21 @@ fn hub_fanout(c: &mut Criterion) {
                 let started = Instant::now();
                 for _ in 0..iterations {
                     let id = last_id + 1;
-                    let posted = Posted {
-                        message: MessageView {
-                            conversation_id,
-                            ..message(id, format!("fan-out {id}"))
-                        },
-                        previous_id: (last_id > 0).then_some(last_id),
-                        announced: false,
+                    let posted = MessageView {
+                        conversation_id,
+                        ..message(id, format!("fan-out {id}"))
                     };
                     last_id = id;
-                    hub.message_committed(&posted);
+                    hub.committed(Committed {
+                        conversation_id,
+                        seq: posted.seq,
+                        html: views::appended(std::slice::from_ref(&posted)).into_string(),
+                        author_id: Some(posted.author_id),
+                    });
+                    let delivered = OutgoingKind::Events {
+                        after: id - 1,
+                        upto: id,
+                    };
                     for registration in &mut registrations {
                         loop {
                             let out = registration
@@ -136,7 +150,7 @@ fn hub_fanout(c: &mut Criterion) {
                                 .recv()
                                 .await
                                 .expect("the hub closed a socket's queue");
-                            if out.kind() == OutgoingKind::Message(id) {
+                            if out.kind() == delivered {
                                 black_box(out.frame());
                                 break;
                             }

@@ -6,7 +6,9 @@ use poem::{
     http::StatusCode,
     web::{Data, Form, Redirect},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr,
+};
 use serde::Deserialize;
 
 use super::{Password, Username, password, views};
@@ -14,7 +16,8 @@ use crate::{
     db::now_ms,
     entities::user,
     error::AppError,
-    startup::AppState,
+    limits::Limits,
+    live::Hub,
     web::session::{self, Viewer, csrf_token, session_of, viewer_of},
 };
 
@@ -33,21 +36,20 @@ fn with_status(markup: maud::Markup, status: StatusCode) -> Response {
 }
 
 #[handler]
-pub async fn signup_form(
-    req: &Request,
-    Data(state): Data<&Arc<AppState>>,
-) -> Result<Response, AppError> {
+pub async fn signup_form(req: &Request, Data(hub): Data<&Hub>) -> Result<Response, AppError> {
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other("/").into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::signup(&token, "", &[], state.hub.site_online().await).into_response())
+    Ok(views::signup(&token, "", &[], hub.site_online().await).into_response())
 }
 
 #[handler]
 pub async fn signup(
     req: &Request,
-    Data(state): Data<&Arc<AppState>>,
+    Data(db): Data<&DatabaseConnection>,
+    Data(hub): Data<&Hub>,
+    Data(limits): Data<&Arc<Limits>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
@@ -58,28 +60,18 @@ pub async fn signup(
         (u, p) => {
             let errors: Vec<&str> = [u.err(), p.err()].into_iter().flatten().collect();
             let token = csrf_token(&session).await?;
-            let page = views::signup(
-                &token,
-                &form.username,
-                &errors,
-                state.hub.site_online().await,
-            );
+            let page = views::signup(&token, &form.username, &errors, hub.site_online().await);
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
 
-    if let Err(wait) = state.limits.signup(client_ip(req)) {
+    if let Err(wait) = limits.signup(client_ip(req)) {
         let token = csrf_token(&session).await?;
         let error = format!(
             "Too many sign-ups from your network. Try again in {}.",
             wait.in_words()
         );
-        let page = views::signup(
-            &token,
-            &form.username,
-            &[&error],
-            state.hub.site_online().await,
-        );
+        let page = views::signup(&token, &form.username, &[&error], hub.site_online().await);
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
     }
     let password_hash = password::hash(password).await?;
@@ -90,17 +82,12 @@ pub async fn signup(
         created_at: Set(now_ms()),
         ..Default::default()
     };
-    let id = match user::Entity::insert(new_user).exec(&state.db).await {
+    let id = match user::Entity::insert(new_user).exec(db).await {
         Ok(done) => done.last_insert_id,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let token = csrf_token(&session).await?;
             let errors = ["That username is taken. Choose another one."];
-            let page = views::signup(
-                &token,
-                &form.username,
-                &errors,
-                state.hub.site_online().await,
-            );
+            let page = views::signup(&token, &form.username, &errors, hub.site_online().await);
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
         Err(e) => return Err(e.into()),
@@ -111,27 +98,26 @@ pub async fn signup(
 }
 
 #[handler]
-pub async fn login_form(
-    req: &Request,
-    Data(state): Data<&Arc<AppState>>,
-) -> Result<Response, AppError> {
+pub async fn login_form(req: &Request, Data(hub): Data<&Hub>) -> Result<Response, AppError> {
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other("/").into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::login(&token, "", None, state.hub.site_online().await).into_response())
+    Ok(views::login(&token, "", None, hub.site_online().await).into_response())
 }
 
 #[handler]
 pub async fn login(
     req: &Request,
-    Data(state): Data<&Arc<AppState>>,
+    Data(db): Data<&DatabaseConnection>,
+    Data(hub): Data<&Hub>,
+    Data(limits): Data<&Arc<Limits>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
     let account = form.username.trim().to_ascii_lowercase();
     let address = client_ip(req);
-    if let Err(wait) = state.limits.login_attempt(&account, address) {
+    if let Err(wait) = limits.login_attempt(&account, address) {
         let token = csrf_token(&session).await?;
         let error = format!(
             "Too many failed attempts. Wait {} and try again.",
@@ -141,7 +127,7 @@ pub async fn login(
             &token,
             &form.username,
             Some(&error),
-            state.hub.site_online().await,
+            hub.site_online().await,
         );
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
     }
@@ -151,7 +137,7 @@ pub async fn login(
         Ok(name) => {
             user::Entity::find()
                 .filter(user::Column::UsernameKey.eq(name.key()))
-                .one(&state.db)
+                .one(db)
                 .await?
         }
         Err(_) => None,
@@ -164,19 +150,19 @@ pub async fn login(
     };
     match found {
         Some(user) if password_ok => {
-            state.limits.login_succeeded(&account);
+            limits.login_succeeded(&account);
             session::sign_in(&session, user.id, &user.username).await?;
             tracing::info!(user_id = user.id, "logged in");
             Ok(Redirect::see_other("/").into_response())
         }
         _ => {
-            state.limits.login_failed(&account, address);
+            limits.login_failed(&account, address);
             let token = csrf_token(&session).await?;
             let page = views::login(
                 &token,
                 &form.username,
                 Some("Wrong username or password."),
-                state.hub.site_online().await,
+                hub.site_online().await,
             );
             Ok(with_status(page, StatusCode::UNAUTHORIZED))
         }
@@ -184,12 +170,9 @@ pub async fn login(
 }
 
 #[handler]
-pub async fn logout(
-    viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
-) -> Result<Response, AppError> {
+pub async fn logout(viewer: Viewer, Data(hub): Data<&Hub>) -> Result<Response, AppError> {
     if let Some(key) = viewer.session_key() {
-        state.hub.close_session(&key);
+        hub.close_session(&key);
     }
     session::sign_out(&viewer.session).await?;
     Ok(Redirect::see_other("/login").into_response())

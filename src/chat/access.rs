@@ -1,10 +1,10 @@
 //! Who may see a conversation. A public room is open to everyone signed in; a private
 //! chat only to its two members. Anyone else is told the chat does not exist (404),
 //! never that it is forbidden (403): a 403 would confirm that two people talk.
-use sea_orm::EntityTrait;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{Conversation, ConversationKind, queries};
-use crate::{entities::user, error::AppError, startup::AppState, web::Viewer};
+use crate::{entities::user, error::AppError, web::Viewer};
 
 /// The two members of a private chat, from its key `"{low id}:{high id}"`.
 pub fn direct_members(conversation: &Conversation) -> Option<(i64, i64)> {
@@ -28,8 +28,12 @@ pub fn may_access(conversation: &Conversation, user_id: i64) -> bool {
 
 /// Loads conversation `id` if `viewer` may see it; otherwise, and when it does not
 /// exist, [`AppError::NotFound`].
-pub async fn open(state: &AppState, viewer: &Viewer, id: i64) -> Result<Conversation, AppError> {
-    match queries::conversation_by_id(&state.db, id).await? {
+pub async fn open(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Conversation, AppError> {
+    match queries::conversation_by_id(db, id).await? {
         Some(c) if may_access(&c, viewer.id) => Ok(c),
         _ => Err(AppError::NotFound),
     }
@@ -37,21 +41,21 @@ pub async fn open(state: &AppState, viewer: &Viewer, id: i64) -> Result<Conversa
 
 /// The other member of a private chat, as seen by `viewer_id`.
 pub async fn other_member(
-    state: &AppState,
+    db: &DatabaseConnection,
     conversation: &Conversation,
     viewer_id: i64,
 ) -> Result<user::Model, AppError> {
     let (a, b) = direct_members(conversation).ok_or(AppError::NotFound)?;
     let other = if a == viewer_id { b } else { a };
     user::Entity::find_by_id(other)
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound)
 }
 
 /// The conversation's URL for `viewer`: `/rooms/{slug}` or `/dm/{other person}`.
 pub async fn url_for(
-    state: &AppState,
+    db: &DatabaseConnection,
     conversation: &Conversation,
     viewer: &Viewer,
 ) -> Result<String, AppError> {
@@ -61,7 +65,7 @@ pub async fn url_for(
             conversation.slug.as_deref().unwrap_or_default()
         )),
         ConversationKind::Direct => {
-            let other = other_member(state, conversation, viewer.id).await?;
+            let other = other_member(db, conversation, viewer.id).await?;
             Ok(format!("/dm/{}", other.username))
         }
     }

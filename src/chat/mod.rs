@@ -1,21 +1,41 @@
-//! What public rooms and private chats share: a [`Conversation`], its messages, posting
-//! to it, reading its history, and the views of a conversation page and of one message.
+//! What public rooms and private chats share: a [`Conversation`], its events (a new
+//! message now), posting to it, reading its history, catching up on it, and the views
+//! of a conversation page and of one message. [`Chat`] is what its handlers share.
 //!
-//! Posting follows one rule: persist, then broadcast. A message is handed to the
+//! Posting follows one rule: persist, then broadcast. An event is handed to the
 //! [`crate::live::Hub`] only after its transaction has committed ([`writer`]).
+//!
+//! - [`store`] writes events, numbered per conversation; [`writer`] runs it, batching;
+//!   [`catchup`] reads what changed since an event, for sockets and for the hub
+//!   ([`source`]).
+//! - [`queries`], [`page`], [`views`]: history and its rendering; [`sidebar`] and
+//!   [`unread`]: the conversations of a person and what they have not read.
+//! - [`access`] decides who may see a conversation; [`members`] keeps who is in one.
+//! - [`socket`] is the WebSocket endpoint of a page; [`routes`] the composer's action.
 pub mod access;
 mod body;
+pub mod catchup;
+pub mod members;
 pub mod page;
 pub mod queries;
 pub mod routes;
 pub mod sidebar;
+pub mod socket;
+pub mod source;
+pub mod store;
+pub mod unread;
 pub mod views;
 pub mod writer;
 
-pub use body::{BodyError, MessageBody};
-pub use queries::{MessageView, Posted};
+use std::sync::Arc;
 
-use crate::{entities::conversation, error::AppError, startup::AppState};
+pub use body::{BodyError, MessageBody};
+pub use queries::MessageView;
+pub use store::Posted;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{entities::conversation, error::AppError, limits::Limits, live::Hub};
 
 /// A row of `conversations`: a public room or a private chat.
 pub type Conversation = conversation::Model;
@@ -46,27 +66,46 @@ impl ConversationKind {
 /// How many messages a page shows, and how many "older" loads at a time.
 pub const PAGE_SIZE: u64 = 50;
 
-/// Posts `body` to `conversation` as its author: stores it, and once it is committed,
-/// hands it to the hub for delivery. Both the composer and the socket post through here,
-/// so both are held to the same rate limit.
-pub async fn post(
-    state: &AppState,
-    conversation: &Conversation,
-    author_id: i64,
-    author: &str,
-    body: MessageBody,
-) -> Result<Posted, AppError> {
-    state
-        .limits
-        .message(author_id)
-        .map_err(AppError::TooManyRequests)?;
-    Ok(state
-        .writer
-        .post(queries::NewMessage {
-            conversation_id: conversation.id,
-            author_id,
-            author: author.to_owned(),
-            body,
-        })
-        .await?)
+/// What the handlers of conversations share.
+pub struct Chat {
+    pub db: DatabaseConnection,
+    pub hub: Hub,
+    /// Stores new events, batching them under load. It and the session store take
+    /// turns at SQLite's write lock through one [`crate::db::WriteGate`].
+    pub writer: writer::Writer,
+    /// Each conversation's latest messages, rendered for its page.
+    pub histories: Arc<page::HistoryCache>,
+    pub members: Arc<members::Members>,
+    pub limits: Arc<Limits>,
+}
+
+impl Chat {
+    /// Posts `body` to `conversation` as its author: stores it, and once it is
+    /// committed, hands it to the hub for delivery. Both the composer and the socket
+    /// post through here, so both are held to the same rate limit.
+    pub async fn post(
+        &self,
+        conversation: &Conversation,
+        author_id: i64,
+        author: &str,
+        body: MessageBody,
+    ) -> Result<Posted, AppError> {
+        self.limits
+            .message(author_id)
+            .map_err(AppError::TooManyRequests)?;
+        Ok(self
+            .writer
+            .post(store::NewMessage {
+                conversation_id: conversation.id,
+                author_id,
+                author: author.to_owned(),
+                body,
+            })
+            .await?)
+    }
+
+    /// Someone joined or left `conversation_id`.
+    pub fn membership_changed(&self, conversation_id: i64) {
+        self.members.changed(&self.hub, conversation_id);
+    }
 }

@@ -9,25 +9,25 @@ use maud::Markup;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{
-    Conversation, ConversationKind, PAGE_SIZE, access, queries, sidebar,
+    Chat, Conversation, ConversationKind, PAGE_SIZE, access, queries, sidebar, unread,
     views::{self, History},
 };
-use crate::{error::AppError, startup::AppState, web::Viewer};
+use crate::{error::AppError, web::Viewer};
 
 /// Conversations whose latest messages are kept rendered.
 const CACHED_HISTORIES: u64 = 1024;
 
 /// The latest page of each busy conversation's history, rendered once and kept until
-/// the conversation's next message. An entry is served only while it holds the
-/// conversation's latest message: on PostgreSQL that is read from the conversation's
-/// row (`last_message_id`, written in the transaction of each message), so a stale
-/// entry is never served, on one process or on several. On SQLite this process is the
-/// only writer, so the message writer tells the cache of each commit and a page needs
-/// no query for it. It must not hold anything that differs between viewers.
+/// the conversation's next event. An entry is served only while it is as of the
+/// conversation's latest event: on PostgreSQL that is read from the conversation's
+/// row (`last_seq`, written in the transaction of each event), so a stale entry is
+/// never served, on one process or on several. On SQLite this process is the only
+/// writer, so the writer tells the cache of each commit and a page needs no query for
+/// it. It must not hold anything that differs between viewers.
 pub struct HistoryCache {
-    latest: moka::sync::Cache<i64, (Option<i64>, Arc<History>)>,
-    /// The latest message id of each conversation this process has seen, when it is
-    /// the only writer; `None` when other processes write too.
+    latest: moka::sync::Cache<i64, Arc<History>>,
+    /// The latest event of each conversation this process has seen, when it is the
+    /// only writer; `None` when other processes write too.
     written_here: Option<Mutex<HashMap<i64, i64>>>,
 }
 
@@ -40,12 +40,12 @@ impl HistoryCache {
         }
     }
 
-    /// The writer committed `message_id` to `conversation_id` (ignored unless this
+    /// The writer committed event `seq` of `conversation_id` (ignored unless this
     /// process is the only writer).
-    pub fn committed(&self, conversation_id: i64, message_id: i64) {
+    pub fn committed(&self, conversation_id: i64, seq: i64) {
         if let Some(mut known) = self.known() {
-            let latest = known.entry(conversation_id).or_insert(message_id);
-            *latest = (*latest).max(message_id);
+            let latest = known.entry(conversation_id).or_insert(seq);
+            *latest = (*latest).max(seq);
         }
     }
 
@@ -59,20 +59,14 @@ impl HistoryCache {
         )
     }
 
-    /// The id of the conversation's latest message.
-    async fn latest_id(
-        &self,
-        db: &DatabaseConnection,
-        conversation_id: i64,
-    ) -> Result<Option<i64>, DbErr> {
-        if let Some(id) = self.known().and_then(|k| k.get(&conversation_id).copied()) {
-            return Ok(Some(id));
+    /// The conversation's latest event.
+    async fn head(&self, db: &DatabaseConnection, conversation_id: i64) -> Result<i64, DbErr> {
+        if let Some(seq) = self.known().and_then(|k| k.get(&conversation_id).copied()) {
+            return Ok(seq);
         }
-        let read = queries::latest_id(db, conversation_id).await?;
-        if let Some(id) = read {
-            // As a commit would: one told meanwhile may be newer, and the larger stays.
-            self.committed(conversation_id, id);
-        }
+        let read = queries::head(db, conversation_id).await?;
+        // As a commit would: one told meanwhile may be newer, and the larger stays.
+        self.committed(conversation_id, read);
         Ok(read)
     }
 
@@ -82,18 +76,17 @@ impl HistoryCache {
         db: &DatabaseConnection,
         conversation_id: i64,
     ) -> Result<Arc<History>, DbErr> {
-        let up_to = self.latest_id(db, conversation_id).await?;
-        if let Some((cached_up_to, history)) = self.latest.get(&conversation_id) {
-            if cached_up_to == up_to {
+        let head = self.head(db, conversation_id).await?;
+        if let Some(history) = self.latest.get(&conversation_id) {
+            if history.upto == head {
                 return Ok(history);
             }
         }
-        // Read after the latest id: this holds every message up to it (and maybe newer
-        // ones, which is only fresher).
-        let (messages, has_older) = queries::page(db, conversation_id, None, PAGE_SIZE).await?;
-        let history = Arc::new(History::new(&messages, has_older));
-        self.latest
-            .insert(conversation_id, (up_to, history.clone()));
+        // The page says which event it is as of; it may be newer than `head`, which is
+        // only fresher, and is kept as of that event.
+        let page = queries::page(db, conversation_id, None, PAGE_SIZE).await?;
+        let history = Arc::new(History::new(&page));
+        self.latest.insert(conversation_id, history.clone());
         Ok(history)
     }
 }
@@ -102,7 +95,7 @@ impl HistoryCache {
 /// carries a refused draft and the reason, for a plain form post that needs the page
 /// back.
 pub async fn render(
-    state: &AppState,
+    chat: &Chat,
     viewer: &Viewer,
     conversation: &Conversation,
     before: Option<i64>,
@@ -119,17 +112,17 @@ pub async fn render(
             ),
         ),
         ConversationKind::Direct => {
-            let other = access::other_member(state, conversation, viewer.id).await?;
-            peer_read = Some(queries::read_mark(&state.db, conversation.id, other.id).await?);
+            let other = access::other_member(&chat.db, conversation, viewer.id).await?;
+            peer_read =
+                Some(unread::queries::read_mark(&chat.db, conversation.id, other.id).await?);
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
     let history = match before {
-        None => state.histories.latest(&state.db, conversation.id).await?,
+        None => chat.histories.latest(&chat.db, conversation.id).await?,
         Some(before) => {
-            let (messages, has_older) =
-                queries::page(&state.db, conversation.id, Some(before), PAGE_SIZE).await?;
-            Arc::new(History::new(&messages, has_older))
+            let page = queries::page(&chat.db, conversation.id, Some(before), PAGE_SIZE).await?;
+            Arc::new(History::new(&page))
         }
     };
     let (composer_error, draft) = match composer {
@@ -143,23 +136,26 @@ pub async fn render(
         heading,
         url,
         history: &history,
-        presence: state.hub.presence(conversation.id).await,
-        site_online: state.hub.site_online().await,
+        presence: chat.hub.presence(conversation.id).await,
+        site_online: chat.hub.site_online().await,
         composer_error,
         draft,
         peer_read,
-        sidebar: Some(sidebar::for_user(&state.db, viewer.id, Some(conversation.id)).await?),
+        sidebar: Some(sidebar::for_user(&chat.db, viewer.id, Some(conversation.id)).await?),
     }))
 }
 
 /// The htmx answer to "load older": the next `#older` and the messages before `before`.
 pub async fn older(
-    state: &AppState,
+    db: &DatabaseConnection,
     conversation: &Conversation,
     base_url: &str,
     before: i64,
 ) -> Result<Markup, AppError> {
-    let (messages, has_older) =
-        queries::page(&state.db, conversation.id, Some(before), PAGE_SIZE).await?;
-    Ok(views::older_fragment(base_url, &messages, has_older))
+    let page = queries::page(db, conversation.id, Some(before), PAGE_SIZE).await?;
+    Ok(views::older_fragment(
+        base_url,
+        &page.messages,
+        page.has_older,
+    ))
 }

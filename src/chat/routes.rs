@@ -9,10 +9,9 @@ use poem::{
 };
 use serde::Deserialize;
 
-use super::{MessageBody, views};
+use super::{Chat, MessageBody, views};
 use crate::{
     error::AppError,
-    startup::AppState,
     web::{Viewer, is_htmx},
 };
 
@@ -26,11 +25,11 @@ pub struct ComposerForm {
 pub async fn post_message(
     req: &Request,
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
     Path(conversation_id): Path<i64>,
     Form(form): Form<ComposerForm>,
 ) -> Result<Response, AppError> {
-    let conversation = super::access::open(state, &viewer, conversation_id).await?;
+    let conversation = super::access::open(&chat.db, &viewer, conversation_id).await?;
     let htmx = is_htmx(req);
     // A refusal answers in the composer: its error line for htmx, the whole page with
     // the draft kept for a plain form post.
@@ -39,7 +38,7 @@ pub async fn post_message(
             views::composer_error(Some(&message), true).into_response()
         } else {
             let draft = Some((message, form.body.clone()));
-            super::page::render(state, &viewer, &conversation, None, draft)
+            super::page::render(chat, &viewer, &conversation, None, draft)
                 .await?
                 .into_response()
         };
@@ -50,7 +49,10 @@ pub async fn post_message(
         Ok(body) => body,
         Err(refusal) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, refusal.to_string()).await,
     };
-    let posted = match super::post(state, &conversation, viewer.id, &viewer.username, body).await {
+    let posted = match chat
+        .post(&conversation, viewer.id, &viewer.username, body)
+        .await
+    {
         Ok(posted) => posted,
         // The composer shows what went wrong in its error line: always for htmx, and
         // for a plain post that was too fast (the page keeps the draft).
@@ -71,36 +73,14 @@ pub async fn post_message(
         Err(e) => return Err(e),
     };
     if htmx {
+        // The socket brings the message, in order; this refreshes it where it is.
         let fragment = maud::html! {
-            (views::appended(std::slice::from_ref(&posted.message)))
+            (views::refreshed(&posted.message))
             (views::composer_error(None, true))
         };
         Ok(fragment.into_response())
     } else {
-        let url = super::access::url_for(state, &conversation, &viewer).await?;
+        let url = super::access::url_for(&chat.db, &conversation, &viewer).await?;
         Ok(Redirect::see_other(url).into_response())
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ReadForm {
-    up_to: i64,
-}
-
-/// `POST /conversations/{id}/read` (`up_to`): the page reports what the person has
-/// seen. One write per report, however many messages it covers.
-#[handler]
-pub async fn mark_read(
-    viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
-    Path(conversation_id): Path<i64>,
-    Form(form): Form<ReadForm>,
-) -> Result<StatusCode, AppError> {
-    let conversation = super::access::open(state, &viewer, conversation_id).await?;
-    if let Some(up_to) =
-        super::queries::mark_read(&state.db, &conversation, viewer.id, form.up_to).await?
-    {
-        state.hub.read(conversation.id, viewer.id, up_to);
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -68,36 +68,6 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
     Ok(entries)
 }
 
-/// How many messages of one conversation `user_id` has not read.
-pub async fn unread_count(
-    db: &DatabaseConnection,
-    conversation_id: i64,
-    user_id: i64,
-) -> Result<i64, DbErr> {
-    let row = db
-        .query_one_raw(db::statement(
-            db,
-            "SELECT COUNT(*) AS unread FROM messages msg JOIN memberships m \
-               ON m.conversation_id = msg.conversation_id AND m.user_id = ? \
-             WHERE msg.conversation_id = ? AND msg.id > m.last_read_message_id AND msg.author_id <> ?",
-            [user_id.into(), conversation_id.into(), user_id.into()],
-        ))
-        .await?;
-    match row {
-        Some(row) => row.try_get("", "unread"),
-        None => Ok(0),
-    }
-}
-
-pub fn badge(conversation_id: i64, count: i64, oob: bool) -> Markup {
-    html! {
-        span.unread-badge id={ "unread-" (conversation_id) } data-count=(count)
-            aria-label={ (count) " unread" } hx-swap-oob=[oob.then_some("true")] {
-            @if count > 0 { (count) }
-        }
-    }
-}
-
 /// One line of the sidebar, as the page and the live "new conversation" event show it.
 pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
     html! {
@@ -105,7 +75,7 @@ pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
             a.conv-link href=(e.url) data-conversation-id=(e.conversation_id)
                 aria-current=[(current == Some(e.conversation_id)).then_some("page")] {
                 span.conv-label { (e.label) }
-                (badge(e.conversation_id, e.unread, false))
+                (super::unread::badge(e.conversation_id, e.unread, false))
             }
         }
     }

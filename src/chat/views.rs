@@ -4,9 +4,12 @@
 use linkify::{LinkFinder, LinkKind};
 use maud::{Markup, PreEscaped, html};
 
-use super::{ConversationKind, MessageView};
+use super::{ConversationKind, MessageView, queries::HistoryPage};
 use crate::{
-    live::Presence,
+    live::{
+        Presence,
+        presence::{online_count, online_users},
+    },
     web::{
         Viewer,
         layout::{self, Page},
@@ -59,9 +62,26 @@ fn is_web_link(url: &str) -> bool {
 
 /// One message, exactly as every page and fragment shows it.
 pub fn message(m: &MessageView) -> Markup {
+    message_article(m, false)
+}
+
+/// A changed message, replacing itself where a page shows it.
+pub fn replaced(m: &MessageView) -> Markup {
+    message_article(m, true)
+}
+
+/// The composer's answer to an htmx post: the message as stored, replacing itself where
+/// the page already shows it. The socket appends it, in order with everyone else's;
+/// this is not a second copy, and does nothing where the socket has not yet brought it.
+pub fn refreshed(m: &MessageView) -> Markup {
+    let swap = format!("outerHTML target:#message-{} strip:true", m.id);
+    html! { div hx-swap-oob=(swap) { (message(m)) } }
+}
+
+fn message_article(m: &MessageView, oob: bool) -> Markup {
     let at = iso_time(m.created_at);
     html! {
-        article.message id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) {
+        article.message id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) hx-swap-oob=[oob.then_some("true")] {
             header.message-meta {
                 span.author { (m.author) } " "
                 time datetime=(at) { (short_time(m.created_at)) }
@@ -121,18 +141,6 @@ pub fn composer_error(error: Option<&str>, oob: bool) -> Markup {
     }
 }
 
-pub fn online_count(count: usize, oob: bool) -> Markup {
-    html! { span #online-count hx-swap-oob=[oob.then_some("true")] { (count) } }
-}
-
-pub fn online_users(presence: &Presence, oob: bool) -> Markup {
-    html! {
-        ul #online-users.online-users aria-label="Online here" hx-swap-oob=[oob.then_some("true")] {
-            @for (id, name) in &presence.users { li data-user-id=(id) { (name) } }
-        }
-    }
-}
-
 /// A conversation's latest messages as every page shows them: rendered once and
 /// shared by every viewer until the next message (what differs per viewer, such as
 /// one's own messages, is the stylesheet's business).
@@ -143,14 +151,17 @@ pub struct History {
     /// The first message shown, where "load older" continues.
     pub oldest: Option<i64>,
     pub has_older: bool,
+    /// The conversation's latest event as of this page: the page's cursor.
+    pub upto: i64,
 }
 
 impl History {
-    pub fn new(messages: &[MessageView], has_older: bool) -> Self {
+    pub fn new(page: &HistoryPage) -> Self {
         Self {
-            html: message_list(messages).into_string(),
-            oldest: messages.first().map(|m| m.id),
-            has_older,
+            html: message_list(&page.messages).into_string(),
+            oldest: page.messages.first().map(|m| m.id),
+            has_older: page.has_older,
+            upto: page.upto,
         }
     }
 }
@@ -202,12 +213,14 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     div #messages role="log" aria-live="polite" aria-label="Messages" {
                         (PreEscaped(&p.history.html))
                     }
+                    // Where the page's socket picks up (moved by every frame of events).
+                    span #cursor data-seq=(p.history.upto) hidden {}
                     @if p.history.oldest.is_none() && !p.history.has_older {
                         p.empty-history { "No messages yet. Say hello!" }
                     }
                 }
                 div #typing.typing aria-live="polite" {}
-                @if let Some(up_to) = p.peer_read { (crate::live::fragments::peer_read_on_page(p.id, up_to)) }
+                @if let Some(up_to) = p.peer_read { (super::unread::peer_read(p.id, up_to, false)) }
                 form #composer.composer method="post" action=(action) hx-post=(action) hx-swap="none" {
                     label.visually-hidden for="composer-body" { "Message" }
                     textarea #composer-body name="body" rows="1" maxlength="4000" placeholder=(placeholder) required { (p.draft) }
@@ -231,6 +244,8 @@ mod tests {
             author: "<b>al</b>".into(),
             body: body.into(),
             created_at: 0,
+            seq: 1,
+            updated_seq: 1,
         }
     }
 

@@ -4,11 +4,11 @@
 //! (SQLite's write lock and WAL append, PostgreSQL's fsync and its lock on the
 //! notification queue) is paid once per batch instead of once per message.
 //!
-//! It owns the order of writes within this process and hands each stored message to
-//! the hub right after its commit (persist, then broadcast); the hub queues it for the
-//! conversation's sockets on the writer's own thread ([`Hub::message_committed`]). It
-//! does not check bodies or rate limits: [`super::post`] does, before a message gets
-//! here.
+//! It owns the order of writes within this process: each conversation's events are
+//! numbered and committed here in order, and each is handed to the hub right after its
+//! commit (persist, then broadcast), rendered once, on the writer's own thread
+//! ([`Hub::committed`]). It does not check bodies or rate limits: [`super::post`]
+//! does, before a message gets here.
 //!
 //! On SQLite the writer is a thread of its own that drives its own connection
 //! directly ([`crate::db::open_sqlite_writer`]): a commit takes tens of microseconds
@@ -22,11 +22,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     page::HistoryCache,
-    queries::{self, NewMessage, Posted},
+    store::{self, NewMessage, Posted},
+    unread::Announcer,
+    views,
 };
 use crate::{
     db::{self, WriteGate},
-    live::Hub,
+    live::{Committed, Hub},
 };
 
 /// Messages stored in one transaction at most.
@@ -45,16 +47,22 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer for `db`, announcing what it stores to `hub` and to the cache
-    /// of rendered histories. Fails only if the SQLite writer's thread cannot start.
+    /// Starts the writer for `db`, handing what it stores to `hub`, to the cache of
+    /// rendered histories and to the members' news. Fails only if the SQLite writer's
+    /// thread cannot start.
     pub fn start(
         db: DatabaseConnection,
         gate: WriteGate,
         hub: Hub,
         histories: Arc<HistoryCache>,
+        announcer: Announcer,
     ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let told = Told { hub, histories };
+        let told = Told {
+            hub,
+            histories,
+            announcer,
+        };
         if db::is_sqlite(&db) {
             std::thread::Builder::new()
                 .name("hearth-writer".into())
@@ -82,6 +90,7 @@ impl Writer {
 struct Told {
     hub: Hub,
     histories: Arc<HistoryCache>,
+    announcer: Announcer,
 }
 
 /// The SQLite writer's thread. Its connection is opened at the first batch and
@@ -101,7 +110,7 @@ fn run_sqlite(
             Some(conn) => conn,
             None => own.insert(db::open_sqlite_writer(db).map_err(db::from_sqlite)?),
         };
-        let stored = queries::insert_messages_sqlite(conn, batch);
+        let stored = store::insert_messages_sqlite(conn, batch);
         if stored.is_err() {
             own = None;
         }
@@ -119,15 +128,15 @@ fn run_sqlite(
 }
 
 /// The PostgreSQL writer's task: batches go through the pool, and the bus is told
-/// inside each transaction ([`queries::insert_messages_postgres`]).
+/// inside each transaction ([`store::insert_messages_postgres`]).
 async fn run_postgres(db: DatabaseConnection, told: Told, mut queue: mpsc::Receiver<Job>) {
     let bus = told.hub.bus();
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
         let (messages, replies) = split(&mut jobs);
-        let stored = queries::insert_messages_postgres(&db, bus, &messages).await;
+        let stored = store::insert_messages_postgres(&db, bus, &messages).await;
         for (message, reply) in settle(&told, &messages, replies, stored) {
-            let one = queries::insert_messages_postgres(&db, bus, std::slice::from_ref(message))
+            let one = store::insert_messages_postgres(&db, bus, std::slice::from_ref(message))
                 .await
                 .and_then(only);
             answer(&told, reply, one);
@@ -177,8 +186,8 @@ fn only(mut posted: Vec<Posted>) -> Result<Posted, DbErr> {
         .ok_or_else(|| DbErr::Custom("no message was stored".into()))
 }
 
-/// Hands a stored message to the history cache and the hub (persist, then
-/// broadcast), then tells its poster.
+/// Hands a stored message to the history cache, the hub and the members' news
+/// (persist, then broadcast), then tells its poster.
 fn answer(
     told: &Told,
     reply: oneshot::Sender<Result<Posted, DbErr>>,
@@ -187,8 +196,14 @@ fn answer(
     if let Ok(posted) = &stored {
         let message = &posted.message;
         told.histories
-            .committed(message.conversation_id, message.id);
-        told.hub.message_committed(posted);
+            .committed(message.conversation_id, message.seq);
+        told.hub.committed(Committed {
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            html: views::appended(std::slice::from_ref(message)).into_string(),
+            author_id: Some(message.author_id),
+        });
+        told.announcer.posted(message.clone());
     }
     let _ = reply.send(stored);
 }

@@ -14,11 +14,10 @@ use serde::Deserialize;
 use super::views;
 use crate::{
     accounts::Username,
-    chat::{self, Conversation, ConversationKind, access, sidebar},
+    chat::{self, Chat, Conversation, ConversationKind, access, sidebar},
     db::{self, now_ms},
     entities::{conversation, user},
     error::AppError,
-    startup::AppState,
     web::{Viewer, is_htmx, layout},
 };
 
@@ -34,7 +33,7 @@ pub struct DirectoryQuery {
 #[handler]
 pub async fn directory(
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, AppError> {
     let q = query.q.trim();
@@ -46,10 +45,10 @@ pub async fn directory(
     let people =
         if searchable {
             let pattern = format!("{}%", q.to_ascii_lowercase().replace('_', "\\_"));
-            let rows = state
+            let rows = chat
             .db
             .query_all_raw(db::statement(
-                &state.db,
+                &chat.db,
                 "SELECT id, username FROM users WHERE username_key LIKE ? ESCAPE '\\' AND id <> ? \
                  ORDER BY username_key LIMIT ?",
                 [pattern.into(), viewer.id.into(), (DIRECTORY_LIMIT as i64).into()],
@@ -63,7 +62,7 @@ pub async fn directory(
                 ));
             }
             let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
-            let online = state.hub.online_among(&ids).await;
+            let online = chat.hub.online_among(&ids).await;
             found
                 .into_iter()
                 .map(|(id, username)| views::Person {
@@ -75,9 +74,9 @@ pub async fn directory(
         } else {
             Vec::new()
         };
-    let sidebar = sidebar::for_user(&state.db, viewer.id, None).await?;
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
     Ok(
-        views::directory(&viewer, q, &people, state.hub.site_online().await, sidebar)
+        views::directory(&viewer, q, &people, chat.hub.site_online().await, sidebar)
             .into_response(),
     )
 }
@@ -91,7 +90,7 @@ pub struct HistoryQuery {
 pub async fn open_chat(
     req: &Request,
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
     Path(username): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, AppError> {
@@ -99,7 +98,7 @@ pub async fn open_chat(
         Ok(name) => {
             user::Entity::find()
                 .filter(user::Column::UsernameKey.eq(name.key()))
-                .one(&state.db)
+                .one(&chat.db)
                 .await?
         }
         Err(_) => None,
@@ -116,15 +115,15 @@ pub async fn open_chat(
             "A private chat needs two people: pick someone else from the directory.",
         ));
     }
-    let conversation = open_or_create(state, viewer.id, other.id).await?;
+    let conversation = open_or_create(chat, viewer.id, other.id).await?;
     if let (Some(before), true) = (query.before, is_htmx(req)) {
         let base = format!("/dm/{}", other.username);
-        return Ok(chat::page::older(state, &conversation, &base, before)
+        return Ok(chat::page::older(&chat.db, &conversation, &base, before)
             .await?
             .into_response());
     }
     Ok(
-        chat::page::render(state, &viewer, &conversation, query.before, None)
+        chat::page::render(chat, &viewer, &conversation, query.before, None)
             .await?
             .into_response(),
     )
@@ -132,11 +131,11 @@ pub async fn open_chat(
 
 /// The private chat of two people, created (with both memberships) on first use.
 /// Concurrent first uses from both sides meet on the unique key and share one row.
-async fn open_or_create(state: &AppState, a: i64, b: i64) -> Result<Conversation, AppError> {
+async fn open_or_create(chat: &Chat, a: i64, b: i64) -> Result<Conversation, AppError> {
     let key = access::direct_key(a, b);
     let find =
         || conversation::Entity::find().filter(conversation::Column::DirectKey.eq(key.clone()));
-    if let Some(found) = find().one(&state.db).await? {
+    if let Some(found) = find().one(&chat.db).await? {
         return Ok(found);
     }
     let now = now_ms();
@@ -154,12 +153,12 @@ async fn open_or_create(state: &AppState, a: i64, b: i64) -> Result<Conversation
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(&state.db)
+    .exec_without_returning(&chat.db)
     .await?;
-    let created = find().one(&state.db).await?.ok_or(AppError::NotFound)?;
+    let created = find().one(&chat.db).await?.ok_or(AppError::NotFound)?;
     for member in [a, b] {
-        chat::queries::join(&state.db, created.id, member).await?;
+        chat::queries::join(&chat.db, created.id, member).await?;
     }
-    state.hub.membership_changed(created.id);
+    chat.membership_changed(created.id);
     Ok(created)
 }

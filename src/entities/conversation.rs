@@ -16,6 +16,8 @@ pub struct Model {
     pub created_at: i64,
     pub last_message_id: Option<i64>,
     pub last_activity_at: i64,
+    /// The number of the conversation's latest event (0 before the first).
+    pub last_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

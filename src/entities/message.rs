@@ -10,6 +10,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub body: String,
     pub created_at: i64,
+    /// The conversation event that created the message.
+    pub seq: i64,
+    /// The conversation event that last changed it (its creation, until it is changed).
+    pub updated_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,25 +1,25 @@
-//! The one interface that delivery goes through. A [`Bus`] carries [`Event`]s to the
-//! hub of every server process, this one included; the in-process [`LocalBus`] is the
-//! whole story for a single process, and a PostgreSQL bus (LISTEN/NOTIFY) stands in
-//! for it when several processes share a database. Nothing above this interface knows
-//! which one is in use.
+//! The one interface between server processes. A [`Bus`] carries [`Event`]s from this
+//! process to the hubs of the others; this process's own hub hears of its events
+//! directly, from the thread that committed them. A single process has nobody to tell
+//! ([`LocalBus`]); processes sharing PostgreSQL tell each other over LISTEN/NOTIFY
+//! ([`super::PgBus`]). Nothing above this interface knows which one is in use.
 //!
 //! Events carry ids, not HTML: each process renders what it delivers, once.
 use async_trait::async_trait;
 use sea_orm::{DatabaseTransaction, DbErr};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 /// What happened, as every process's hub needs to hear it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t")]
 pub enum Event {
-    /// Message `message_id` committed in `conversation_id`; `previous_id` is the
-    /// message before it there, so a hub can tell whether it missed one.
-    MessageCommitted {
+    /// Event `seq` of `conversation_id` committed: it posted message `message_id`
+    /// (`posted`) or changed it. A hub reads what it needs from the database.
+    Changed {
         conversation_id: i64,
+        seq: i64,
         message_id: i64,
-        previous_id: Option<i64>,
+        posted: bool,
     },
     /// `user_id` is typing in `conversation_id`.
     Typing {
@@ -45,50 +45,31 @@ pub enum Event {
 
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Sends `event` to every hub. Never blocks; delivery is best effort for
-    /// everything but messages, which a hub can always recover from the database.
+    /// Sends `event` to every other process's hub. Never blocks; delivery is best
+    /// effort for everything but conversation events, which a hub can always recover
+    /// from the database.
     fn publish(&self, event: Event);
 
-    /// Writes `event` into `txn`, to go out when (and only if) it commits. Answers
-    /// false when this bus cannot, and the caller must [`publish`](Bus::publish)
-    /// after the commit instead.
-    async fn publish_in(&self, _txn: &DatabaseTransaction, _event: &Event) -> Result<bool, DbErr> {
-        Ok(false)
-    }
-
-    /// [`publish_in`](Bus::publish_in) for several events, in order; answers false
-    /// (for all of them) when this bus cannot.
+    /// Writes `events` into `txn`, in order, to go out when (and only if) it commits.
     async fn publish_all_in(
         &self,
         txn: &DatabaseTransaction,
         events: &[Event],
-    ) -> Result<bool, DbErr> {
-        for event in events {
-            if !self.publish_in(txn, event).await? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
+    ) -> Result<(), DbErr>;
 }
 
-/// The bus of a single process: events go straight to this process's hub.
-pub struct LocalBus {
-    tx: mpsc::UnboundedSender<Event>,
-}
-
-impl LocalBus {
-    /// The bus and the receiving end that the hub consumes.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Event>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
-    }
-}
+/// The bus of a single process: there is no other process to tell.
+pub struct LocalBus;
 
 #[async_trait]
 impl Bus for LocalBus {
-    fn publish(&self, event: Event) {
-        // The receiver lives as long as the hub; after shutdown there is nobody to tell.
-        let _ = self.tx.send(event);
+    fn publish(&self, _event: Event) {}
+
+    async fn publish_all_in(
+        &self,
+        _txn: &DatabaseTransaction,
+        _events: &[Event],
+    ) -> Result<(), DbErr> {
+        Ok(())
     }
 }

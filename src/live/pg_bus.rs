@@ -1,11 +1,13 @@
 //! The bus over PostgreSQL LISTEN/NOTIFY, for several server processes on one
 //! database. Every process listens on one channel; an event is a NOTIFY whose payload
-//! is the event as JSON, ids only (NOTIFY payloads are capped at 8000 bytes, and each
-//! process renders what it delivers itself).
+//! is the event as JSON with the sending process's id, ids only (NOTIFY payloads are
+//! capped at 8000 bytes, and each process renders what it delivers itself). A process
+//! hears its own notifications too, and drops them: its hub heard of those events from
+//! the thread that committed them.
 //!
-//! A message's notification is written in the transaction that stores the message
-//! ([`Bus::publish_in`]), so it goes out if and only if the message commits. When the
-//! listening connection drops, the listener reconnects and hands the hub a
+//! A conversation event's notification is written in the transaction that stores it
+//! ([`Bus::publish_all_in`]), so it goes out if and only if the event commits. When
+//! the listening connection drops, the listener reconnects and hands the hub a
 //! [`Event::Resync`]: what committed meanwhile is read back from the database.
 use std::time::Duration;
 
@@ -14,6 +16,8 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, sqlx::postgres::PgListener,
 };
 use tokio::sync::mpsc;
+
+use serde::{Deserialize, Serialize};
 
 use super::{Bus, Event};
 use crate::db;
@@ -25,6 +29,17 @@ const BATCH: usize = 64;
 pub struct PgBus {
     outbox: mpsc::UnboundedSender<Event>,
     db: DatabaseConnection,
+    /// This process, as its notifications name it.
+    origin: u64,
+}
+
+/// A notification: the event and the process that sent it.
+#[derive(Serialize, Deserialize)]
+struct Envelope<E> {
+    #[serde(rename = "o")]
+    origin: u64,
+    #[serde(rename = "e")]
+    event: E,
 }
 
 impl PgBus {
@@ -35,11 +50,12 @@ impl PgBus {
         let listener = start_listening(&db)
             .await
             .map_err(|e| DbErr::Custom(format!("cannot listen for events: {e}")))?;
+        let origin = rand::random::<u64>();
         let (events, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(listen(listener, db.clone(), events));
+        tokio::spawn(listen(listener, db.clone(), origin, events));
         let (outbox, pending) = mpsc::unbounded_channel();
-        tokio::spawn(send(db.clone(), pending));
-        Ok((Self { outbox, db }, inbox))
+        tokio::spawn(send(db.clone(), origin, pending));
+        Ok((Self { outbox, db, origin }, inbox))
     }
 }
 
@@ -50,8 +66,8 @@ async fn start_listening(db: &DatabaseConnection) -> Result<PgListener, sea_orm:
     Ok(listener)
 }
 
-fn payload(event: &Event) -> Option<String> {
-    serde_json::to_string(event)
+fn payload(origin: u64, event: &Event) -> Option<String> {
+    serde_json::to_string(&Envelope { origin, event })
         .map_err(|e| tracing::error!(error = %e, "cannot encode an event"))
         .ok()
 }
@@ -62,26 +78,23 @@ impl Bus for PgBus {
         let _ = self.outbox.send(event);
     }
 
-    async fn publish_in(&self, txn: &DatabaseTransaction, event: &Event) -> Result<bool, DbErr> {
-        self.publish_all_in(txn, std::slice::from_ref(event)).await
-    }
-
     /// One statement for the whole batch: a round trip, not one per event.
     async fn publish_all_in(
         &self,
         txn: &DatabaseTransaction,
         events: &[Event],
-    ) -> Result<bool, DbErr> {
-        let payloads = events.iter().map(payload).collect::<Option<Vec<String>>>();
-        let Some(payloads) = payloads else {
-            return Ok(false);
-        };
+    ) -> Result<(), DbErr> {
+        let payloads = events
+            .iter()
+            .map(|e| payload(self.origin, e))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| DbErr::Custom("cannot encode an event".into()))?;
         if payloads.is_empty() {
-            return Ok(true);
+            return Ok(());
         }
         txn.execute_raw(notify_statement(&self.db, payloads))
             .await?;
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -96,15 +109,19 @@ fn notify_statement(db: &DatabaseConnection, payloads: Vec<String>) -> sea_orm::
 }
 
 /// Sends queued events, several per round trip, in the order they were published.
-async fn send(db: DatabaseConnection, mut pending: mpsc::UnboundedReceiver<Event>) {
+async fn send(db: DatabaseConnection, origin: u64, mut pending: mpsc::UnboundedReceiver<Event>) {
     let mut batch = Vec::with_capacity(BATCH);
     while pending.recv_many(&mut batch, BATCH).await > 0 {
-        let payloads: Vec<String> = batch.drain(..).filter_map(|e| payload(&e)).collect();
+        let payloads: Vec<String> = batch
+            .drain(..)
+            .filter_map(|e| payload(origin, &e))
+            .collect();
         if payloads.is_empty() {
             continue;
         }
         if let Err(e) = db.execute_raw(notify_statement(&db, payloads)).await {
-            // Typing, presence and read events are best effort; messages never pass here.
+            // Typing, presence and read events are best effort; conversation events
+            // never pass here.
             tracing::warn!(error = %e, "could not publish events");
         }
     }
@@ -116,18 +133,22 @@ async fn send(db: DatabaseConnection, mut pending: mpsc::UnboundedReceiver<Event
 async fn listen(
     mut listener: PgListener,
     db: DatabaseConnection,
+    origin: u64,
     events: mpsc::UnboundedSender<Event>,
 ) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => match serde_json::from_str::<Event>(notification.payload()) {
-                Ok(event) => {
-                    if events.send(event).is_err() {
-                        return; // the hub is gone
+            Ok(Some(notification)) => {
+                match serde_json::from_str::<Envelope<Event>>(notification.payload()) {
+                    Ok(envelope) if envelope.origin == origin => {}
+                    Ok(envelope) => {
+                        if events.send(envelope.event).is_err() {
+                            return; // the hub is gone
+                        }
                     }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed event"),
                 }
-                Err(e) => tracing::warn!(error = %e, "ignoring a malformed event"),
-            },
+            }
             // The connection dropped and the listener has already listened again on a
             // new one.
             Ok(None) => {

@@ -1,205 +1,398 @@
-//! Presence shared between server processes, as leases in the `presence` table (used
-//! with PostgreSQL; a single process keeps presence in memory only).
+//! Who is online: in each conversation (while a socket shows it) and on the site (while
+//! any socket is open), several tabs counting once. On one process this is the
+//! registry's own count; when several share PostgreSQL it is the union of every
+//! process's leases ([`super::leases`]), which the ticker keeps in step.
 //!
-//! Each process writes one row per (conversation, user) that is online through it, and
-//! one per user with conversation 0 for "on the site". It renews its rows' leases while
-//! it lives and removes them as people leave; a process that dies without a word drops
-//! out when its leases run out ([`LEASE`]). Counts are the union of live rows of every
-//! process, so several tabs on several processes still count once.
-//!
-//! This module owns the table's reads and writes; deciding when to sync and whom to
-//! tell is the hub's.
+//! Changes only mark what changed; the ticker sends the current counts at most once a
+//! tick ([`Hub::flush_presence`]), so a thousand arrivals cost each socket one frame.
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
+use maud::{Markup, html};
 
-use super::Presence;
-use crate::db::{self, now_ms};
+use super::{
+    Event, Hub,
+    leases::SITE,
+    outgoing::{Outgoing, broadcast},
+};
 
-/// How long a row stays valid without renewal: the most a dead process lingers.
-pub const LEASE: Duration = Duration::from_secs(25);
-/// How often a process renews its leases and sweeps out others' expired ones.
-pub const RENEW_EVERY: Duration = Duration::from_secs(5);
-
-/// The site itself, in the `conversation_id` column.
-pub const SITE: i64 = 0;
-
-pub struct Leases {
-    db: DatabaseConnection,
-    process: String,
+/// Who is online in a conversation, ordered by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Presence {
+    pub users: Vec<(i64, String)>,
 }
 
-impl Leases {
-    pub fn new(db: DatabaseConnection) -> Self {
-        let process = format!("{:016x}{:08x}", rand::random::<u64>(), std::process::id());
-        Self { db, process }
+/// The people online in one conversation here: name and how many of their sockets.
+#[derive(Debug, Default)]
+pub(super) struct Online(HashMap<i64, (String, usize)>);
+
+impl Online {
+    /// One more socket of `user_id`; answers whether they were not here before.
+    pub(super) fn arrive(&mut self, user_id: i64, username: String) -> bool {
+        let here = self.0.entry(user_id).or_insert((username, 0));
+        here.1 += 1;
+        here.1 == 1
     }
 
-    fn expiry() -> i64 {
-        now_ms() + LEASE.as_millis() as i64
+    /// One socket of `user_id` fewer; answers whether that was their last.
+    pub(super) fn leave(&mut self, user_id: i64) -> bool {
+        let Some(here) = self.0.get_mut(&user_id) else {
+            return false;
+        };
+        here.1 -= 1;
+        if here.1 == 0 {
+            self.0.remove(&user_id);
+            return true;
+        }
+        false
     }
 
-    /// Makes this process's rows for each changed conversation match `wanted` (user id
-    /// to name), given what `written` says is in the table; updates `written`.
-    pub async fn sync(
-        &self,
-        wanted: &HashMap<i64, HashMap<i64, String>>,
-        written: &mut HashMap<i64, HashSet<i64>>,
-    ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
-        let expires_at = Self::expiry();
-        for (&conversation, users) in wanted {
-            let before = written.entry(conversation).or_default();
-            for gone in before.iter().filter(|u| !users.contains_key(u)) {
-                txn.execute_raw(db::statement(
-                    &self.db,
-                    "DELETE FROM presence WHERE process_id = ? AND conversation_id = ? AND user_id = ?",
-                    [self.process.clone().into(), conversation.into(), (*gone).into()],
-                ))
-                .await?;
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn names(&self) -> HashMap<i64, String> {
+        self.0
+            .iter()
+            .map(|(u, (name, _))| (*u, name.clone()))
+            .collect()
+    }
+
+    pub(super) fn presence(&self) -> Presence {
+        let users = self
+            .0
+            .iter()
+            .map(|(id, (name, _))| (*id, name.clone()))
+            .collect();
+        sorted(users)
+    }
+}
+
+/// `users` in the order pages list them: by name, ignoring case.
+pub(super) fn sorted(mut users: Vec<(i64, String)>) -> Presence {
+    users.sort_by(|a, b| {
+        a.1.to_lowercase()
+            .cmp(&b.1.to_lowercase())
+            .then(a.0.cmp(&b.0))
+    });
+    Presence { users }
+}
+
+/// What changed since the last tick.
+#[derive(Debug)]
+pub(super) struct Changes {
+    /// Conversations whose count must be sent again.
+    pub(super) dirty: HashSet<i64>,
+    pub(super) site_dirty: bool,
+    /// Conversations (and [`SITE`]) whose local presence must be written to the leases.
+    pub(super) local: HashSet<i64>,
+    /// The site's count over every process, as of the last tick.
+    pub(super) union_site: Option<usize>,
+    /// Whether a conversation is a public room, for those seen here: only rooms'
+    /// counts may go to the lobby.
+    pub(super) is_room: HashMap<i64, bool>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Self {
+            dirty: HashSet::new(),
+            // A new hub tells its first sockets the count.
+            site_dirty: true,
+            local: HashSet::new(),
+            union_site: None,
+            is_room: HashMap::new(),
+        }
+    }
+}
+
+impl Changes {
+    pub(super) fn site_changed(&mut self) {
+        self.site_dirty = true;
+        self.local.insert(SITE);
+    }
+
+    pub(super) fn conversation_changed(&mut self, conversation_id: i64) {
+        self.dirty.insert(conversation_id);
+        self.local.insert(conversation_id);
+    }
+}
+
+pub fn site_online_fragment(count: usize) -> Markup {
+    html! { span #site-online-count hx-swap-oob="true" { (count) } }
+}
+
+pub fn online_count(count: usize, oob: bool) -> Markup {
+    html! { span #online-count hx-swap-oob=[oob.then_some("true")] { (count) } }
+}
+
+pub fn online_users(presence: &Presence, oob: bool) -> Markup {
+    html! {
+        ul #online-users.online-users aria-label="Online here" hx-swap-oob=[oob.then_some("true")] {
+            @for (id, name) in &presence.users { li data-user-id=(id) { (name) } }
+        }
+    }
+}
+
+/// A room's count in the lobby's list.
+pub fn room_online(room_id: i64, count: usize, oob: bool) -> Markup {
+    html! {
+        span.room-online id={ "room-online-" (room_id) } title="Online in this room" hx-swap-oob=[oob.then_some("true")] {
+            span.dot {} (count)
+        }
+    }
+}
+
+impl Hub {
+    /// People online on the site. With several processes this reads the shared leases,
+    /// so that a page rendered on one process already counts a person who arrived
+    /// through another a moment ago (the ticker's count can lag by a round trip).
+    pub async fn site_online(&self) -> usize {
+        if let Some(leases) = &self.inner.leases {
+            match leases.counts(&[SITE]).await {
+                Ok(counts) => return counts.get(&SITE).copied().unwrap_or(0),
+                Err(e) => tracing::warn!(error = %e, "could not count the site"),
             }
-            for (user, name) in users.iter().filter(|(u, _)| !before.contains(u)) {
-                txn.execute_raw(db::statement(
-                    &self.db,
-                    "INSERT INTO presence (process_id, user_id, conversation_id, username, expires_at) \
-                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (process_id, conversation_id, user_id) \
-                     DO UPDATE SET expires_at = EXCLUDED.expires_at",
-                    [
-                        self.process.clone().into(),
-                        (*user).into(),
-                        conversation.into(),
-                        name.clone().into(),
-                        expires_at.into(),
-                    ],
-                ))
-                .await?;
+        }
+        let state = self.state();
+        match (&self.inner.leases, state.presence.union_site) {
+            (Some(_), Some(union)) => union,
+            _ => state.registry.users.len(),
+        }
+    }
+
+    /// Who is online in a conversation.
+    pub async fn presence(&self, conversation_id: i64) -> Presence {
+        if let Some(leases) = &self.inner.leases {
+            match leases.conversation(conversation_id).await {
+                Ok(presence) => return presence,
+                Err(e) => tracing::warn!(error = %e, "could not read shared presence"),
             }
-            *before = users.keys().copied().collect();
         }
-        txn.commit().await?;
-        written.retain(|_, users| !users.is_empty());
-        Ok(())
+        self.state()
+            .registry
+            .channels
+            .get(&conversation_id)
+            .map(|c| c.online.presence())
+            .unwrap_or_default()
     }
 
-    /// Renews this process's leases.
-    pub async fn renew(&self) -> Result<(), DbErr> {
-        self.db
-            .execute_raw(db::statement(
-                &self.db,
-                "UPDATE presence SET expires_at = ? WHERE process_id = ?",
-                [Self::expiry().into(), self.process.clone().into()],
-            ))
-            .await?;
-        Ok(())
+    /// How many are online in each of `conversations`.
+    pub async fn presence_counts(&self, conversations: &[i64]) -> HashMap<i64, usize> {
+        if let Some(leases) = &self.inner.leases {
+            match leases.counts(conversations).await {
+                Ok(counts) => return counts,
+                Err(e) => tracing::warn!(error = %e, "could not read shared presence"),
+            }
+        }
+        let state = self.state();
+        conversations
+            .iter()
+            .map(|c| {
+                let count = state
+                    .registry
+                    .channels
+                    .get(c)
+                    .map_or(0, |ch| ch.online.len());
+                (*c, count)
+            })
+            .collect()
     }
 
-    /// Deletes rows whose lease ran out; answers the conversations they were in.
-    pub async fn sweep(&self) -> Result<HashSet<i64>, DbErr> {
-        let rows = self
-            .db
-            .query_all_raw(db::statement(
-                &self.db,
-                "DELETE FROM presence WHERE expires_at < ? RETURNING conversation_id",
-                [now_ms().into()],
-            ))
-            .await?;
-        let mut gone = HashSet::new();
-        for row in rows {
-            gone.insert(row.try_get::<i64>("", "conversation_id")?);
+    /// Which of `users` are online on the site.
+    pub async fn online_among(&self, users: &[i64]) -> HashSet<i64> {
+        if let Some(leases) = &self.inner.leases {
+            match leases.online_among(users).await {
+                Ok(online) => return online,
+                Err(e) => tracing::warn!(error = %e, "could not read shared presence"),
+            }
         }
-        Ok(gone)
+        let state = self.state();
+        users
+            .iter()
+            .copied()
+            .filter(|u| state.registry.users.contains_key(u))
+            .collect()
     }
 
-    /// Removes all of this process's rows (at shutdown).
-    pub async fn withdraw(&self) -> Result<(), DbErr> {
-        self.db
-            .execute_raw(db::statement(
-                &self.db,
-                "DELETE FROM presence WHERE process_id = ?",
-                [self.process.clone().into()],
-            ))
-            .await?;
-        Ok(())
+    /// Sends out the presence that changed since the last tick. `written` is what this
+    /// process has in the shared presence table.
+    pub(super) async fn flush_presence(&self, written: &mut HashMap<i64, HashSet<i64>>) {
+        let (wanted, mut dirty, mut site_dirty) = {
+            let mut state = self.state();
+            let changes: Vec<i64> = state.presence.local.drain().collect();
+            let wanted: HashMap<i64, HashMap<i64, String>> = if self.inner.leases.is_some() {
+                changes
+                    .into_iter()
+                    .map(|c| {
+                        let users = if c == SITE {
+                            state
+                                .registry
+                                .users
+                                .keys()
+                                .map(|u| (*u, String::new()))
+                                .collect()
+                        } else {
+                            state
+                                .registry
+                                .channels
+                                .get(&c)
+                                .map_or_else(HashMap::new, |ch| ch.online.names())
+                        };
+                        (c, users)
+                    })
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            let dirty: Vec<i64> = state.presence.dirty.drain().collect();
+            let site_dirty = std::mem::take(&mut state.presence.site_dirty);
+            (wanted, dirty, site_dirty)
+        };
+
+        let mut shared: HashMap<i64, Presence> = HashMap::new();
+        let mut site_count = None;
+        if let Some(leases) = &self.inner.leases {
+            if !wanted.is_empty() {
+                match leases.sync(&wanted, written).await {
+                    Ok(()) => {
+                        for &c in wanted.keys() {
+                            // Others recount when they hear; this process recounts now.
+                            self.inner
+                                .bus
+                                .publish(Event::PresenceChanged { conversation_id: c });
+                            if c == SITE {
+                                site_dirty = true;
+                            } else if !dirty.contains(&c) {
+                                dirty.push(c);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not write shared presence; retrying");
+                        self.state().presence.local.extend(wanted.keys().copied());
+                    }
+                }
+            }
+            for &c in &dirty {
+                if let Ok(presence) = leases.conversation(c).await {
+                    shared.insert(c, presence);
+                }
+                let known = {
+                    let state = self.state();
+                    state.registry.channels.contains_key(&c)
+                        || state.presence.is_room.contains_key(&c)
+                };
+                if !known {
+                    if let Some(room) = self.inner.source.is_room(c).await {
+                        let mut state = self.state();
+                        if state.presence.is_room.len() >= 100_000 {
+                            state.presence.is_room.clear();
+                        }
+                        state.presence.is_room.insert(c, room);
+                    }
+                }
+            }
+            if site_dirty {
+                match leases.counts(&[SITE]).await {
+                    Ok(n) => site_count = Some(n.get(&SITE).copied().unwrap_or(0)),
+                    Err(e) => tracing::warn!(error = %e, "could not count the site"),
+                }
+            }
+        }
+
+        let mut state = self.state();
+        for conversation_id in dirty {
+            let channel = state.registry.channels.get(&conversation_id);
+            let presence = match shared.remove(&conversation_id) {
+                Some(shared) => shared,
+                None => channel.map(|c| c.online.presence()).unwrap_or_default(),
+            };
+            if let Some(channel) = channel {
+                channel.broadcast(&Outgoing::html(html! {
+                    (online_count(presence.users.len(), true))
+                    (online_users(&presence, true))
+                }));
+            }
+            // Private chats' counts are nobody else's business: only rooms reach the lobby.
+            let is_room = channel
+                .map(|c| c.is_room)
+                .or_else(|| state.presence.is_room.get(&conversation_id).copied());
+            if is_room == Some(true) && !state.registry.lobby.is_empty() {
+                let out = Outgoing::html(room_online(conversation_id, presence.users.len(), true));
+                let lobby = state
+                    .registry
+                    .lobby
+                    .iter()
+                    .filter_map(|id| state.registry.sockets.get(id));
+                broadcast(lobby.map(|entry| &entry.subscriber), &out);
+            }
+        }
+        if site_dirty {
+            if site_count.is_some() {
+                state.presence.union_site = site_count;
+            }
+            let count = match (self.inner.leases.is_some(), state.presence.union_site) {
+                (true, Some(union)) => union,
+                _ => state.registry.users.len(),
+            };
+            let out = Outgoing::html(site_online_fragment(count));
+            broadcast(state.registry.sockets.values().map(|e| &e.subscriber), &out);
+        }
     }
 
-    /// Who is online in a conversation, over all processes.
-    pub async fn conversation(&self, conversation_id: i64) -> Result<Presence, DbErr> {
-        let rows = self
-            .db
-            .query_all_raw(db::statement(
-                &self.db,
-                "SELECT DISTINCT user_id, username FROM presence WHERE conversation_id = ? AND expires_at > ?",
-                [conversation_id.into(), now_ms().into()],
-            ))
-            .await?;
-        let mut users = Vec::with_capacity(rows.len());
-        for row in rows {
-            users.push((
-                row.try_get::<i64>("", "user_id")?,
-                row.try_get::<String>("", "username")?,
-            ));
+    /// Another process's presence changed in `conversation_id` (or [`SITE`]).
+    pub(super) fn presence_changed_elsewhere(&self, conversation_id: i64) {
+        let mut state = self.state();
+        if conversation_id == SITE {
+            state.presence.site_dirty = true;
+        } else {
+            state.presence.dirty.insert(conversation_id);
         }
-        users.sort_by(|a, b| {
-            a.1.to_lowercase()
-                .cmp(&b.1.to_lowercase())
-                .then(a.0.cmp(&b.0))
-        });
-        Ok(Presence { users })
     }
 
-    /// How many are online in each of `conversations` (and on the site, for [`SITE`]).
-    pub async fn counts(&self, conversations: &[i64]) -> Result<HashMap<i64, usize>, DbErr> {
-        if conversations.is_empty() {
-            return Ok(HashMap::new());
+    /// Renews this process's presence leases and clears out expired ones of dead
+    /// processes, telling everyone which counts changed.
+    pub(super) async fn keep_leases(&self) {
+        let Some(leases) = &self.inner.leases else {
+            return;
+        };
+        if let Err(e) = leases.renew().await {
+            tracing::warn!(error = %e, "could not renew presence leases");
         }
-        let marks = vec!["?"; conversations.len()].join(", ");
-        let mut values: Vec<Value> = conversations.iter().map(|c| (*c).into()).collect();
-        values.push(now_ms().into());
-        let rows = self
-            .db
-            .query_all_raw(db::statement(
-                &self.db,
-                &format!(
-                    "SELECT conversation_id, COUNT(DISTINCT user_id) AS n FROM presence \
-                     WHERE conversation_id IN ({marks}) AND expires_at > ? GROUP BY conversation_id"
-                ),
-                values,
-            ))
-            .await?;
-        let mut counts = HashMap::new();
-        for row in rows {
-            counts.insert(
-                row.try_get::<i64>("", "conversation_id")?,
-                row.try_get::<i64>("", "n")? as usize,
-            );
+        match leases.sweep().await {
+            Ok(gone) => {
+                for conversation_id in gone {
+                    self.inner
+                        .bus
+                        .publish(Event::PresenceChanged { conversation_id });
+                    self.presence_changed_elsewhere(conversation_id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not sweep presence leases"),
         }
-        Ok(counts)
     }
 
-    /// Which of `users` are online on the site, over all processes.
-    pub async fn online_among(&self, users: &[i64]) -> Result<HashSet<i64>, DbErr> {
-        if users.is_empty() {
-            return Ok(HashSet::new());
+    /// Takes this process out of the shared presence (at shutdown).
+    pub async fn withdraw(&self) {
+        let Some(leases) = &self.inner.leases else {
+            return;
+        };
+        let conversations: Vec<i64> = {
+            let state = self.state();
+            state
+                .registry
+                .channels
+                .keys()
+                .copied()
+                .chain(std::iter::once(SITE))
+                .collect()
+        };
+        if leases.withdraw().await.is_ok() {
+            for conversation_id in conversations {
+                self.inner
+                    .bus
+                    .publish(Event::PresenceChanged { conversation_id });
+            }
         }
-        let marks = vec!["?"; users.len()].join(", ");
-        let mut values: Vec<Value> = vec![SITE.into(), now_ms().into()];
-        values.extend(users.iter().map(|u| Value::from(*u)));
-        let rows = self
-            .db
-            .query_all_raw(db::statement(
-                &self.db,
-                &format!(
-                    "SELECT DISTINCT user_id FROM presence WHERE conversation_id = ? AND expires_at > ? \
-                     AND user_id IN ({marks})"
-                ),
-                values,
-            ))
-            .await?;
-        let mut online = HashSet::new();
-        for row in rows {
-            online.insert(row.try_get::<i64>("", "user_id")?);
-        }
-        Ok(online)
     }
 }

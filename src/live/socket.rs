@@ -1,20 +1,19 @@
-//! `GET /ws[?conversation={id}][&after={message id}]`: one WebSocket per page.
+//! One WebSocket's life: the upgrade, then a task that writes what the hub queues for it
+//! and reads what the client sends. What the socket's page is about (its conversation,
+//! who may open it, what a client's message does) is the caller's, behind [`Page`].
 //!
-//! Before the upgrade: the `Origin` must be this site's (403 otherwise: this is what
-//! stops another site's page from opening a socket with the visitor's cookie), the
-//! session must be signed in (401), and a conversation must be one the viewer may see
-//! (404, as for its page).
-//!
-//! After it, the socket's task registers with the hub first and reads the catch-up
-//! second: anything committed after registration reaches the queue, anything before
-//! it is in the catch-up, and message ids let the task drop what it got both ways.
-use std::{sync::Arc, time::Duration};
+//! A socket joins its conversation's stream of events at a cursor: the last event its
+//! page holds. It catches up from the database first and then writes each frame of
+//! events that continues where it is, skipping what its catch-up already covered; a
+//! frame that does not continue its cursor (its catch-up and the hub's stream crossed)
+//! makes it read again from its cursor. So a socket writes every event once, in order.
+use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use poem::{
-    Request, Response, handler,
+    Request, Response,
     http::{StatusCode, header},
-    web::{Data, Query},
 };
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -27,34 +26,38 @@ use tokio_tungstenite::{
     },
 };
 
-use super::hub::{
-    CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind, Registration, SocketOwner,
+use super::{
+    Registration,
+    outgoing::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind},
 };
-use crate::{
-    chat::{self, Conversation, ConversationKind, MessageBody, access, queries, views},
-    error::AppError,
-    startup::AppState,
-    web::{serve::RawUpgrade, session::viewer_of},
-};
+use crate::web::serve::RawUpgrade;
 
 /// The largest frame a client may send: a 4000-character message in JSON is well
 /// under it.
 pub const MAX_INCOMING_FRAME: usize = 16 * 1024;
-/// How long a silent peer is kept. The hub pings every socket every
-/// [`super::hub::PING_EVERY`]; browsers answer pings by themselves.
-const SILENCE_LIMIT: Duration = Duration::from_secs(50);
-/// Catch-up is read in batches of this many messages.
-const CATCH_UP_BATCH: u64 = 200;
-/// Typing signals closer together than this are ignored.
-const TYPING_MIN_GAP: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Deserialize)]
-pub struct SocketQuery {
-    conversation: Option<i64>,
-    after: Option<i64>,
+pub type Socket = WebSocketStream<tokio::net::TcpStream>;
+
+/// A catch-up: the events after a cursor up to `upto`, as one fragment.
+#[derive(Debug)]
+pub struct CatchUp {
+    pub upto: i64,
+    pub html: String,
+    /// Whether it reached the conversation's latest event (else read on from `upto`).
+    pub complete: bool,
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
+/// What the page behind a socket does.
+#[async_trait]
+pub trait Page: Send + Sync {
+    /// The page's conversation's events after `after`, a page at a time.
+    async fn catch_up(&self, after: i64) -> Result<CatchUp, ()>;
+
+    /// Acts on a text frame from the client; answers a frame for this socket alone.
+    async fn on_text(&self, text: &str) -> Option<Message>;
+}
+
+pub fn refuse(status: StatusCode, message: &str) -> Response {
     Response::builder()
         .status(status)
         .content_type("text/plain; charset=utf-8")
@@ -62,7 +65,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 }
 
 /// Whether the request's `Origin` (when a browser sent one) is this site.
-fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
+pub fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
     let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
@@ -83,105 +86,80 @@ fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
 }
 
-#[handler]
-pub async fn connect(
-    req: &Request,
-    Data(state): Data<&Arc<AppState>>,
-    Query(query): Query<SocketQuery>,
-) -> Result<Response, AppError> {
-    if !origin_allowed(req, &state.config.allowed_origins) {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
-            "This socket may only be opened from hearth's own pages.",
-        ));
-    }
-    let Some(viewer) = viewer_of(req).await? else {
-        return Ok(refuse(StatusCode::UNAUTHORIZED, "Log in first."));
-    };
-    let limits = &state.limits.settings;
-    if state.hub.socket_count() >= limits.max_sockets {
-        return Err(AppError::ServerFull);
-    }
-    if state.hub.sockets_of(viewer.id) >= limits.sockets_per_user {
-        return Err(AppError::TooManySockets);
-    }
-    let conversation = match query.conversation {
-        Some(id) => Some(access::open(state, &viewer, id).await?),
-        None => None,
-    };
-    let is_upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
-    let (true, Some(key)) = (is_upgrade, key) else {
-        return Ok(refuse(
-            StatusCode::BAD_REQUEST,
-            "This URL speaks WebSocket only.",
-        ));
-    };
-    // The server loop keeps the upgrade aside for this path (see `web::serve`).
-    let Some(on_upgrade) = req
-        .extensions()
-        .get::<RawUpgrade>()
-        .and_then(RawUpgrade::take)
-    else {
-        return Ok(refuse(
-            StatusCode::BAD_REQUEST,
-            "This connection cannot be upgraded.",
-        ));
-    };
+/// A request that asks for a WebSocket, ready to be accepted.
+pub struct Upgrade {
+    key: String,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+}
 
-    let owner = SocketOwner {
-        user_id: viewer.id,
-        username: viewer.username.clone(),
-        session: viewer.session_key(),
-        conversation: conversation
-            .as_ref()
-            .map(|c| (c.id, ConversationKind::of(c) == ConversationKind::Room)),
-    };
-    let state = state.clone();
-    tokio::spawn(async move {
-        let Some((tcp, read_ahead)) = RawUpgrade::tcp(on_upgrade).await else {
-            return;
+impl Upgrade {
+    /// The upgrade `req` asks for, or why it is not one (for a 400).
+    pub fn of(req: &Request) -> Result<Self, &'static str> {
+        let is_upgrade = req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let key = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .and_then(|v| v.to_str().ok());
+        let (true, Some(key)) = (is_upgrade, key) else {
+            return Err("This URL speaks WebSocket only.");
         };
-        let config = WebSocketConfig::default()
-            // Clients send small frames (typing, a message): 1 KiB to start keeps idle
-            // sockets cheap, and the buffer grows for a larger frame.
-            .read_buffer_size(1024)
-            // Frames queued together go out in one write (`write_batch` flushes once):
-            // under a busy room's fan-out a socket's task often finds several waiting,
-            // and a system call per frame had made hearth top out at a quarter of
-            // limit-server's rate. 16 KiB is ~35 message frames; the buffer is only a
-            // threshold, and an idle socket holds no more than its largest write.
-            .write_buffer_size(16 * 1024)
-            .max_message_size(Some(MAX_INCOMING_FRAME))
-            .max_frame_size(Some(MAX_INCOMING_FRAME));
-        // Frames the client sent before it saw the 101 may have come in with the
-        // request; with none, this is `from_raw_socket` (the same read buffer).
-        let ws =
-            WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config)).await;
-        let session = Session {
-            state,
-            owner_id: owner.user_id,
-            owner_name: owner.username.clone(),
-            conversation,
-            after: query.after,
+        // The server loop keeps the upgrade aside for this path (see `web::serve`).
+        let Some(on_upgrade) = req
+            .extensions()
+            .get::<RawUpgrade>()
+            .and_then(RawUpgrade::take)
+        else {
+            return Err("This connection cannot be upgraded.");
         };
-        // Boxed, so that the task keeps no room for the upgrade's states beside it.
-        Box::pin(session.run(ws, owner)).await;
-    });
+        Ok(Self {
+            key: key.to_owned(),
+            on_upgrade,
+        })
+    }
 
-    Ok(Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(
-            header::SEC_WEBSOCKET_ACCEPT,
-            derive_accept_key(key.as_bytes()),
-        )
-        .finish())
+    /// Answers 101 and runs `socket` on the WebSocket once the client has it.
+    pub fn accept<F, Fut>(self, socket: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let accept_key = derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            let Some((tcp, read_ahead)) = RawUpgrade::tcp(on_upgrade).await else {
+                return;
+            };
+            let config = WebSocketConfig::default()
+                // Clients send small frames (typing, a message): 1 KiB to start keeps idle
+                // sockets cheap, and the buffer grows for a larger frame.
+                .read_buffer_size(1024)
+                // Frames queued together go out in one write (`write_batch` flushes once):
+                // under a busy room's fan-out a socket's task often finds several waiting,
+                // and a system call per frame would cap the rate a room can take. 16 KiB
+                // is ~35 message frames; the buffer is only a threshold, and an idle
+                // socket holds no more than its largest write.
+                .write_buffer_size(16 * 1024)
+                .max_message_size(Some(MAX_INCOMING_FRAME))
+                .max_frame_size(Some(MAX_INCOMING_FRAME));
+            // Frames the client sent before it saw the 101 may have come in with the
+            // request; with none, this is `from_raw_socket` (the same read buffer).
+            let ws =
+                WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config))
+                    .await;
+            // Boxed, so that the task keeps no room for the upgrade's states beside it.
+            Box::pin(socket(ws)).await;
+        });
+        Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept_key)
+            .finish()
+    }
 }
 
 /// What a client may send. Other fields (htmx adds `HEADERS`) are ignored.
@@ -218,187 +196,86 @@ pub fn parse_frame(text: &str) -> Command {
     }
 }
 
-struct Session {
-    state: Arc<AppState>,
-    owner_id: i64,
-    owner_name: String,
-    conversation: Option<Conversation>,
-    after: Option<i64>,
+/// Sends `text` and flushes.
+pub async fn send(ws: &mut Socket, text: String) -> Result<(), ()> {
+    ws.send(Message::text(text)).await.map_err(|_| ())
 }
 
-type Socket = WebSocketStream<tokio::net::TcpStream>;
+/// Catches `ws` up from `after` to the conversation's latest event, a page at a time;
+/// answers where it ended.
+pub async fn catch_up(ws: &mut Socket, page: &dyn Page, mut after: i64) -> Result<i64, ()> {
+    loop {
+        let caught = page.catch_up(after).await?;
+        if !caught.html.is_empty() {
+            ws.feed(Message::text(caught.html)).await.map_err(|_| ())?;
+        }
+        after = caught.upto;
+        if caught.complete {
+            ws.flush().await.map_err(|_| ())?;
+            return Ok(after);
+        }
+    }
+}
 
-impl Session {
-    async fn run(self, mut ws: Socket, owner: SocketOwner) {
-        // The start's futures (registration, the sidebar's query, the catch-up) run
-        // once; boxed, they do not size every socket's task for as long as it lives.
-        let Some((mut registration, mut sent_up_to)) = Box::pin(self.start(&mut ws, owner)).await
-        else {
-            return;
-        };
-        let control = registration.control.clone();
-        // Waited on only while a write is blocked: otherwise the hub wakes an idle
-        // task through its queue, and the code is read after each batch.
-        let closed = control.closed();
-        tokio::pin!(closed);
-        let mut last_heard = Instant::now();
-        let mut last_typing: Option<Instant> = None;
-        loop {
-            tokio::select! {
-                out = registration.rx.recv() => {
-                    let Some(out) = out else { break };
-                    // A peer that stops reading blocks this write; the hub then closes
-                    // its full queue, and that must end the write too. The write goes
-                    // first: a close asked for while it can finish is said after it.
-                    let mut batch = Batch { ws: &mut ws, sent_up_to: &mut sent_up_to, last_heard };
-                    let written = tokio::select! {
-                        biased;
-                        written = batch.write(out, &mut registration.rx) => written,
-                        _ = &mut closed => false,
+/// Runs a registered socket until it closes: writes what the hub queues (events that
+/// continue `cursor`, where the page has one), answers the client through `page`.
+pub async fn run(
+    mut ws: Socket,
+    mut registration: Registration,
+    mut cursor: Option<i64>,
+    page: &dyn Page,
+    silence_limit: Duration,
+) {
+    let control = registration.control.clone();
+    // Waited on only while a write is blocked: otherwise the hub wakes an idle
+    // task through its queue, and the code is read after each batch.
+    let closed = control.closed();
+    tokio::pin!(closed);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            out = registration.rx.recv() => {
+                let Some(out) = out else { break };
+                // A peer that stops reading blocks this write; the hub then closes
+                // its full queue, and that must end the write too. The write goes
+                // first: a close asked for while it can finish is said after it.
+                let mut batch = Batch { ws: &mut ws, cursor: &mut cursor, page, last_heard, silence_limit };
+                let written = tokio::select! {
+                    biased;
+                    written = batch.write(out, &mut registration.rx) => written,
+                    _ = &mut closed => false,
+                };
+                if !written { return; }
+                if let Some(code) = control.requested() {
+                    let reason = match code {
+                        CLOSE_GOING_AWAY => "server going away",
+                        CLOSE_TRY_AGAIN => "too far behind: reconnect to catch up",
+                        _ => "closed",
                     };
-                    if !written { return; }
-                    if let Some(code) = control.requested() {
-                        let reason = match code {
-                            CLOSE_GOING_AWAY => "server going away",
-                            CLOSE_TRY_AGAIN => "too far behind: reconnect to catch up",
-                            _ => "closed",
-                        };
-                        let _ = close(&mut ws, code, reason).await;
+                    let _ = close(&mut ws, code, reason).await;
+                    return;
+                }
+            }
+            incoming = ws.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        // Boxed: posting's future is large and needed only now.
+                        let reply = Box::pin(page.on_text(text.as_str())).await;
+                        if let Some(reply) = reply {
+                            if ws.send(reply).await.is_err() { return; }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => return,
+                    Some(Err(e)) => {
+                        // Oversized or malformed frames end this socket only.
+                        tracing::debug!(error = %e, "socket read failed");
+                        let _ = close(&mut ws, 1009, "frame refused").await;
                         return;
                     }
-                }
-                incoming = ws.next() => {
-                    last_heard = Instant::now();
-                    match incoming {
-                        Some(Ok(Message::Text(text))) => {
-                            // Boxed: posting's future is large and needed only now.
-                            let reply = Box::pin(self.on_frame(text.as_str(), &mut last_typing)).await;
-                            if let Some(reply) = reply {
-                                if ws.send(reply).await.is_err() { return; }
-                            }
-                        }
-                        Some(Ok(Message::Close(_))) | None => return,
-                        Some(Err(e)) => {
-                            // Oversized or malformed frames end this socket only.
-                            tracing::debug!(error = %e, "socket read failed");
-                            let _ = close(&mut ws, 1009, "frame refused").await;
-                            return;
-                        }
-                        Some(Ok(_)) => {} // binary, ping, pong: nothing to do
-                    }
+                    Some(Ok(_)) => {} // binary, ping, pong: nothing to do
                 }
             }
-        }
-    }
-
-    /// Registers with the hub, sends the sidebar and the catch-up; answers the
-    /// registration and the last message id sent, or `None` when the socket is done.
-    async fn start(&self, ws: &mut Socket, owner: SocketOwner) -> Option<(Registration, i64)> {
-        let registration = match self.state.hub.register(owner).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not register a socket");
-                let _ = close(ws, 1011, "server error").await;
-                return None;
-            }
-        };
-        // Counts the page holds may be stale after a reconnect: send them fresh.
-        let current = self.conversation.as_ref().map(|c| c.id);
-        match chat::sidebar::entries(&self.state.db, self.owner_id).await {
-            Ok(entries) => {
-                let fragment = chat::sidebar::render(&entries, current, true);
-                if ws
-                    .send(Message::text(fragment.into_string()))
-                    .await
-                    .is_err()
-                {
-                    return None;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
-        }
-        let mut sent_up_to = self.after.unwrap_or(0);
-        if let (Some(conversation), Some(_)) = (&self.conversation, self.after) {
-            match self.catch_up(ws, conversation.id, sent_up_to).await {
-                Ok(last) => sent_up_to = last,
-                Err(_) => {
-                    let _ = close(ws, 1011, "catch-up failed").await;
-                    return None;
-                }
-            }
-        }
-        Some((registration, sent_up_to))
-    }
-
-    /// Sends every message after `after`, in order; answers the last id sent.
-    async fn catch_up(
-        &self,
-        ws: &mut Socket,
-        conversation_id: i64,
-        mut after: i64,
-    ) -> Result<i64, ()> {
-        loop {
-            let batch =
-                queries::between(&self.state.db, conversation_id, after, None, CATCH_UP_BATCH)
-                    .await
-                    .map_err(|e| tracing::warn!(error = %e, "catch-up query failed"))?;
-            for message in &batch {
-                let frame =
-                    Message::text(views::appended(std::slice::from_ref(message)).into_string());
-                ws.feed(frame).await.map_err(|_| ())?;
-                after = message.id;
-            }
-            ws.flush().await.map_err(|_| ())?;
-            if (batch.len() as u64) < CATCH_UP_BATCH {
-                return Ok(after);
-            }
-        }
-    }
-
-    /// Acts on one text frame; answers a frame for this socket alone, if any.
-    async fn on_frame(&self, text: &str, last_typing: &mut Option<Instant>) -> Option<Message> {
-        let command = parse_frame(text);
-        let conversation = self.conversation.as_ref()?;
-        match command {
-            Command::Typing => {
-                let now = Instant::now();
-                if last_typing.is_none_or(|at| now.duration_since(at) >= TYPING_MIN_GAP) {
-                    *last_typing = Some(now);
-                    self.state
-                        .hub
-                        .typing(conversation.id, self.owner_id, &self.owner_name);
-                }
-                None
-            }
-            Command::Message(body) => {
-                let refusal = match MessageBody::parse(&body) {
-                    Ok(body) => match chat::post(
-                        &self.state,
-                        conversation,
-                        self.owner_id,
-                        &self.owner_name,
-                        body,
-                    )
-                    .await
-                    {
-                        Ok(_) => {
-                            return Some(Message::text(
-                                views::composer_error(None, true).into_string(),
-                            ));
-                        }
-                        Err(e @ AppError::TooManyRequests(_)) => e.message(),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "posting over the socket failed");
-                            "hearth could not store that message. Try again in a moment.".to_owned()
-                        }
-                    },
-                    Err(refusal) => refusal.to_string(),
-                };
-                Some(Message::text(
-                    views::composer_error(Some(&refusal), true).into_string(),
-                ))
-            }
-            Command::Ignored => None,
         }
     }
 }
@@ -406,9 +283,11 @@ impl Session {
 /// One wake of a socket's task: what it writes from its queue.
 struct Batch<'a> {
     ws: &'a mut Socket,
-    /// The last message sent, so that what the catch-up sent is not sent again.
-    sent_up_to: &'a mut i64,
+    /// The last event the page holds.
+    cursor: &'a mut Option<i64>,
+    page: &'a dyn Page,
     last_heard: Instant,
+    silence_limit: Duration,
 }
 
 impl Batch<'_> {
@@ -430,13 +309,29 @@ impl Batch<'_> {
         self.ws.flush().await.is_ok()
     }
 
-    /// Feeds one hub frame unless the catch-up already sent that message.
+    /// Feeds one hub frame, where it belongs.
     async fn queue(&mut self, out: Outgoing) -> bool {
         match out.kind() {
-            OutgoingKind::Message(id) if id <= *self.sent_up_to => return true,
-            OutgoingKind::Message(id) => *self.sent_up_to = id,
+            OutgoingKind::Events { after, upto } => {
+                let Some(cursor) = *self.cursor else {
+                    return true; // a page without a conversation has no events
+                };
+                if upto <= cursor {
+                    return true;
+                }
+                if after != cursor {
+                    // The hub's stream and this socket's catch-up crossed: read on from
+                    // the cursor, which covers this frame too.
+                    let Ok(caught) = catch_up(self.ws, self.page, cursor).await else {
+                        return false;
+                    };
+                    *self.cursor = Some(caught);
+                    return true;
+                }
+                *self.cursor = Some(upto);
+            }
             // A peer that has not answered pings for this long is gone.
-            OutgoingKind::Ping if self.last_heard.elapsed() > SILENCE_LIMIT => return false,
+            OutgoingKind::Ping if self.last_heard.elapsed() > self.silence_limit => return false,
             OutgoingKind::Wake => return true,
             OutgoingKind::Ping | OutgoingKind::Fragment => {}
         }
@@ -444,7 +339,7 @@ impl Batch<'_> {
     }
 }
 
-async fn close(ws: &mut Socket, code: u16, reason: &str) -> Result<(), ()> {
+pub async fn close(ws: &mut Socket, code: u16, reason: &str) -> Result<(), ()> {
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: reason.into(),

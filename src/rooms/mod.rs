@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
-pub use views::room_online;
-
 use crate::{chat::ConversationKind, entities::conversation};
 
 /// Rooms kept in memory by slug, at most.

@@ -9,28 +9,28 @@ use poem::{
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
 use serde::Deserialize;
 
+use super::Directory;
 use super::{RoomName, views};
 use crate::{
-    chat::{self, ConversationKind},
+    chat::{self, Chat, ConversationKind},
     db::now_ms,
     entities::conversation,
     error::AppError,
-    startup::AppState,
     web::{Viewer, is_htmx},
 };
 
 async fn lobby_page(
-    state: &AppState,
+    chat: &Chat,
     viewer: &Viewer,
     form: views::CreateForm<'_>,
 ) -> Result<maud::Markup, AppError> {
     let rooms = conversation::Entity::find()
         .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
         .order_by_desc(conversation::Column::LastActivityAt)
-        .all(&state.db)
+        .all(&chat.db)
         .await?;
     let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
-    let counts = state.hub.presence_counts(&ids).await;
+    let counts = chat.hub.presence_counts(&ids).await;
     let rooms: Vec<views::RoomEntry> = rooms
         .into_iter()
         .map(|room| views::RoomEntry {
@@ -38,22 +38,19 @@ async fn lobby_page(
             room,
         })
         .collect();
-    let sidebar = chat::sidebar::for_user(&state.db, viewer.id, None).await?;
+    let sidebar = chat::sidebar::for_user(&chat.db, viewer.id, None).await?;
     Ok(views::lobby(
         viewer,
         &rooms,
-        state.hub.site_online().await,
+        chat.hub.site_online().await,
         form,
         sidebar,
     ))
 }
 
 #[handler]
-pub async fn lobby(
-    viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
-) -> Result<Response, AppError> {
-    Ok(lobby_page(state, &viewer, views::CreateForm::default())
+pub async fn lobby(viewer: Viewer, Data(chat): Data<&Arc<Chat>>) -> Result<Response, AppError> {
+    Ok(lobby_page(chat, &viewer, views::CreateForm::default())
         .await?
         .into_response())
 }
@@ -67,7 +64,7 @@ pub struct CreateRoom {
 #[handler]
 pub async fn create(
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
     Form(form): Form<CreateRoom>,
 ) -> Result<Response, AppError> {
     let refuse = |error: &'static str| views::CreateForm {
@@ -77,7 +74,7 @@ pub async fn create(
     let room = match RoomName::parse(&form.name) {
         Ok(room) => room,
         Err(error) => {
-            let mut resp = lobby_page(state, &viewer, refuse(error))
+            let mut resp = lobby_page(chat, &viewer, refuse(error))
                 .await?
                 .into_response();
             resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -94,19 +91,19 @@ pub async fn create(
         last_activity_at: Set(now),
         ..Default::default()
     })
-    .exec(&state.db)
+    .exec(&chat.db)
     .await;
     match inserted {
         Ok(done) => {
-            if chat::queries::join(&state.db, done.last_insert_id, viewer.id).await? {
-                state.hub.membership_changed(done.last_insert_id);
+            if chat::queries::join(&chat.db, done.last_insert_id, viewer.id).await? {
+                chat.membership_changed(done.last_insert_id);
             }
             tracing::info!(room = room.slug(), "room created");
             Ok(Redirect::see_other(format!("/rooms/{}", room.slug())).into_response())
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let error = "There is already a room with that name.";
-            let mut resp = lobby_page(state, &viewer, refuse(error))
+            let mut resp = lobby_page(chat, &viewer, refuse(error))
                 .await?
                 .into_response();
             resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -125,49 +122,49 @@ pub struct HistoryQuery {
 pub async fn show(
     req: &Request,
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(rooms): Data<&Arc<Directory>>,
     Path(slug): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(state, &slug).await?;
+    let room = room_by_slug(chat, rooms, &slug).await?;
     if let (Some(before), true) = (query.before, is_htmx(req)) {
         let base = format!("/rooms/{slug}");
-        return Ok(chat::page::older(state, &room, &base, before)
+        return Ok(chat::page::older(&chat.db, &room, &base, before)
             .await?
             .into_response());
     }
     // Opening a public room makes it yours: it joins your sidebar. (The members cache
     // answers for everyone who is in already, so page views stay reads.)
-    if !state.hub.is_member(room.id, viewer.id).await?
-        && chat::queries::join(&state.db, room.id, viewer.id).await?
+    if !chat.members.contains(room.id, viewer.id).await?
+        && chat::queries::join(&chat.db, room.id, viewer.id).await?
     {
-        state.hub.membership_changed(room.id);
+        chat.membership_changed(room.id);
     }
-    Ok(
-        chat::page::render(state, &viewer, &room, query.before, None)
-            .await?
-            .into_response(),
-    )
+    Ok(chat::page::render(chat, &viewer, &room, query.before, None)
+        .await?
+        .into_response())
 }
 
-async fn room_by_slug(state: &AppState, slug: &str) -> Result<Arc<conversation::Model>, AppError> {
-    state
-        .rooms
-        .find(&state.db, slug)
-        .await?
-        .ok_or(AppError::NotFound)
+async fn room_by_slug(
+    chat: &Chat,
+    rooms: &Directory,
+    slug: &str,
+) -> Result<Arc<conversation::Model>, AppError> {
+    rooms.find(&chat.db, slug).await?.ok_or(AppError::NotFound)
 }
 
 /// `POST /rooms/{slug}/leave`: the room leaves your sidebar until you open it again.
 #[handler]
 pub async fn leave(
     viewer: Viewer,
-    Data(state): Data<&Arc<AppState>>,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(rooms): Data<&Arc<Directory>>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(state, &slug).await?;
-    if chat::queries::leave(&state.db, room.id, viewer.id).await? {
-        state.hub.membership_changed(room.id);
+    let room = room_by_slug(chat, rooms, &slug).await?;
+    if chat::queries::leave(&chat.db, room.id, viewer.id).await? {
+        chat.membership_changed(room.id);
     }
     Ok(Redirect::see_other("/").into_response())
 }

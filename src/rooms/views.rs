@@ -3,6 +3,7 @@ use maud::{Markup, html};
 
 use crate::{
     chat::{Conversation, views::iso_time},
+    live::presence::room_online,
     web::{
         Viewer,
         layout::{self, Page},
@@ -19,14 +20,6 @@ pub struct RoomEntry {
 pub struct CreateForm<'a> {
     pub name: &'a str,
     pub error: Option<&'a str>,
-}
-
-pub fn room_online(room_id: i64, count: usize, oob: bool) -> Markup {
-    html! {
-        span.room-online id={ "room-online-" (room_id) } title="Online in this room" hx-swap-oob=[oob.then_some("true")] {
-            span.dot {} (count)
-        }
-    }
 }
 
 pub fn lobby(

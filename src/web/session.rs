@@ -22,7 +22,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::{Expiry, Session, session::Id};
 
-use crate::{error::AppError, startup::AppState};
+use super::session_store::DbSessionStore;
+use crate::error::AppError;
 
 pub const COOKIE_NAME: &str = "hearth_session";
 /// Sessions live 30 days from the last visit.
@@ -206,15 +207,23 @@ fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> Strin
     cookie.to_string()
 }
 
-/// The middleware: `Route::new()…around(session::middleware)`.
+/// Where sessions are kept and how their cookie is set: the middleware's data.
+pub struct Sessions {
+    pub store: Arc<DbSessionStore>,
+    /// Mark the cookie `Secure` (served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// The middleware: `Route::new()…around(session::middleware)`, with [`Sessions`] in the
+/// request's data.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
-    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
-        return Err(AppError::Internal("app state missing".into()).into());
+    let Some(sessions) = req.data::<Arc<Sessions>>().cloned() else {
+        return Err(AppError::Internal("the session store is not installed".into()).into());
     };
     let had_cookie = cookie_session_id(&req);
     let session = Session::new(
         had_cookie,
-        state.sessions.clone(),
+        sessions.store.clone(),
         Some(Expiry::OnInactivity(time::Duration::days(SESSION_DAYS))),
     );
     req.extensions_mut().insert(session.clone());
@@ -233,11 +242,8 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     if session.is_modified() {
         if session.is_empty().await {
             if had_cookie.is_some() {
-                let gone = session_cookie(
-                    String::new(),
-                    time::Duration::ZERO,
-                    state.config.secure_cookies,
-                );
+                let gone =
+                    session_cookie(String::new(), time::Duration::ZERO, sessions.secure_cookies);
                 append_cookie(&mut resp, gone);
             }
         } else if let Err(e) = session.save().await {
@@ -247,7 +253,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
             let cookie = session_cookie(
                 id.to_string(),
                 session.expiry_age(),
-                state.config.secure_cookies,
+                sessions.secure_cookies,
             );
             append_cookie(&mut resp, cookie);
         }

@@ -24,70 +24,112 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub database_url: String,
-    pub state: Arc<hearth::startup::AppState>,
+    pub state: hearth::startup::Parts,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
     pg: Option<TestDatabase>,
 }
 
+/// How a test wants its server: the backend comes from `HEARTH_TEST_BACKEND`
+/// (`postgres` runs every test on PostgreSQL), everything else from the test.
+pub struct AppBuilder {
+    database_url: Option<String>,
+    addr: String,
+    production_limits: bool,
+    adjust: Vec<Adjustment>,
+}
+
+/// A change a test makes to its server's config.
+type Adjustment = Box<dyn FnOnce(&mut hearth::Config) + Send>;
+
+impl AppBuilder {
+    /// The abuse limits as in production (tests otherwise raise them far out of the
+    /// way, since one test may post hundreds of messages).
+    pub fn production_limits(mut self) -> Self {
+        self.production_limits = true;
+        self
+    }
+
+    /// Changes the config before the server starts.
+    pub fn configure(mut self, adjust: impl FnOnce(&mut hearth::Config) + Send + 'static) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    /// Serves this database (kept by the caller) instead of a fresh one.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
+        self
+    }
+
+    /// Listens on `addr` instead of a free port.
+    pub fn addr(mut self, addr: &str) -> Self {
+        self.addr = addr.to_owned();
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let (mut dir, mut pg) = (None, None);
+        let url = match self.database_url {
+            Some(url) => url,
+            None if std::env::var("HEARTH_TEST_BACKEND").as_deref() == Ok("postgres") => {
+                let database = TestDatabase::create().await;
+                let url = database.url.clone();
+                pg = Some(database);
+                url
+            }
+            None => {
+                let temp = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    temp.path().join("hearth.db").display()
+                );
+                dir = Some(temp);
+                url
+            }
+        };
+        let mut config = hearth::Config::for_database(&url);
+        config.addr = self.addr;
+        config.shutdown_grace = Duration::from_secs(2);
+        if !self.production_limits {
+            config.limits.message_burst = 1_000_000;
+            config.limits.signup_burst = 10_000;
+            config.limits.login_failures_per_account = 10_000;
+            config.limits.login_failures_per_address = 10_000;
+        }
+        for adjust in self.adjust {
+            adjust(&mut config);
+        }
+        let mut app = TestApp::serve(config).await;
+        app._dir = dir;
+        app.pg = pg;
+        app
+    }
+}
+
 impl TestApp {
     /// A server on a fresh database of its own: SQLite, or PostgreSQL when
     /// `HEARTH_TEST_BACKEND=postgres` (the suite's PostgreSQL run sets it).
     pub async fn spawn() -> TestApp {
-        if std::env::var("HEARTH_TEST_BACKEND").as_deref() == Ok("postgres") {
-            let database = TestDatabase::create().await;
-            let mut app = Self::spawn_on(&database.url, "127.0.0.1:0").await;
-            app.pg = Some(database);
-            return app;
+        Self::builder().spawn().await
+    }
+
+    /// A server to be set up before it starts.
+    pub fn builder() -> AppBuilder {
+        AppBuilder {
+            database_url: None,
+            addr: "127.0.0.1:0".to_owned(),
+            production_limits: false,
+            adjust: Vec::new(),
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("hearth.db").display()
-        );
-        let mut app = Self::spawn_on(&url, "127.0.0.1:0").await;
-        app._dir = Some(dir);
-        app
     }
 
-    /// A server on `database_url`, listening on `addr`.
-    pub async fn spawn_on(database_url: &str, addr: &str) -> TestApp {
-        Self::spawn_configured(database_url, addr, |_| {}).await
-    }
-
-    /// A server with the abuse limits as in production (tests otherwise raise them
-    /// far out of the way, since one test may post hundreds of messages).
-    pub async fn spawn_with_default_limits() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("hearth.db").display()
-        );
-        let defaults = hearth::limits::LimitSettings::default();
-        let mut app =
-            Self::spawn_configured(&url, "127.0.0.1:0", move |c| c.limits = defaults).await;
-        app._dir = Some(dir);
-        app
-    }
-
-    /// A server on `database_url` at `addr`, with `adjust` applied to its config.
-    pub async fn spawn_configured(
-        database_url: &str,
-        addr: &str,
-        adjust: impl FnOnce(&mut hearth::Config),
-    ) -> TestApp {
-        let mut config = hearth::Config::for_database(database_url);
-        config.addr = addr.to_owned();
-        config.shutdown_grace = Duration::from_secs(2);
-        config.limits.message_burst = 1_000_000;
-        config.limits.signup_burst = 10_000;
-        config.limits.login_failures_per_account = 10_000;
-        config.limits.login_failures_per_address = 10_000;
-        adjust(&mut config);
+    async fn serve(config: hearth::Config) -> TestApp {
+        let database_url = config.database_url.clone();
         let server = hearth::Server::build(config).await.expect("server builds");
         let addr = server.local_addr();
-        let state = server.state();
+        let state = server.parts();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = server
@@ -98,7 +140,7 @@ impl TestApp {
         });
         TestApp {
             addr,
-            database_url: database_url.to_owned(),
+            database_url,
             state,
             stop: Some(stop),
             task: Some(task),
@@ -138,10 +180,20 @@ impl TestApp {
         }
     }
 
-    /// Takes the database directory, so it outlives this server (for restarts).
-    pub fn keep_database(&mut self) -> Option<tempfile::TempDir> {
-        self._dir.take()
+    /// Takes the database, so it outlives this server (for restarts): it lasts as long
+    /// as what this answers.
+    pub fn keep_database(&mut self) -> KeptDatabase {
+        KeptDatabase {
+            _dir: self._dir.take(),
+            _pg: self.pg.take(),
+        }
     }
+}
+
+/// A test's database, kept beyond its first server.
+pub struct KeptDatabase {
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<TestDatabase>,
 }
 
 /// The PostgreSQL server the tests use (`HEARTH_TEST_POSTGRES_URL`, without a

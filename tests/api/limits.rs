@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, frame_where, message_ids_in, send_json};
 
 #[tokio::test]
 async fn a_burst_of_twenty_messages_goes_through_and_the_next_is_refused_with_a_wait() {
-    let app = TestApp::spawn_with_default_limits().await;
+    let app = TestApp::builder().production_limits().spawn().await;
     let alice = app.member("alice").await;
     let url = alice.create_room("general").await;
     let room = alice.conversation_id(&url).await;
@@ -53,7 +53,7 @@ async fn a_burst_of_twenty_messages_goes_through_and_the_next_is_refused_with_a_
 
 #[tokio::test]
 async fn guessing_a_password_is_slowed_down_for_that_account() {
-    let app = TestApp::spawn_with_default_limits().await;
+    let app = TestApp::builder().production_limits().spawn().await;
     let _alice = app.member("alice").await;
     let mallory = app.visitor();
     for _ in 0..5 {
@@ -80,7 +80,7 @@ async fn guessing_a_password_is_slowed_down_for_that_account() {
 
 #[tokio::test]
 async fn sign_ups_from_one_address_are_limited() {
-    let app = TestApp::spawn_with_default_limits().await;
+    let app = TestApp::builder().production_limits().spawn().await;
     for i in 0..10 {
         app.member(&format!("user{i}")).await;
     }
@@ -102,7 +102,7 @@ async fn sign_ups_from_one_address_are_limited() {
 
 #[tokio::test]
 async fn one_person_may_hold_twenty_sockets_and_no_more() {
-    let app = TestApp::spawn_with_default_limits().await;
+    let app = TestApp::builder().production_limits().spawn().await;
     let alice = app.member("alice").await;
     let mut sockets = Vec::new();
     for _ in 0..20 {
@@ -122,17 +122,14 @@ async fn one_person_may_hold_twenty_sockets_and_no_more() {
 
 #[tokio::test]
 async fn a_full_server_answers_503_to_new_sockets() {
-    let app =
-        TestApp::spawn_configured(&sqlite_url(), "127.0.0.1:0", |c| c.limits.max_sockets = 2).await;
+    let app = TestApp::builder()
+        .configure(|c| c.limits.max_sockets = 2)
+        .spawn()
+        .await;
     let alice = app.member("alice").await;
     let _one = alice.socket("/ws").await;
     let _two = alice.socket("/ws").await;
     assert_eq!(alice.try_socket("/ws", None).await.err(), Some(503));
-}
-
-fn sqlite_url() -> String {
-    let dir = tempfile::tempdir().expect("temp dir").keep();
-    format!("sqlite://{}?mode=rwc", dir.join("hearth.db").display())
 }
 
 #[tokio::test]

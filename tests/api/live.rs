@@ -286,7 +286,9 @@ async fn a_socket_that_never_reads_is_dropped_and_the_others_keep_receiving() {
     });
     for _ in 0..total {
         let body = hearth::chat::MessageBody::parse(&big).expect("body");
-        hearth::chat::post(&app.state, &conversation, alice_id, "alice", body)
+        app.state
+            .chat
+            .post(&conversation, alice_id, "alice", body)
             .await
             .expect("post");
     }
@@ -301,10 +303,14 @@ async fn a_socket_that_never_reads_is_dropped_and_the_others_keep_receiving() {
 
 #[tokio::test]
 async fn an_idle_socket_is_pinged_so_that_proxies_keep_it_open() {
-    let app = TestApp::spawn().await;
+    let ping_every = Duration::from_secs(1);
+    let app = TestApp::builder()
+        .configure(move |c| c.live.ping_every = ping_every)
+        .spawn()
+        .await;
     let (alice, room) = room_with(&app, "alice", "general").await;
     let mut socket = alice.socket(&format!("/ws?conversation={room}")).await;
-    let pinged = tokio::time::timeout(hearth::live::hub::PING_EVERY + PATIENCE, async {
+    let pinged = tokio::time::timeout(ping_every + PATIENCE, async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Ping(_))) => return true,

@@ -197,7 +197,7 @@ async fn the_page_recovers_after_the_server_restarts() {
 
     // While the page cannot connect, the same database takes three messages through
     // another server, elsewhere: only the catch-up on reconnect (after=) can bring them.
-    let mut elsewhere = TestApp::spawn_on(&database_url, "127.0.0.1:0").await;
+    let mut elsewhere = TestApp::builder().database(&database_url).spawn().await;
     for n in 1..=3 {
         say_on(
             &carol.http,
@@ -211,7 +211,11 @@ async fn the_page_recovers_after_the_server_restarts() {
     elsewhere.stop().await;
 
     // Back on the page's own address: two more, through the restarted server.
-    let app = TestApp::spawn_on(&database_url, &addr).await;
+    let app = TestApp::builder()
+        .database(&database_url)
+        .addr(&addr)
+        .spawn()
+        .await;
     for n in 1..=2 {
         let resp = carol
             .say(conversation, &format!("after the restart {n}"))

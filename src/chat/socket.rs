@@ -1,0 +1,244 @@
+//! `GET /ws[?conversation={id}][&since={event}][&after={message id}]`: one WebSocket per
+//! page.
+//!
+//! Before the upgrade: the `Origin` must be this site's (403 otherwise: this is what
+//! stops another site's page from opening a socket with the visitor's cookie), the
+//! session must be signed in (401), and a conversation must be one the viewer may see
+//! (404, as for its page).
+//!
+//! After it, the socket registers with the hub first and catches up second, from the
+//! page's cursor: `since` (the last event the page holds) or, as the contract has it,
+//! `after` (the last message it holds). Anything committed after registration reaches
+//! its queue, anything before is in the catch-up, and the socket joins the two where
+//! its catch-up ends ([`crate::live::socket`]).
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Query},
+};
+use serde::Deserialize;
+use std::sync::Mutex;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Chat, Conversation, ConversationKind, MessageBody, access, catchup, sidebar, views};
+use crate::{
+    config::Config,
+    error::AppError,
+    live::{
+        SocketOwner,
+        socket::{self, CatchUp, Command, Socket, Upgrade, parse_frame},
+    },
+    web::session::viewer_of,
+};
+
+/// Catch-up is read in pages of this many messages.
+const CATCH_UP_PAGE: u64 = 200;
+/// Typing signals closer together than this are ignored.
+const TYPING_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Debug, Deserialize)]
+pub struct SocketQuery {
+    conversation: Option<i64>,
+    since: Option<i64>,
+    after: Option<i64>,
+}
+
+#[handler]
+pub async fn connect(
+    req: &Request,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(config): Data<&Arc<Config>>,
+    Query(query): Query<SocketQuery>,
+) -> Result<Response, AppError> {
+    if !socket::origin_allowed(req, &config.allowed_origins) {
+        return Ok(socket::refuse(
+            StatusCode::FORBIDDEN,
+            "This socket may only be opened from hearth's own pages.",
+        ));
+    }
+    let Some(viewer) = viewer_of(req).await? else {
+        return Ok(socket::refuse(StatusCode::UNAUTHORIZED, "Log in first."));
+    };
+    let limits = &chat.limits.settings;
+    if chat.hub.socket_count() >= limits.max_sockets {
+        return Err(AppError::ServerFull);
+    }
+    if chat.hub.sockets_of(viewer.id) >= limits.sockets_per_user {
+        return Err(AppError::TooManySockets);
+    }
+    let conversation = match query.conversation {
+        Some(id) => Some(access::open(&chat.db, &viewer, id).await?),
+        None => None,
+    };
+    let upgrade = match Upgrade::of(req) {
+        Ok(upgrade) => upgrade,
+        Err(refusal) => return Ok(socket::refuse(StatusCode::BAD_REQUEST, refusal)),
+    };
+    let owner = SocketOwner {
+        user_id: viewer.id,
+        username: viewer.username.clone(),
+        session: viewer.session_key(),
+        conversation: conversation
+            .as_ref()
+            .map(|c| (c.id, ConversationKind::of(c) == ConversationKind::Room)),
+    };
+    let page = ConversationSocket {
+        chat: chat.clone(),
+        owner_id: viewer.id,
+        owner_name: viewer.username.clone(),
+        conversation,
+        last_typing: Mutex::new(None),
+    };
+    let silence_limit = config.live.silence_limit;
+    let cursor = Cursor {
+        since: query.since,
+        after: query.after,
+    };
+    Ok(upgrade.accept(move |ws| async move {
+        // The start's futures (the sidebar's query, the catch-up) run once; boxed, they
+        // do not size every socket's task for as long as it lives.
+        let started = Box::pin(page.start(ws, owner, cursor)).await;
+        if let Some((ws, registration, cursor)) = started {
+            socket::run(ws, registration, cursor, &page, silence_limit).await;
+        }
+    }))
+}
+
+/// Where the page says it is.
+struct Cursor {
+    since: Option<i64>,
+    after: Option<i64>,
+}
+
+/// A socket of a page, and of its conversation when it shows one.
+struct ConversationSocket {
+    chat: Arc<Chat>,
+    owner_id: i64,
+    owner_name: String,
+    conversation: Option<Conversation>,
+    last_typing: Mutex<Option<Instant>>,
+}
+
+impl ConversationSocket {
+    /// Registers with the hub, sends the sidebar and the catch-up; answers the socket,
+    /// its registration and the event it has caught up to, or `None` when it is done.
+    async fn start(
+        &self,
+        mut ws: Socket,
+        owner: SocketOwner,
+        cursor: Cursor,
+    ) -> Option<(Socket, crate::live::Registration, Option<i64>)> {
+        let registration = self.chat.hub.register(owner);
+        // Counts the page holds may be stale after a reconnect: send them fresh.
+        let current = self.conversation.as_ref().map(|c| c.id);
+        match sidebar::entries(&self.chat.db, self.owner_id).await {
+            Ok(entries) => {
+                let fragment = sidebar::render(&entries, current, true);
+                socket::send(&mut ws, fragment.into_string()).await.ok()?;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
+        }
+        let Some(conversation) = &self.conversation else {
+            return Some((ws, registration, None));
+        };
+        let from = match (cursor.since, cursor.after) {
+            (Some(since), _) => Ok(since.max(0)),
+            (None, Some(after)) => catchup::event_of_message(&self.chat.db, conversation.id, after)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
+            // A page that says nothing holds everything up to now.
+            (None, None) => super::queries::head(&self.chat.db, conversation.id)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
+        };
+        let caught = match from {
+            Ok(from) => socket::catch_up(&mut ws, self, from).await,
+            Err(()) => Err(()),
+        };
+        match caught {
+            Ok(upto) => Some((ws, registration, Some(upto))),
+            Err(()) => {
+                let _ = socket::close(&mut ws, 1011, "catch-up failed").await;
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl socket::Page for ConversationSocket {
+    async fn catch_up(&self, after: i64) -> Result<CatchUp, ()> {
+        let Some(conversation) = &self.conversation else {
+            return Ok(CatchUp {
+                upto: after,
+                html: String::new(),
+                complete: true,
+            });
+        };
+        let changes = catchup::since(&self.chat.db, conversation.id, after, CATCH_UP_PAGE)
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "catch-up query failed"))?;
+        Ok(CatchUp {
+            upto: changes.upto,
+            complete: (changes.messages.len() as u64) < CATCH_UP_PAGE,
+            html: changes.fragment().into_string(),
+        })
+    }
+
+    async fn on_text(&self, text: &str) -> Option<Message> {
+        let command = parse_frame(text);
+        let conversation = self.conversation.as_ref()?;
+        match command {
+            Command::Typing => {
+                let now = Instant::now();
+                let due = {
+                    // A plain instant: whole after any panic.
+                    let mut last = self
+                        .last_typing
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let due = last.is_none_or(|at| now.duration_since(at) >= TYPING_MIN_GAP);
+                    if due {
+                        *last = Some(now);
+                    }
+                    due
+                };
+                if due {
+                    self.chat
+                        .hub
+                        .typing(conversation.id, self.owner_id, &self.owner_name);
+                }
+                None
+            }
+            Command::Message(body) => {
+                let refusal = match MessageBody::parse(&body) {
+                    Ok(body) => match self
+                        .chat
+                        .post(conversation, self.owner_id, &self.owner_name, body)
+                        .await
+                    {
+                        Ok(_) => {
+                            return Some(Message::text(
+                                views::composer_error(None, true).into_string(),
+                            ));
+                        }
+                        Err(e @ AppError::TooManyRequests(_)) => e.message(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "posting over the socket failed");
+                            "hearth could not store that message. Try again in a moment.".to_owned()
+                        }
+                    },
+                    Err(refusal) => refusal.to_string(),
+                };
+                Some(Message::text(
+                    views::composer_error(Some(&refusal), true).into_string(),
+                ))
+            }
+            Command::Ignored => None,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The sockets this process holds: by id, by person, by conversation (a [`Channel`]),
+//! and the lobby's (pages that show no conversation). It adds and removes sockets and
+//! keeps each person's and each conversation's count of them; what a channel does
+//! with its sockets (delivery, presence, typing) is in the modules of those names.
+use std::collections::{HashMap, HashSet};
+
+use super::{
+    delivery::Sequence,
+    outgoing::{Outgoing, Subscriber},
+    presence::Online,
+    typing::Typists,
+};
+
+pub(super) type SocketId = u64;
+
+/// Who a new socket belongs to and what it shows.
+pub struct SocketOwner {
+    pub user_id: i64,
+    pub username: String,
+    pub session: Option<String>,
+    /// The conversation the page shows, and whether it is a public room.
+    pub conversation: Option<(i64, bool)>,
+}
+
+pub(super) struct SocketEntry {
+    pub(super) user_id: i64,
+    pub(super) session: Option<String>,
+    pub(super) conversation: Option<i64>,
+    pub(super) subscriber: Subscriber,
+}
+
+/// One conversation's sockets on this process, and what they share.
+pub(super) struct Channel {
+    pub(super) is_room: bool,
+    pub(super) subscribers: Vec<Subscriber>,
+    pub(super) sequence: Sequence,
+    pub(super) online: Online,
+    pub(super) typing: Typists,
+}
+
+impl Channel {
+    pub(super) fn broadcast(&self, out: &Outgoing) {
+        super::outgoing::broadcast(&self.subscribers, out);
+    }
+}
+
+/// What adding or removing a socket changed, for presence to tell.
+#[derive(Default)]
+pub(super) struct Arrival {
+    /// The person had no other socket here: the site's count changed.
+    pub(super) site_changed: bool,
+    /// The conversation is new here: its delivery must learn where it stands.
+    pub(super) new_channel: bool,
+    /// The person had no other socket in the conversation: its presence changed.
+    pub(super) conversation_changed: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Departure {
+    pub(super) site_changed: bool,
+    /// The conversation the socket showed, if its presence changed (and whether it is a
+    /// room, whose count the lobby shows).
+    pub(super) conversation_changed: Option<(i64, bool)>,
+    /// The person was typing there, and no longer is.
+    pub(super) typing_changed: Option<i64>,
+}
+
+#[derive(Default)]
+pub(super) struct Registry {
+    pub(super) sockets: HashMap<SocketId, SocketEntry>,
+    /// Sockets per person, for the site-wide count and the person's own news.
+    pub(super) users: HashMap<i64, Vec<SocketId>>,
+    pub(super) channels: HashMap<i64, Channel>,
+    /// Sockets of pages that show no conversation (the lobby, the directory).
+    pub(super) lobby: HashSet<SocketId>,
+}
+
+impl Registry {
+    /// Adds a socket; `new_sequence` is how a conversation new here starts.
+    pub(super) fn add(
+        &mut self,
+        owner: SocketOwner,
+        subscriber: Subscriber,
+        new_sequence: impl FnOnce() -> Sequence,
+    ) -> Arrival {
+        let id = subscriber.id;
+        let mut arrival = Arrival::default();
+        let sockets_of_user = self.users.entry(owner.user_id).or_default();
+        sockets_of_user.push(id);
+        arrival.site_changed = sockets_of_user.len() == 1;
+        match owner.conversation {
+            Some((conversation_id, is_room)) => {
+                let channel = self.channels.entry(conversation_id).or_insert_with(|| {
+                    arrival.new_channel = true;
+                    Channel {
+                        is_room,
+                        subscribers: Vec::new(),
+                        sequence: new_sequence(),
+                        online: Online::default(),
+                        typing: Typists::default(),
+                    }
+                });
+                channel.subscribers.push(subscriber.clone());
+                arrival.conversation_changed = channel.online.arrive(owner.user_id, owner.username);
+            }
+            None => {
+                self.lobby.insert(id);
+            }
+        }
+        self.sockets.insert(
+            id,
+            SocketEntry {
+                user_id: owner.user_id,
+                session: owner.session,
+                conversation: owner.conversation.map(|(id, _)| id),
+                subscriber,
+            },
+        );
+        arrival
+    }
+
+    /// Takes a socket out; a conversation left without sockets is forgotten.
+    pub(super) fn remove(&mut self, id: SocketId) -> Departure {
+        let mut departure = Departure::default();
+        let Some(entry) = self.sockets.remove(&id) else {
+            return departure;
+        };
+        self.lobby.remove(&id);
+        if let Some(sockets) = self.users.get_mut(&entry.user_id) {
+            sockets.retain(|s| *s != id);
+            if sockets.is_empty() {
+                self.users.remove(&entry.user_id);
+                departure.site_changed = true;
+            }
+        }
+        let Some(conversation_id) = entry.conversation else {
+            return departure;
+        };
+        let Some(channel) = self.channels.get_mut(&conversation_id) else {
+            return departure;
+        };
+        channel.subscribers.retain(|s| s.id != id);
+        if channel.online.leave(entry.user_id) {
+            departure.conversation_changed = Some((conversation_id, channel.is_room));
+            if channel.typing.stop(entry.user_id) {
+                departure.typing_changed = Some(conversation_id);
+            }
+        }
+        if channel.subscribers.is_empty() {
+            self.channels.remove(&conversation_id);
+        }
+        departure
+    }
+
+    /// The sockets of `user_id` here.
+    pub(super) fn sockets_of(&self, user_id: i64) -> impl Iterator<Item = &SocketEntry> {
+        self.users
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.sockets.get(id))
+    }
+}
