@@ -1,8 +1,9 @@
 //! The [`Hub`]: this process's sockets and everything that reaches them, behind one
-//! handle. Its parts live next door: [`super::registry`] (who is connected),
-//! [`super::delivery`] (each conversation's events, once and in order),
-//! [`super::presence`] and [`super::typing`] (coalesced per tick by
-//! [`super::ticker`]), [`super::outgoing`] (frames, queues and backpressure).
+//! handle. Its parts live next door: [`super::registry`] (who is connected, and
+//! sending to them), [`super::delivery`] (each conversation's events, once and in
+//! order), [`super::remote`] (what other processes tell), [`super::presence`] and
+//! [`super::typing`] (coalesced per tick by [`super::ticker`]), and
+//! [`super::outgoing`] (frames, queues and backpressure).
 //!
 //! A message, from post to socket:
 //! 1. The composer's POST (or the socket's `message` frame) reaches `chat::post`, which
@@ -24,17 +25,16 @@
 use std::{
     collections::HashSet,
     sync::{
-        Arc, Mutex, MutexGuard, Weak,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
 };
 
 use tokio::sync::mpsc;
 
 use super::{
     Bus, Event, LiveSettings, Source,
-    delivery::{Committed, Outcome, Sequence},
+    delivery::{Committed, Sequence},
     leases::Leases,
     outgoing::{CLOSE_GOING_AWAY, CLOSE_NORMAL, Outgoing, SocketControl, broadcast},
     presence,
@@ -60,7 +60,7 @@ pub(super) struct Inner {
     next_socket: AtomicU64,
     next_fill: AtomicU64,
     /// Conversations waiting for a fill, for the hub's task.
-    fills: mpsc::UnboundedSender<i64>,
+    pub(super) fills: mpsc::UnboundedSender<i64>,
 }
 
 /// A cheap handle to the hub; clones share it.
@@ -108,9 +108,9 @@ impl Hub {
                 fills,
             }),
         };
-        tokio::spawn(fill(Arc::downgrade(&hub.inner), wanted));
+        tokio::spawn(super::delivery::fill(Arc::downgrade(&hub.inner), wanted));
         if let Some(events) = events {
-            tokio::spawn(hear(Arc::downgrade(&hub.inner), events));
+            tokio::spawn(super::remote::hear(Arc::downgrade(&hub.inner), events));
         }
         tokio::spawn(super::ticker::run(Arc::downgrade(&hub.inner)));
         hub
@@ -120,7 +120,7 @@ impl Hub {
         lock(&self.inner)
     }
 
-    fn next_fill(&self) -> u64 {
+    pub(super) fn next_fill(&self) -> u64 {
         self.inner.next_fill.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -187,26 +187,6 @@ impl Hub {
         self.apply(&mut state, conversation_id, outcome);
     }
 
-    /// Sends a step's frames, stops its typists and asks for its fill.
-    fn apply(&self, state: &mut State, conversation_id: i64, outcome: Outcome) {
-        let Some(channel) = state.registry.channels.get_mut(&conversation_id) else {
-            return;
-        };
-        for frame in &outcome.frames {
-            channel.broadcast(frame);
-        }
-        let mut typing_changed = false;
-        for author in outcome.stopped_typing {
-            typing_changed |= channel.typing.stop(author);
-        }
-        if typing_changed {
-            state.typing_dirty.insert(conversation_id);
-        }
-        if outcome.needs_fill {
-            let _ = self.inner.fills.send(conversation_id);
-        }
-    }
-
     /// Tells the other processes (none, on one process) of `event`.
     pub fn publish(&self, event: Event) {
         self.inner.bus.publish(event);
@@ -216,25 +196,6 @@ impl Hub {
     /// transactions.
     pub fn bus(&self) -> &dyn Bus {
         self.inner.bus.as_ref()
-    }
-
-    /// `user_id` is typing in `conversation_id`, here and everywhere.
-    pub fn typing(&self, conversation_id: i64, user_id: i64, username: &str) {
-        self.start_typing(conversation_id, user_id, username.to_owned());
-        self.publish(Event::Typing {
-            conversation_id,
-            user_id,
-            username: username.to_owned(),
-        });
-    }
-
-    fn start_typing(&self, conversation_id: i64, user_id: i64, username: String) {
-        let until = Instant::now() + self.inner.settings.typing_lasts;
-        let mut state = self.state();
-        if let Some(channel) = state.registry.channels.get_mut(&conversation_id) {
-            channel.typing.start(user_id, username, until);
-            state.typing_dirty.insert(conversation_id);
-        }
     }
 
     /// How many sockets this process holds.
@@ -256,58 +217,6 @@ impl Hub {
         self.state().registry.users.contains_key(&user_id)
     }
 
-    /// Queues `out` for every socket of `user_id` on this process.
-    pub fn send_to_user(&self, user_id: i64, out: Outgoing) {
-        let state = self.state();
-        broadcast(
-            state.registry.sockets_of(user_id).map(|e| &e.subscriber),
-            &out,
-        );
-    }
-
-    /// Whether any of `users` has a socket here on another page than
-    /// `conversation_id` (where a conversation's news goes: the sidebar's badges).
-    pub fn has_users_elsewhere(&self, users: &HashSet<i64>, conversation_id: i64) -> bool {
-        let state = self.state();
-        let mut found = false;
-        elsewhere(&state.registry, users, conversation_id, |_| found = true);
-        found
-    }
-
-    /// Queues `out` for the sockets of `users` here that show another page than
-    /// `conversation_id`.
-    pub fn send_to_users_elsewhere(
-        &self,
-        users: &HashSet<i64>,
-        conversation_id: i64,
-        out: &Outgoing,
-    ) {
-        let state = self.state();
-        elsewhere(&state.registry, users, conversation_id, |s| {
-            s.offer(out.clone())
-        });
-    }
-
-    /// In a private chat, queues `out` for the sockets of the person who is not
-    /// `user_id` (read receipts); in a room, does nothing.
-    pub fn send_to_peers(&self, conversation_id: i64, user_id: i64, out: Outgoing) {
-        let state = self.state();
-        let Some(channel) = state.registry.channels.get(&conversation_id) else {
-            return;
-        };
-        if channel.is_room {
-            return;
-        }
-        let others = channel.subscribers.iter().filter(|s| {
-            state
-                .registry
-                .sockets
-                .get(&s.id)
-                .is_some_and(|e| e.user_id != user_id)
-        });
-        broadcast(others, &out);
-    }
-
     /// Tells every open page whether the database can be reached (a banner).
     pub fn database_reachable(&self, reachable: bool) {
         let out = Outgoing::html(super::fragments::site_banner(reachable));
@@ -323,7 +232,7 @@ impl Hub {
         });
     }
 
-    fn close_session_here(&self, session: &str) {
+    pub(super) fn close_session_here(&self, session: &str) {
         for entry in self.state().registry.sockets.values() {
             if entry.session.as_deref() == Some(session) {
                 entry.subscriber.close(CLOSE_NORMAL);
@@ -338,185 +247,7 @@ impl Hub {
             entry.subscriber.close(CLOSE_GOING_AWAY);
         }
     }
-
-    /// Events from other processes, in order. The conversations they leave waiting are
-    /// filled together, in one read, before the rest is told.
-    async fn heard(&self, events: &[Event]) {
-        let mut to_fill = Vec::new();
-        {
-            let mut state = self.state();
-            for event in events {
-                if let Event::Changed {
-                    conversation_id,
-                    seq,
-                    ..
-                } = event
-                {
-                    if let Some(channel) = state.registry.channels.get_mut(conversation_id) {
-                        if channel.sequence.heard(*seq, || self.next_fill()) {
-                            to_fill.push(*conversation_id);
-                        }
-                    }
-                }
-            }
-        }
-        self.fill(&to_fill).await;
-        for event in events {
-            self.heard_one(event).await;
-        }
-    }
-
-    async fn heard_one(&self, event: &Event) {
-        match event {
-            Event::Changed { .. } => {}
-            Event::Typing {
-                conversation_id,
-                user_id,
-                username,
-            } => self.start_typing(*conversation_id, *user_id, username.clone()),
-            Event::PresenceChanged { conversation_id } => {
-                self.presence_changed_elsewhere(*conversation_id)
-            }
-            Event::SessionEnded { session } => self.close_session_here(session),
-            Event::Resync => self.resync(),
-            Event::Read { .. } | Event::MembershipChanged { .. } => {}
-        }
-        self.inner.source.heard(self, event).await;
-    }
-
-    /// After the bus lost events (its connection dropped): every conversation reads
-    /// again what it may have missed, and every count is sent again.
-    fn resync(&self) {
-        let mut state = self.state();
-        let mut refilled = Vec::new();
-        for (id, channel) in state.registry.channels.iter_mut() {
-            if channel.sequence.refill(|| self.next_fill()) {
-                refilled.push(*id);
-            }
-        }
-        for id in refilled {
-            let _ = self.inner.fills.send(id);
-        }
-        let all: Vec<i64> = state.registry.channels.keys().copied().collect();
-        state.presence.dirty.extend(all);
-        state.presence.site_dirty = true;
-    }
-
-    /// Reads what the conversations of `wanted` wait for, in one call, and delivers it.
-    async fn fill(&self, wanted: &[i64]) {
-        let pending: Vec<(i64, u64, Option<i64>)> = {
-            let state = self.state();
-            let mut seen = HashSet::new();
-            wanted
-                .iter()
-                .filter(|c| seen.insert(**c))
-                .filter_map(|c| {
-                    let (fill, after) = state.registry.channels.get(c)?.sequence.pending_fill()?;
-                    Some((*c, fill, after))
-                })
-                .collect()
-        };
-        if pending.is_empty() {
-            return;
-        }
-        let asked: Vec<(i64, Option<i64>)> = pending.iter().map(|(c, _, a)| (*c, *a)).collect();
-        match self.inner.source.changes(&asked).await {
-            Ok(found) => {
-                let mut state = self.state();
-                for filled in found {
-                    let Some(&(_, fill, _)) = pending
-                        .iter()
-                        .find(|(c, _, _)| *c == filled.conversation_id)
-                    else {
-                        continue;
-                    };
-                    let Some(channel) = state.registry.channels.get_mut(&filled.conversation_id)
-                    else {
-                        continue;
-                    };
-                    let outcome = channel.sequence.filled(fill, &filled, || self.next_fill());
-                    self.apply(&mut state, filled.conversation_id, outcome);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read events to deliver; trying again");
-                let again = self.inner.fills.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(FILL_RETRY).await;
-                    for (conversation_id, _, _) in pending {
-                        let _ = again.send(conversation_id);
-                    }
-                });
-            }
-        }
-    }
-
-    /// Pings the sockets of one slice of `slices` (one frame, shared by all of them).
-    pub(super) fn ping_slice(&self, slice: u64, slices: u64) {
-        let ping = Outgoing::ping();
-        let state = self.state();
-        let due = state
-            .registry
-            .sockets
-            .iter()
-            .filter(|(id, _)| *id % slices == slice)
-            .map(|(_, e)| &e.subscriber);
-        broadcast(due, &ping);
-    }
-
-    /// Sends the typing line of every conversation where it changed, and ends signals
-    /// that ran out.
-    pub(super) fn flush_typing(&self) {
-        let now = Instant::now();
-        let mut state = self.state();
-        let State {
-            registry,
-            typing_dirty,
-            ..
-        } = &mut *state;
-        for (id, channel) in registry.channels.iter_mut() {
-            if channel.typing.expire(now) {
-                typing_dirty.insert(*id);
-            }
-        }
-        for conversation_id in typing_dirty.drain() {
-            if let Some(channel) = registry.channels.get(&conversation_id) {
-                channel.broadcast(&Outgoing::html(channel.typing.fragment()));
-            }
-        }
-    }
 }
-
-/// Calls `each` for every socket of `users` that shows another page than
-/// `conversation_id`, walking the smaller of the two: the people, or everyone here.
-fn elsewhere(
-    registry: &Registry,
-    users: &HashSet<i64>,
-    conversation_id: i64,
-    mut each: impl FnMut(&super::outgoing::Subscriber),
-) {
-    let mut visit = |user: &i64| {
-        for entry in registry.sockets_of(*user) {
-            if entry.conversation != Some(conversation_id) {
-                each(&entry.subscriber);
-            }
-        }
-    };
-    if users.len() <= registry.users.len() {
-        users.iter().for_each(&mut visit);
-    } else {
-        registry
-            .users
-            .keys()
-            .filter(|u| users.contains(u))
-            .for_each(visit);
-    }
-}
-
-/// How long a fill that failed (the database is away) waits before it tries again.
-const FILL_RETRY: Duration = Duration::from_secs(1);
-/// Fill requests taken at once, at most.
-const FILL_BATCH: usize = 256;
 
 fn lock(inner: &Inner) -> MutexGuard<'_, State> {
     // A panic while the lock was held cannot leave the maps half-updated in a way that
@@ -525,26 +256,4 @@ fn lock(inner: &Inner) -> MutexGuard<'_, State> {
         .state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The hub's filling task: conversations that wait for the database, as many at once
-/// as have asked, in one read ([`Source::changes`]).
-async fn fill(hub: Weak<Inner>, mut wanted: mpsc::UnboundedReceiver<i64>) {
-    let mut batch = Vec::with_capacity(FILL_BATCH);
-    while wanted.recv_many(&mut batch, FILL_BATCH).await > 0 {
-        let Some(inner) = hub.upgrade() else { return };
-        Hub { inner }.fill(&batch).await;
-        batch.clear();
-    }
-}
-
-/// The hub's listening task: events from other processes, in the order they come.
-async fn hear(hub: Weak<Inner>, mut events: mpsc::UnboundedReceiver<Event>) {
-    const BATCH: usize = 256;
-    let mut batch = Vec::with_capacity(BATCH);
-    while events.recv_many(&mut batch, BATCH).await > 0 {
-        let Some(inner) = hub.upgrade() else { return };
-        Hub { inner }.heard(&batch).await;
-        batch.clear();
-    }
 }

@@ -25,6 +25,7 @@ pub mod outgoing;
 pub mod pg_bus;
 pub mod presence;
 mod registry;
+mod remote;
 pub mod socket;
 mod ticker;
 mod typing;

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
+    Hub,
     delivery::Sequence,
+    outgoing::broadcast,
     outgoing::{Outgoing, Subscriber},
     presence::Online,
     typing::Typists,
@@ -159,5 +161,85 @@ impl Registry {
             .into_iter()
             .flatten()
             .filter_map(|id| self.sockets.get(id))
+    }
+}
+
+impl Hub {
+    /// Queues `out` for every socket of `user_id` on this process.
+    pub fn send_to_user(&self, user_id: i64, out: Outgoing) {
+        let state = self.state();
+        broadcast(
+            state.registry.sockets_of(user_id).map(|e| &e.subscriber),
+            &out,
+        );
+    }
+
+    /// Whether any of `users` has a socket here on another page than
+    /// `conversation_id` (where a conversation's news goes: the sidebar's badges).
+    pub fn has_users_elsewhere(&self, users: &HashSet<i64>, conversation_id: i64) -> bool {
+        let state = self.state();
+        let mut found = false;
+        elsewhere(&state.registry, users, conversation_id, |_| found = true);
+        found
+    }
+
+    /// Queues `out` for the sockets of `users` here that show another page than
+    /// `conversation_id`.
+    pub fn send_to_users_elsewhere(
+        &self,
+        users: &HashSet<i64>,
+        conversation_id: i64,
+        out: &Outgoing,
+    ) {
+        let state = self.state();
+        elsewhere(&state.registry, users, conversation_id, |s| {
+            s.offer(out.clone())
+        });
+    }
+
+    /// In a private chat, queues `out` for the sockets of the person who is not
+    /// `user_id` (read receipts); in a room, does nothing.
+    pub fn send_to_peers(&self, conversation_id: i64, user_id: i64, out: Outgoing) {
+        let state = self.state();
+        let Some(channel) = state.registry.channels.get(&conversation_id) else {
+            return;
+        };
+        if channel.is_room {
+            return;
+        }
+        let others = channel.subscribers.iter().filter(|s| {
+            state
+                .registry
+                .sockets
+                .get(&s.id)
+                .is_some_and(|e| e.user_id != user_id)
+        });
+        broadcast(others, &out);
+    }
+}
+
+/// Calls `each` for every socket of `users` that shows another page than
+/// `conversation_id`, walking the smaller of the two: the people, or everyone here.
+fn elsewhere(
+    registry: &Registry,
+    users: &HashSet<i64>,
+    conversation_id: i64,
+    mut each: impl FnMut(&super::outgoing::Subscriber),
+) {
+    let mut visit = |user: &i64| {
+        for entry in registry.sockets_of(*user) {
+            if entry.conversation != Some(conversation_id) {
+                each(&entry.subscriber);
+            }
+        }
+    };
+    if users.len() <= registry.users.len() {
+        users.iter().for_each(&mut visit);
+    } else {
+        registry
+            .users
+            .keys()
+            .filter(|u| users.contains(u))
+            .for_each(visit);
     }
 }

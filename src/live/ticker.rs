@@ -4,7 +4,12 @@
 //! now and then renews this process's presence leases.
 use std::{collections::HashMap, sync::Weak, time::Instant};
 
-use super::{Hub, LiveSettings, hub::Inner, leases};
+use super::{
+    Hub, LiveSettings,
+    hub::Inner,
+    leases,
+    outgoing::{Outgoing, broadcast},
+};
 
 pub(super) async fn run(hub: Weak<Inner>) {
     let Some(settings) = hub.upgrade().map(|inner| inner.settings.clone()) else {
@@ -35,4 +40,19 @@ pub(super) async fn run(hub: Weak<Inner>) {
 fn ping_slices(settings: &LiveSettings) -> u64 {
     let ticks = settings.ping_every.as_millis() / settings.flush_every.as_millis().max(1);
     (ticks as u64).max(1)
+}
+
+impl Hub {
+    /// Pings the sockets of one slice of `slices` (one frame, shared by all of them).
+    pub(super) fn ping_slice(&self, slice: u64, slices: u64) {
+        let ping = Outgoing::ping();
+        let state = self.state();
+        let due = state
+            .registry
+            .sockets
+            .iter()
+            .filter(|(id, _)| *id % slices == slice)
+            .map(|(_, e)| &e.subscriber);
+        broadcast(due, &ping);
+    }
 }

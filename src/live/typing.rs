@@ -7,6 +7,8 @@ use std::{collections::HashMap, time::Instant};
 
 use maud::{Markup, html};
 
+use super::{Event, Hub, hub::State, outgoing::Outgoing};
+
 /// The typists of one conversation: name and until when.
 #[derive(Debug, Default)]
 pub(super) struct Typists(HashMap<i64, (String, Instant)>);
@@ -78,6 +80,49 @@ fn fragment(typists: &[(i64, &str)]) -> Markup {
                         span data-viewer=(id) { (phrase(&others)) }
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// `user_id` is typing in `conversation_id`, here and everywhere.
+    pub fn typing(&self, conversation_id: i64, user_id: i64, username: &str) {
+        self.start_typing(conversation_id, user_id, username.to_owned());
+        self.publish(Event::Typing {
+            conversation_id,
+            user_id,
+            username: username.to_owned(),
+        });
+    }
+
+    pub(super) fn start_typing(&self, conversation_id: i64, user_id: i64, username: String) {
+        let until = Instant::now() + self.inner.settings.typing_lasts;
+        let mut state = self.state();
+        if let Some(channel) = state.registry.channels.get_mut(&conversation_id) {
+            channel.typing.start(user_id, username, until);
+            state.typing_dirty.insert(conversation_id);
+        }
+    }
+
+    /// Sends the typing line of every conversation where it changed, and ends signals
+    /// that ran out.
+    pub(super) fn flush_typing(&self) {
+        let now = Instant::now();
+        let mut state = self.state();
+        let State {
+            registry,
+            typing_dirty,
+            ..
+        } = &mut *state;
+        for (id, channel) in registry.channels.iter_mut() {
+            if channel.typing.expire(now) {
+                typing_dirty.insert(*id);
+            }
+        }
+        for conversation_id in typing_dirty.drain() {
+            if let Some(channel) = registry.channels.get(&conversation_id) {
+                channel.broadcast(&Outgoing::html(channel.typing.fragment()));
             }
         }
     }
