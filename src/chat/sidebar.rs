@@ -88,7 +88,7 @@ pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
         .iter()
         .filter(|e| e.kind == ConversationKind::Direct);
     html! {
-        nav #sidebar aria-label="Conversations" hx-swap-oob=[oob.then_some("true")] {
+        nav #sidebar popover aria-label="Conversations" hx-swap-oob=[oob.then_some("true")] {
             h2 { "Rooms" }
             ul #sidebar-rooms.conv-list {
                 @for e in rooms { (entry(e, current)) }

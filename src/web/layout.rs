@@ -112,7 +112,8 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                     }
                 }
                 @if page.sidebar.is_some() {
-                    button.sidebar-toggle type="button" aria-controls="sidebar" aria-expanded="false" { "Menu" }
+                    // On a phone the sidebar is a popover this opens (see app.css).
+                    button.sidebar-toggle type="button" popovertarget="sidebar" { "Menu" }
                 }
             } @else {
                 nav.user-menu aria-label="Account" {
@@ -142,9 +143,23 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
         // WebSocket extension had registered, leaving the page without its socket.
         script src=(assets::url("vendor/htmx-4.0.1.min.js")) {}
         script src=(assets::url("vendor/hx-ws-4.0.1.min.js")) {}
-        script src=(assets::url("app.js")) {}
+        // One file per behaviour, `hearth.js` first (see it for the list).
+        @for behaviour in BEHAVIOURS {
+            script src=(assets::url(behaviour)) {}
+        }
     }
 }
+
+/// The page's scripts, in the order they load.
+const BEHAVIOURS: [&str; 7] = [
+    "js/hearth.js",
+    "js/connection.js",
+    "js/history.js",
+    "js/composer.js",
+    "js/sidebar.js",
+    "js/notifications.js",
+    "js/receipts.js",
+];
 
 /// A whole error page in the site's design, with `status`.
 pub fn error_page(status: StatusCode, message: &str) -> Response {

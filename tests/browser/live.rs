@@ -133,6 +133,59 @@ async fn two_people_see_each_other_type_and_talk_live() {
     alice.close().await;
 }
 
+/// A page's own posts come back over its socket, in order with everyone else's: none
+/// shows twice and none out of place, and the page neither sorts nor drops anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn messages_posted_from_the_page_appear_once_and_in_order_among_live_ones() {
+    let app = TestApp::spawn().await;
+    let carol = app.member("carol").await;
+    let driver = Driver::start().await;
+    let alice = driver
+        .browser("alice", &app.url(""), Options::default())
+        .await;
+    sign_up(&alice).await;
+    let room = create_room(&alice, "Busy").await;
+    alice.until_connected().await;
+    let conversation = carol.conversation_id(&room).await;
+
+    // Carol posts a stream over HTTP while Alice sends from her page.
+    let stream = tokio::spawn({
+        let carol = carol.clone();
+        async move {
+            for i in 0..40 {
+                assert_eq!(
+                    carol
+                        .say(conversation, &format!("carol {i}"))
+                        .await
+                        .status(),
+                    StatusCode::SEE_OTHER
+                );
+            }
+        }
+    });
+    for i in 0..8 {
+        alice
+            .type_into("#composer-body", &format!("alice {i}{}", enter()))
+            .await;
+        until_message_shown(&alice, &format!("alice {i}")).await;
+    }
+    stream.await.expect("carol's posts");
+    until_message_shown(&alice, "carol 39").await;
+
+    let shown = alice.messages().await;
+    let stored = carol.page(&room).await;
+    let stored: Vec<(String, String)> = stored
+        .message_ids()
+        .into_iter()
+        .map(|id| format!("message-{id}"))
+        .zip(stored.message_bodies())
+        .collect();
+    assert_eq!(shown.len(), 48, "every message once: {shown:?}");
+    assert_eq!(shown, stored, "the page's order is the server's");
+    alice.close().await;
+}
+
 /// Posts `body` to conversation `id` on the server at `base`, as the person whose cookies
 /// `http` holds (the session lives in the database, so it works on any server of it).
 async fn say_on(http: &reqwest::Client, base: &str, page: &str, id: i64, body: &str) {

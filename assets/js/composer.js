@@ -1,0 +1,83 @@
+/* The composer (assets/js/composer.js): Enter sends, Shift+Enter breaks the line, the
+ * box grows with its text, typing is signalled, and a send that failed says so.
+ *
+ * Owns: the composer's keyboard, its height, typing frames on the socket, and what
+ * the box holds around an htmx post.
+ * Must not: show the sent message itself: the socket brings it, in order.
+ */
+(() => {
+  "use strict";
+  const h = window.hearth;
+  const TYPING_EVERY_MS = 2000;
+  let lastTyping = 0;
+
+  function sendTyping() {
+    const now = Date.now();
+    if (now - lastTyping < TYPING_EVERY_MS) return;
+    if (h.send && h.send({ type: "typing" })) lastTyping = now;
+  }
+
+  function autoGrow(t) {
+    const cs = getComputedStyle(t);
+    const lh = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.4;
+    const chrome = parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom) +
+      parseFloat(cs.borderTopWidth) + parseFloat(cs.borderBottomWidth);
+    const max = lh * 8 + chrome;
+    t.style.height = "auto";
+    const want = t.scrollHeight + parseFloat(cs.borderTopWidth) + parseFloat(cs.borderBottomWidth);
+    t.style.height = Math.min(want, max) + "px";
+    t.style.overflowY = want > max ? "auto" : "hidden";
+  }
+
+  h.ready(() => {
+    const form = document.getElementById("composer");
+    const input = document.getElementById("composer-body");
+    if (!form || !input) return;
+    let submitted = null;
+
+    input.addEventListener("keydown", (e) => {
+      // keyCode 229: some IMEs report their Enter this way instead of isComposing
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      if (!h.isBlank(input.value)) form.requestSubmit();
+    });
+    input.addEventListener("input", () => {
+      autoGrow(input);
+      if (!h.isBlank(input.value)) sendTyping();
+    });
+    // htmx ignores defaultPrevented on submit, so refuse blank posts here, and a
+    // second Enter while the first post is in flight (a double send).
+    form.addEventListener("htmx:config:request", (e) => {
+      if (h.isBlank(input.value) || submitted !== null) { e.preventDefault(); return; }
+      submitted = input.value;
+    });
+    form.addEventListener("htmx:after:request", (e) => {
+      const status = e.detail && e.detail.ctx && e.detail.ctx.response && e.detail.ctx.response.status;
+      if (!(status >= 200 && status < 300)) return;
+      // Keep anything typed while the post was in flight.
+      const v = input.value;
+      input.value = submitted !== null && v.startsWith(submitted) ? v.slice(submitted.length).replace(/^\n/, "") : v;
+      lastTyping = 0;
+      if (h.scroll) h.scroll.stick = true; // show the reader their own message
+      autoGrow(input);
+      input.focus({ preventScroll: true });
+    });
+    // Errors that carry no #composer-error fragment (500, 403, network).
+    form.addEventListener("htmx:finally:request", (e) => {
+      submitted = null;
+      const ctx = (e.detail && e.detail.ctx) || {};
+      const status = ctx.response && ctx.response.status;
+      const networkError = !ctx.response && /^error/.test(ctx.status || "") && !/Abort/.test(ctx.status);
+      const failed = status >= 400 || networkError;
+      const err = document.getElementById("composer-error");
+      if (failed && err && h.isBlank(err.textContent)) {
+        err.textContent = status ? `Couldn't send your message (error ${status}). Please try again.`
+          : "Couldn't send your message. Check your connection and try again.";
+      }
+    });
+
+    autoGrow(input);
+    // Desktop readers come here to type; on touch screens it would pop the keyboard.
+    if (window.matchMedia("(pointer: fine)").matches && !location.hash) input.focus({ preventScroll: true });
+  });
+})();
