@@ -35,8 +35,6 @@ use crate::{
     web::session::viewer_of,
 };
 
-/// Catch-up is read in pages of this many messages.
-const CATCH_UP_PAGE: u64 = 200;
 /// Typing signals closer together than this are ignored.
 const TYPING_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -86,11 +84,13 @@ pub async fn connect(
             .as_ref()
             .map(|c| (c.id, ConversationKind::of(c) == ConversationKind::Room)),
     };
+    let catch_up_page = config.live.catch_up_page;
     let page = ConversationSocket {
         chat: chat.clone(),
         owner_id: viewer.id,
         owner_name: viewer.username.clone(),
         conversation,
+        catch_up_page,
         last_typing: Mutex::new(None),
     };
     let silence_limit = config.live.silence_limit;
@@ -120,6 +120,7 @@ struct ConversationSocket {
     owner_id: i64,
     owner_name: String,
     conversation: Option<Conversation>,
+    catch_up_page: u64,
     last_typing: Mutex<Option<Instant>>,
 }
 
@@ -179,12 +180,13 @@ impl socket::Page for ConversationSocket {
                 complete: true,
             });
         };
-        let changes = catchup::since(&self.chat.db, conversation.id, after, CATCH_UP_PAGE)
+        let page = self.catch_up_page;
+        let changes = catchup::since(&self.chat.db, conversation.id, after, page)
             .await
             .map_err(|e| tracing::warn!(error = %e, "catch-up query failed"))?;
         Ok(CatchUp {
             upto: changes.upto,
-            complete: (changes.messages.len() as u64) < CATCH_UP_PAGE,
+            complete: (changes.messages.len() as u64) < page,
             html: changes.fragment().into_string(),
         })
     }

@@ -49,6 +49,8 @@ pub struct LiveSettings {
     pub silence_limit: Duration,
     /// How long "typing…" lasts after the last signal.
     pub typing_lasts: Duration,
+    /// Messages a socket's catch-up reads at a time.
+    pub catch_up_page: u64,
 }
 
 impl Default for LiveSettings {
@@ -58,6 +60,7 @@ impl Default for LiveSettings {
             ping_every: Duration::from_secs(20),
             silence_limit: Duration::from_secs(50),
             typing_lasts: Duration::from_secs(5),
+            catch_up_page: 200,
         }
     }
 }
