@@ -397,7 +397,12 @@ async fn shared_database(
         matches!(source, ServerSource::Spawn(_)),
         "the scale-out scenario starts its own hearth processes (drop --hearth-url)"
     );
-    ScratchDatabase::create(&settings.postgres_url, &seed::run_tag()).await
+    ScratchDatabase::create(
+        &settings.postgres_url,
+        &format!("bench_{}", seed::run_tag()),
+    )
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 async fn measure(

@@ -75,7 +75,7 @@ impl AppBuilder {
             Some(url) => url,
             None if std::env::var("HEARTH_TEST_BACKEND").as_deref() == Ok("postgres") => {
                 let database = TestDatabase::create().await;
-                let url = database.url.clone();
+                let url = database.url().to_owned();
                 pg = Some(database);
                 url
             }
@@ -196,73 +196,22 @@ pub struct KeptDatabase {
     _pg: Option<TestDatabase>,
 }
 
-/// The PostgreSQL server the tests use (`HEARTH_TEST_POSTGRES_URL`, without a
-/// database name).
-pub fn postgres_server() -> String {
-    std::env::var("HEARTH_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
+pub use hearth_testkit::postgres_server;
 
 /// A PostgreSQL database of one test's own, dropped when the test ends.
-pub struct TestDatabase {
-    pub url: String,
-    name: String,
-}
+pub struct TestDatabase(hearth_testkit::ScratchDatabase);
 
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
-        let server = postgres_server();
-        let name = format!("hearth_test_{:016x}", rand_u64());
-        let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server} is needed for this test: {e}"));
-        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        TestDatabase {
-            url: format!("{server}/{name}"),
-            name,
+        match hearth_testkit::ScratchDatabase::create(&postgres_server(), "test").await {
+            Ok(database) => TestDatabase(database),
+            Err(e) => panic!("PostgreSQL is needed for this test: {e}"),
         }
     }
-}
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let server = postgres_server();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; the clean-up needs one of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(admin) = sea_orm::Database::connect(format!("{server}/postgres")).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sea_orm::ConnectionTrait::execute_unprepared(&admin, &sql).await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish()
 }
 
 /// One person's browser.

@@ -310,7 +310,7 @@ async fn a_page_that_reconnects_from_its_cursor_gets_exactly_what_it_missed() {
     let (alice, room) = room_with(&app, "alice", "general").await;
     let bob = app.member("bob").await;
     posted_id(&alice, room, "before").await;
-    let page = bob.page(&format!("/rooms/general")).await;
+    let page = bob.page("/rooms/general").await;
     let cursor: i64 = page
         .attr("#cursor", "data-seq")
         .and_then(|s| s.parse().ok())

@@ -33,7 +33,7 @@ async fn a_database_outage_answers_503_shows_a_banner_and_heals_by_itself() {
     let upstream = authority(&postgres_server());
     let proxy = Proxy::start(&upstream).await;
     let through_proxy = database
-        .url
+        .url()
         .replacen(&upstream, &proxy.addr().to_string(), 1);
     let hearth = Hearth::start(&through_proxy, &["--message-burst", "10000"]).await;
 
@@ -198,7 +198,7 @@ async fn a_database_outage_answers_503_shows_a_banner_and_heals_by_itself() {
     let mut expected = before.clone();
     expected.extend([after, via_socket]);
     assert_eq!(shown, expected, "the room's messages after the outage");
-    let direct = sea_orm::Database::connect(&database.url)
+    let direct = sea_orm::Database::connect(database.url())
         .await
         .expect("connect");
     let stored = direct

@@ -1,9 +1,8 @@
-//! One real `hearth serve` process, its log kept in a file so that a failing test can
-//! show what the server said.
+//! One real `hearth serve` process ([`hearth_testkit::Child`]), with what the fault
+//! tests ask of it: people who sign up there, and a failure that shows its log.
 use std::{
-    net::{SocketAddr, TcpListener},
-    path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    ops::{Deref, DerefMut},
+    path::Path,
     time::Duration,
 };
 
@@ -12,112 +11,46 @@ use crate::helpers::Visitor;
 /// How long a server may take to come up (migrations included, on a busy machine).
 const STARTUP: Duration = Duration::from_secs(60);
 
-pub struct Hearth {
-    child: Child,
-    pub addr: SocketAddr,
-    log: PathBuf,
-    _log_dir: tempfile::TempDir,
+pub struct Hearth(hearth_testkit::Child);
+
+impl Deref for Hearth {
+    type Target = hearth_testkit::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Hearth {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_hearth"))
 }
 
 impl Hearth {
     /// Starts `hearth serve` on `database_url` with `extra` flags, and waits until
     /// `/healthz` answers 200.
     pub async fn start(database_url: &str, extra: &[&str]) -> Hearth {
-        let mut hearth = Self::spawn(database_url, extra);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("http client");
-        let deadline = tokio::time::Instant::now() + STARTUP;
-        loop {
-            if let Ok(resp) = client
-                .get(format!("http://{}/healthz", hearth.addr))
-                .send()
-                .await
-            {
-                if resp.status() == 200 {
-                    return hearth;
-                }
-            }
-            if let Ok(Some(status)) = hearth.child.try_wait() {
-                panic!(
-                    "hearth exited at start ({status}); its log:\n{}",
-                    hearth.log_tail()
-                );
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "hearth on {} did not come up within {STARTUP:?}; its log:\n{}",
-                hearth.addr,
-                hearth.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        match hearth_testkit::Child::hearth(binary(), Some(database_url), extra, &[], STARTUP).await
+        {
+            Ok(child) => Hearth(child),
+            Err(e) => panic!("{e}"),
         }
     }
 
     /// Starts `hearth serve` without waiting for anything.
     pub fn spawn(database_url: &str, extra: &[&str]) -> Hearth {
-        let addr = free_addr();
-        let log_dir = tempfile::tempdir().expect("a temp dir for the log");
-        let log = log_dir.path().join("hearth.log");
-        let file = std::fs::File::create(&log).expect("a log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args([
-                "serve",
-                "--addr",
-                &addr.to_string(),
-                "--database-url",
-                database_url,
-            ])
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("HEARTH_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log file"))
-            .stderr(file)
-            .spawn()
+        let child = hearth_testkit::Child::spawn_hearth(binary(), Some(database_url), extra, &[])
             .expect("hearth starts");
-        Hearth {
-            child,
-            addr,
-            log,
-            _log_dir: log_dir,
-        }
-    }
-
-    /// Waits for the process to exit by itself; `None` if it is still running after
-    /// `within`.
-    pub async fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if tokio::time::Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Everything the server has written to stdout and stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        Hearth(child)
     }
 
     /// The last lines of the log, for failure messages.
     pub fn log_tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// SIGKILL: no goodbye, no clean-up, no flush.
-    pub fn sigkill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.log_tail(40)
     }
 
     /// Fails the test with `what` and the server's log.
@@ -125,30 +58,13 @@ impl Hearth {
         panic!("{what}\nhearth's log:\n{}", self.log_tail())
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
     /// A visitor who has signed up as `username` here.
     pub async fn member(&self, username: &str) -> Visitor {
-        let visitor = Visitor::new(self.addr);
+        let visitor = Visitor::new(self.0.addr);
         let resp = visitor.signup(username, "password123").await;
         assert_eq!(resp.status(), 303, "sign-up of {username}");
         visitor
     }
-}
-
-impl Drop for Hearth {
-    fn drop(&mut self) {
-        self.sigkill();
-    }
-}
-
-/// An address on loopback whose port was free a moment ago.
-pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
 }
 
 /// POSTs `body` to the conversation as htmx does, with a CSRF token read earlier (the

@@ -54,11 +54,11 @@ async fn a_read_only_database_stops_the_server_at_start_with_a_readable_error() 
 async fn a_read_only_postgres_database_stops_the_server_at_start_with_a_readable_error() {
     let database = TestDatabase::create().await;
     let migrated = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["migrate", "--database-url", &database.url])
+        .args(["migrate", "--database-url", database.url()])
         .output()
         .expect("hearth migrate runs");
     assert!(migrated.status.success(), "{migrated:?}");
-    let name = database.url.rsplit('/').next().expect("a database name");
+    let name = database.url().rsplit('/').next().expect("a database name");
     let admin = sea_orm::Database::connect(format!("{}/postgres", postgres_server()))
         .await
         .expect("connect");
@@ -70,7 +70,7 @@ async fn a_read_only_postgres_database_stops_the_server_at_start_with_a_readable
         .expect("make the database read-only");
     let _ = admin.close().await;
 
-    let mut hearth = Hearth::spawn(&database.url, &[]);
+    let mut hearth = Hearth::spawn(database.url(), &[]);
     let Some(status) = hearth.exit_within(Duration::from_secs(30)).await else {
         panic!(
             "hearth is serving on a read-only database instead of refusing to start:\n{}",

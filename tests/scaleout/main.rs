@@ -5,11 +5,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
-use std::{
-    net::{SocketAddr, TcpListener},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
+
+use hearth_testkit::Child;
 
 use futures_util::StreamExt;
 use helpers::{
@@ -18,78 +16,34 @@ use helpers::{
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-/// One `hearth serve` process.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Process {
-    async fn start(database_url: &str) -> Process {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args([
-                "serve",
-                "--addr",
-                &addr.to_string(),
-                "--database-url",
-                database_url,
-                // These tests post more than one person's burst allows.
-                "--message-burst",
-                "10000",
-            ])
-            .env(
-                "RUST_LOG",
-                std::env::var("HEARTH_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("hearth starts");
-        let process = Process { child, addr };
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(resp) = client.get(format!("http://{addr}/healthz")).send().await {
-                if resp.status() == 200 {
-                    return process;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "hearth on {addr} did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no goodbye, no clean-up.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// One `hearth serve` process: these tests post more than one person's burst allows.
+async fn start(database_url: &str) -> Child {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_hearth"));
+    let extra = ["--message-burst", "10000"];
+    match Child::hearth(
+        binary,
+        Some(database_url),
+        &extra,
+        &[],
+        Duration::from_secs(30),
+    )
+    .await
+    {
+        Ok(child) => child,
+        Err(e) => panic!("{e}"),
     }
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn cluster(n: usize) -> (TestDatabase, Vec<Process>) {
+async fn cluster(n: usize) -> (TestDatabase, Vec<Child>) {
     let database = TestDatabase::create().await;
     let mut processes = Vec::new();
     for _ in 0..n {
-        processes.push(Process::start(&database.url).await);
+        processes.push(start(database.url()).await);
     }
     (database, processes)
 }
 
-async fn member(process: &Process, name: &str) -> Visitor {
+async fn member(process: &Child, name: &str) -> Visitor {
     let visitor = Visitor::new(process.addr);
     let resp = visitor.signup(name, "password123").await;
     assert_eq!(resp.status(), 303, "sign-up of {name}");
@@ -210,7 +164,7 @@ async fn a_killed_process_leaves_the_counts_within_thirty_seconds() {
     let _bob_socket = bob.socket(&path).await;
     online_count_becomes(&mut alice_socket, 2, PATIENCE).await;
 
-    procs[2].kill();
+    procs[2].sigkill();
     online_count_becomes(&mut alice_socket, 1, Duration::from_secs(30)).await;
 
     // The survivors keep working together.
