@@ -239,15 +239,11 @@ const MIGRATION_LOCK: i64 = 0x6865_6172_7468;
 /// The shortest time between two checkpoints while writes go on. A checkpoint follows
 /// the end of a write turn, or else a second of silence (for writers outside the gate).
 ///
-/// Small checkpoints often, not large ones rarely. Each checkpoint syncs the WAL and
-/// the database file, and on ext4 the message writer's WAL writes were seen to wait
-/// (1-4 ms a `pwrite`) while such syncs ran: the more a sync has to write, the longer.
-/// Under (b)'s 1,000 messages/s the WAL grows ~12 MB/s, so a checkpoint a second had
-/// 12 MB to sync each time. In interleaved (b) runs at 1,000 msg/s, six pairs, hearth's
-/// p99 had a median of 3.45 ms checkpointing every second and 2.55 ms at most every
-/// 50 ms (better in 5 pairs), and its p99.9 11.1 ms against 6.1 ms (better in all 6).
-/// 20 ms was no better than 50. (SQLite syncs with `fdatasync`, which spares the
-/// journal commits `fsync` makes: see `.cargo/config.toml`.) Either way the WAL still
+/// Small checkpoints often, not large ones rarely: each checkpoint syncs the WAL and
+/// the database file, the message writer's WAL writes wait while such syncs run, and
+/// the more a sync has to write, the longer they wait. 50 ms gave the shortest tail of
+/// the intervals tried (`bench/RESULTS.md`). (SQLite syncs with `fdatasync`, which
+/// spares the journal commits `fsync` makes: see `.cargo/config.toml`.) The WAL still
 /// restarts from its beginning only when the writer checkpoints it itself, at
 /// [`WAL_SELF_CHECKPOINT_PAGES`]: a restart needs a checkpoint to catch up between two
 /// of the writer's commits.
@@ -264,8 +260,8 @@ const WAL_SELF_CHECKPOINT_PAGES: &str = "16384";
 ///
 /// Why hearth does this itself: by default the connection whose commit takes the WAL
 /// past 1,000 pages runs the checkpoint inside that commit, and the checkpoint's
-/// fsyncs took that commit from about 1 ms to 20 to 80 ms. On the message writer, that
-/// held up every message behind it. Run from a task of its own, on a pool connection
+/// fsyncs make that commit tens of times slower; on the message writer, that holds up
+/// every message behind it. Run from a task of its own, on a pool connection
 /// the writer is not using, a checkpoint takes no lock the writer needs; how often it
 /// runs is [`CHECKPOINT_GAP`]'s concern.
 pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -280,8 +276,8 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// per-connection settings, but driven directly, in this process, by the thread that
 /// calls. sqlx runs each SQLite connection on a thread of its own and every statement
 /// is a hand-off to it and back; on two busy cores each hand-off waits for a core.
-/// Statements here are plain function calls: under (b) of the bench a batch's store
-/// went from p50 105 µs / p99 764 µs to p50 56 µs / p99 ~320 µs.
+/// Statements here are plain function calls, which halved the store's time
+/// (`bench/RESULTS.md`).
 ///
 /// sqlx names a `sqlite::memory:` database `file:sqlx-in-memory-N` in shared-cache
 /// mode; that name opened the same way reaches the same database.

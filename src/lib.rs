@@ -4,25 +4,30 @@
 //! chats, and watch who is online, live, in pages the server renders.
 //!
 //! ## Layout
-//! - [`startup`] builds the app (routes, middleware, shared state) and runs it on
-//!   [`web::serve`], the HTTP server loop with graceful shutdown; [`config`] is what the
-//!   binary's flags turn into.
+//! - [`startup`] builds the server's parts ([`startup::Parts`]: the database, the hub,
+//!   the chat's services, the limits, the sessions), wires the routes and middleware,
+//!   and runs them on [`web::serve`], the HTTP server loop with graceful shutdown;
+//!   [`config`] is what the binary's flags turn into. Handlers take the parts they use.
 //! - [`db`] connects to SQLite or PostgreSQL and runs the migrations of `migrations/`;
 //!   `entities` describes the tables.
 //! - [`web`] is what every page shares: the server loop, the session middleware and
-//!   store, the CSRF check, the [`web::Viewer`] extractor, the page layout and the error pages.
+//!   store, the CSRF check, the [`web::Viewer`] extractor, the page layout and the error
+//!   pages. It knows nothing of the capabilities above it.
 //! - [`accounts`]: sign up, log in, log out, and the validated [`accounts::Username`].
 //! - [`rooms`]: the lobby, creating a room, opening and leaving one.
 //! - [`direct`]: private chats of two people, and the people directory.
-//! - [`chat`]: what rooms and private chats share: [`chat::MessageBody`], posting,
-//!   history, reading and unread counts, the sidebar, and the views of a conversation
-//!   and of one message; [`chat::access`] decides who may see a conversation, and
-//!   [`chat::writer`] stores new messages, batching commits under load.
-//! - [`live`]: the WebSocket endpoint, the [`live::Hub`] that fans events out to sockets,
-//!   and the [`live::Bus`] that carries events between processes.
+//! - [`chat`]: what rooms and private chats share ([`chat::Chat`]): messages as
+//!   numbered events of their conversation, stored by [`chat::writer`] and caught up on
+//!   by [`chat::catchup`]; history, the sidebar, [`chat::unread`] counts and receipts,
+//!   [`chat::access`] (who may see a conversation), and the page's socket
+//!   ([`chat::socket`]).
+//! - [`live`]: the [`live::Hub`] that delivers each conversation's events to this
+//!   process's sockets once and in order, presence and typing, the socket's task, and
+//!   the [`live::Bus`] to other processes. It knows conversations only through
+//!   [`live::Source`], which [`chat`] provides.
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
-//! - [`assets`]: the stylesheet, scripts and vendored htmx, embedded in the binary and
-//!   served under content-hash URLs.
+//! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
+//!   binary and served under content-hash URLs.
 pub mod accounts;
 pub mod assets;
 pub mod chat;

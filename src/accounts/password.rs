@@ -68,9 +68,9 @@ fn start_hashers() -> mpsc::Sender<Job> {
 
 /// The calling thread runs only when no other thread of the machine wants the CPU
 /// (Linux's SCHED_IDLE class), at nice 19 besides. Nice 19 alone only weighs a thread
-/// down: in the (b) bench with 50 log-ins at once, the hashing thread still held a
-/// core from chat threads that had just woken, and the chat's p99 went from ~11 ms
-/// to 54-77 ms; in the idle class it went to 17-28 ms, and the log-ins took as long.
+/// down: under a log-in storm a niced hashing thread still held a core from chat
+/// threads that had just woken, and the chat's tail latency rose several times over
+/// (figures in `bench/RESULTS.md`).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -93,9 +93,8 @@ fn lower_priority() {
 /// more than one. argon2 streams 19 MiB through the caches of whichever core it runs
 /// on, and the chat threads that wake on that core after it (the idle class lets them
 /// in at once) start with cold caches. Kept to the other cores, hashing leaves one
-/// core's caches to the chat. In six interleaved pairs of quick (b) runs with 50
-/// log-ins, the chat's p99 during the storm had a median of 9.0 ms kept off the first
-/// core and 19.9 ms free to roam.
+/// core's caches to the chat, which halved the chat's tail latency during a log-in
+/// storm (`bench/RESULTS.md`).
 fn keep_off_first_core() {
     #[cfg(target_os = "linux")]
     {
