@@ -392,7 +392,15 @@ pub fn statement(
     sql: &str,
     values: impl IntoIterator<Item = sea_orm::Value>,
 ) -> sea_orm::Statement {
-    let backend = db.get_database_backend();
+    statement_for(db.get_database_backend(), sql, values)
+}
+
+/// [`statement`] for a backend (in a transaction, say).
+pub fn statement_for(
+    backend: DatabaseBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
     let sql = if backend == DatabaseBackend::Postgres {
         let mut numbered = String::with_capacity(sql.len() + 8);
         let mut n = 0;

@@ -10,6 +10,15 @@ use crate::web::layout;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// The request cannot be done as asked: 422, with why.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    /// It is someone else's to do: 403, with why.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The thing changed in a way that rules this out (a deleted message): 409.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// A POST without the session's CSRF token, or with another one.
     #[error("the form has expired or did not come from this site")]
     CsrfRejected,
@@ -77,6 +86,7 @@ impl AppError {
             AppError::NotFound => {
                 "There is nothing here. It may have been removed, or you may not be allowed to see it."
             }
+            AppError::Refused(why) | AppError::Forbidden(why) | AppError::Conflict(why) => why,
             AppError::CsrfRejected => {
                 "This form has expired or did not come from hearth. Go back, reload the page and try again."
             }
@@ -97,6 +107,9 @@ impl ResponseError for AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) | AppError::TooManySockets => {

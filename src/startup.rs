@@ -16,7 +16,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     accounts, assets,
-    chat::{self, Chat, members::Members, source::ChatSource, unread, writer::Writer},
+    chat::{
+        self, Chat, actions::routes as actions, members::Members, source::ChatSource, unread,
+        writer::Writer,
+    },
     config::Config,
     db, direct,
     error::AppError,
@@ -82,6 +85,7 @@ impl Server {
         let store = Arc::new(DbSessionStore::new(db.clone(), write_gate.clone()));
         tokio::spawn(delete_expired_sessions(store.clone()));
         accounts::password::warm_up();
+        chat::format::highlight::warm_up();
 
         let listener = tokio::net::TcpListener::bind(config.addr.as_str())
             .await
@@ -101,6 +105,7 @@ impl Server {
         )
         .context("cannot start the message writer")?;
         let chat = Arc::new(Chat {
+            gate: write_gate.clone(),
             db: db.clone(),
             hub: hub.clone(),
             writer,
@@ -193,6 +198,18 @@ pub fn app(parts: Parts) -> impl Endpoint {
             post(chat::routes::post_message),
         )
         .at("/conversations/:id/read", post(unread::routes::mark_read))
+        .at("/messages/:id", get(actions::permalink))
+        .at("/messages/:id/reply", get(actions::reply))
+        .at(
+            "/messages/:id/edit",
+            get(actions::edit_form).post(actions::edit),
+        )
+        .at(
+            "/messages/:id/delete",
+            get(actions::delete_form).post(actions::delete),
+        )
+        .at("/messages/:id/react", get(actions::react_form))
+        .at("/messages/:id/reactions", post(actions::react))
         .at("/ws", get(chat::socket::connect))
         .at("/healthz", get(healthz))
         .at("/assets/*path", get(assets::serve))

@@ -1,8 +1,9 @@
 /* The composer (assets/js/composer.js): Enter sends, Shift+Enter breaks the line, the
  * box grows with its text, typing is signalled, and a send that failed says so.
  *
- * Owns: the composer's keyboard, its height, typing frames on the socket, and what
- * the box holds around an htmx post.
+ * Owns: the composer's keyboard (Up in an empty box edits one's last message, see
+ * actions.js), its height, typing frames on the socket, and what the box holds around
+ * an htmx post.
  * Must not: show the sent message itself: the socket brings it, in order.
  */
 (() => {
@@ -36,6 +37,12 @@
     let submitted = null;
 
     input.addEventListener("keydown", (e) => {
+      // Up in an empty composer edits one's last message.
+      if (e.key === "ArrowUp" && input.value === "" && h.editLast && h.editLast()) {
+        e.preventDefault();
+        return;
+      }
+      if (e.key === "Escape" && h.clearReply) h.clearReply();
       // keyCode 229: some IMEs report their Enter this way instead of isComposing
       if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
       e.preventDefault();
@@ -58,6 +65,7 @@
       const v = input.value;
       input.value = submitted !== null && v.startsWith(submitted) ? v.slice(submitted.length).replace(/^\n/, "") : v;
       lastTyping = 0;
+      if (h.clearReply) h.clearReply();
       if (h.scroll) h.scroll.stick = true; // show the reader their own message
       autoGrow(input);
       input.focus({ preventScroll: true });

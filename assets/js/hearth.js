@@ -3,7 +3,8 @@
  * Owns: `window.hearth`, a few helpers that read the page (who is viewing, which
  * conversation, the CSRF token, message ids), and a tiny event channel between the
  * behaviours (`hearth.on`, `hearth.emit`). Each behaviour is a file of its own:
- * connection.js, history.js, composer.js, sidebar.js, notifications.js, receipts.js.
+ * connection.js, history.js, composer.js, actions.js, sidebar.js, notifications.js,
+ * receipts.js.
  *
  * Must not: be needed for anything to work (every form and link works without
  * script), inject inline scripts or styles, use eval, or change what a message says.

@@ -2,8 +2,9 @@
  * where the reader is scrolled.
  *
  * Owns: local times, day dividers, "continued" runs of one author, letter avatars,
- * following the bottom, keeping the view still when older messages load above, and
- * the "new messages" pill. Tells the other behaviours of new arrivals
+ * following the bottom, keeping the view still when older messages load above,
+ * opening at the first unread message, and the pill that jumps to the latest (it
+ * says "New messages" when some came while the reader was away). Tells the other behaviours of new arrivals
  * (`hearth.emit("arrivals", articles)`).
  * Must not: add, drop or reorder messages: what the server sends is what is shown.
  */
@@ -123,8 +124,12 @@
     scroll.stick = true;
     showPill(false);
   }
-  function showPill(on) {
-    if (scroll.pill) scroll.pill.hidden = !on;
+  function showPill(on, news) {
+    if (!scroll.pill) return;
+    if (!on) scroll.unseen = false;
+    if (news) scroll.unseen = true;
+    scroll.pill.hidden = !on;
+    scroll.pill.textContent = scroll.unseen ? "New messages ↓" : "Jump to latest ↓";
   }
   function makePill(el) {
     const wrap = document.createElement("div");
@@ -158,7 +163,7 @@
     const delta = el.scrollHeight - scroll.height - below;
     if (Math.abs(delta) > 0.5) el.scrollTop = scroll.top + delta;
     remember(el);
-    if (appended.length && !scroll.stick) showPill(true);
+    if (!scroll.stick) showPill(true, appended.length > 0);
   }
 
   /* ---------- one observer over #history ---------- */
@@ -208,11 +213,22 @@
     decorateAll(box);
     makePill(el);
     newest = h.maxMessageId();
-    scrollToBottom(el);
+    // A permalink's page opens at its message (the browser scrolls to the #fragment).
+    if (!location.hash) scrollToBottom(el);
+    else remember(el);
+
+    // A page that opens with unread messages opens at the first of them.
+    const first = el.dataset.firstUnread && document.getElementById("message-" + el.dataset.firstUnread);
+    if (first) {
+      first.scrollIntoView({ block: "start" });
+      el.scrollTop = Math.max(0, el.scrollTop - 48);
+      remember(el);
+      if (!scroll.stick) showPill(true, true);
+    }
 
     el.addEventListener("scroll", () => {
       remember(el);
-      if (scroll.stick) showPill(false);
+      showPill(!scroll.stick);
     }, { passive: true });
     // The composer growing or the window resizing shrinks #history.
     new ResizeObserver(() => { if (scroll.stick) scrollToBottom(el); else remember(el); }).observe(el);
@@ -224,7 +240,7 @@
     });
     observer.observe(el, { childList: true, subtree: true });
     // Fonts or late layout may change heights after first paint.
-    window.addEventListener("load", () => { if (scroll.stick) scrollToBottom(el); });
+    window.addEventListener("load", () => { if (scroll.stick && !first) scrollToBottom(el); });
     // "Today" becomes "Yesterday" at midnight without a reload.
     let today = dayKey(new Date());
     setInterval(() => {

@@ -30,10 +30,15 @@ fn message(id: i64, body: String) -> MessageView {
         conversation_id: 1,
         author_id: 42,
         author: "alice_bench".to_owned(),
+        body_html: Some(hearth::chat::format::render(&body)),
         body,
         created_at: 1_790_000_000_000,
         seq: id,
         updated_seq: id,
+        edited_at: None,
+        deleted_at: None,
+        reply: None,
+        reactions: Vec::new(),
     }
 }
 
@@ -138,6 +143,7 @@ fn hub_fanout(c: &mut Criterion) {
                         seq: posted.seq,
                         html: views::appended(std::slice::from_ref(&posted)).into_string(),
                         author_id: Some(posted.author_id),
+                        coalesce: None,
                     });
                     let delivered = OutgoingKind::Events {
                         after: id - 1,

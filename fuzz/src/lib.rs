@@ -1,13 +1,18 @@
 //! The checks the fuzz targets share: the properties of tests/properties.rs, made cheap
 //! enough to run millions of times (no HTML parser: since every `<` of the input is
-//! escaped, each `<` in the output must begin a tag the template wrote).
-use hearth::chat::{BodyError, MessageBody, MessageView, views};
+//! escaped, each `<` in the output must begin a tag the renderer wrote, and each must
+//! be one of the Markdown dialect's, in one of the shapes it writes).
+use hearth::chat::{BodyError, MessageBody, MessageView, format, views};
 
-const BODY_OPEN: &str = r#"<div class="message-body">"#;
-const BODY_CLOSE: &str = "</div></article>";
 const ANCHOR_OPEN: &str = r#"<a href=""#;
 const ANCHOR_REST: &str = r#"" rel="noopener noreferrer nofollow" target="_blank">"#;
-const ANCHOR_CLOSE: &str = "</a>";
+
+/// Tags the renderer writes as they are.
+const PLAIN_TAGS: &[&str] = &[
+    "<p>", "</p>", "<br>", "<strong>", "</strong>", "<em>", "</em>", "<del>", "</del>",
+    "<code>", "</code>", "<pre>", "</pre>", "<blockquote>", "</blockquote>", "<ul>", "</ul>",
+    "<ol>", "</ol>", "<li>", "</li>", "</a>", "</span>",
+];
 
 fn view(author: &str, body: &str) -> MessageView {
     MessageView {
@@ -16,7 +21,14 @@ fn view(author: &str, body: &str) -> MessageView {
         author_id: 3,
         author: author.to_owned(),
         body: body.to_owned(),
+        body_html: Some(format::render(body)),
         created_at: 1_790_000_000_000,
+        seq: 1,
+        updated_seq: 1,
+        edited_at: None,
+        deleted_at: None,
+        reply: None,
+        reactions: Vec::new(),
     }
 }
 
@@ -50,6 +62,7 @@ fn unescape(s: &str) -> String {
             ("&lt;", '<'),
             ("&gt;", '>'),
             ("&quot;", '"'),
+            ("&#39;", '\''),
         ]
         .into_iter()
         .find(|(e, _)| rest.starts_with(e))
@@ -96,48 +109,64 @@ fn check_body(body: &MessageBody) {
         "parse is not idempotent"
     );
 
+    check_rendered(s);
     let html = views::message(&view("fuzz", s)).into_string();
     assert!(!html.contains("<script"), "{html}");
-    let start = html.find(BODY_OPEN).expect("a message body") + BODY_OPEN.len();
-    assert!(html.ends_with(BODY_CLOSE), "{html}");
-    let inner = &html[start..html.len() - BODY_CLOSE.len()];
-    assert_eq!(
-        shown_text(inner),
-        s,
-        "the body shows other text than it has"
-    );
 }
 
-/// The text a browser shows for a `.message-body`'s inner HTML, checking that its only
-/// markup is the linkifier's anchors.
+/// `text` rendered: only the dialect's tags, anchors only to the web, text escaped,
+/// and every character shown one that was typed (entities aside).
+pub fn check_rendered(text: &str) {
+    let html = format::render(text);
+    let shown = shown_text(&html);
+    if !text.contains('&') {
+        for c in shown.chars() {
+            assert!(text.contains(c), "{c:?} shown but not typed in {text:?}");
+        }
+    }
+}
+
+/// The text a browser shows for rendered message text, checking that its only markup
+/// is the dialect's.
 fn shown_text(mut html: &str) -> String {
     let mut text = String::new();
     while let Some(at) = html.find('<') {
         text.push_str(&unescape(&html[..at]));
         html = &html[at..];
-        let Some(after) = html.strip_prefix(ANCHOR_OPEN) else {
-            panic!("markup from input: {html:?}");
-        };
-        let end = after.find('"').expect("a closed href");
-        let href = unescape(&after[..end]);
-        let scheme = href.get(..8).unwrap_or(&href).to_ascii_lowercase();
-        assert!(
-            scheme.starts_with("http://") || scheme.starts_with("https://"),
-            "an anchor to {href:?}"
-        );
-        let after = after[end..]
-            .strip_prefix(ANCHOR_REST)
-            .unwrap_or_else(|| panic!("an anchor of another shape: {html:?}"));
-        let close = after.find(ANCHOR_CLOSE).expect("a closed anchor");
-        let label = &after[..close];
-        assert!(!label.contains('<'), "markup inside an anchor: {html:?}");
-        assert_eq!(
-            unescape(label),
-            href,
-            "an anchor whose text is not its href"
-        );
-        text.push_str(&href);
-        html = &after[close + ANCHOR_CLOSE.len()..];
+        if let Some(tag) = PLAIN_TAGS.iter().find(|t| html.starts_with(**t)) {
+            html = &html[tag.len()..];
+            continue;
+        }
+        let close = html.find('>').unwrap_or_else(|| panic!("an unclosed tag: {html:?}"));
+        let tag = &html[..=close];
+        if let Some(after) = tag.strip_prefix(ANCHOR_OPEN) {
+            let end = after.find('"').expect("a closed href");
+            let href = unescape(&after[..end]);
+            let scheme = href.get(..8).unwrap_or(&href).to_ascii_lowercase();
+            assert!(
+                scheme.starts_with("http://") || scheme.starts_with("https://"),
+                "an anchor to {href:?}"
+            );
+            assert_eq!(&after[end..], ANCHOR_REST, "an anchor of another shape: {tag:?}");
+        } else if let Some(class) = tag
+            .strip_prefix("<span class=\"")
+            .and_then(|t| t.strip_suffix("\">"))
+        {
+            assert!(class.split(' ').all(|c| c.starts_with("hl-")), "{tag:?}");
+        } else if let Some(class) = tag
+            .strip_prefix("<code class=\"language-")
+            .and_then(|t| t.strip_suffix("\">"))
+        {
+            assert!(
+                class.chars().all(|c| c.is_ascii_alphanumeric() || "+#-_".contains(c)),
+                "{tag:?}"
+            );
+        } else if let Some(start) = tag.strip_prefix("<ol start=\"").and_then(|t| t.strip_suffix("\">")) {
+            assert!(start.parse::<u64>().is_ok(), "{tag:?}");
+        } else {
+            panic!("markup from input: {tag:?}");
+        }
+        html = &html[close + 1..];
     }
     text.push_str(&unescape(html));
     text
@@ -153,7 +182,7 @@ pub fn check_author(raw: &str) {
         "{html}"
     );
     assert!(
-        html.contains(&format!(r#"<span class="author">{escaped}</span>"#)),
+        html.contains(&format!(r#"<span class="author" dir="auto">{escaped}</span>"#)),
         "{html}"
     );
     assert_eq!(

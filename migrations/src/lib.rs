@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_presence;
 mod m20261201_000003_event_sequence;
+mod m20261201_000004_message_actions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_presence::Migration),
             Box::new(m20261201_000003_event_sequence::Migration),
+            Box::new(m20261201_000004_message_actions::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ fn auth_page(title: &str, site_online: usize, content: Markup) -> Markup {
         conversation: None,
         sidebar: None,
         site_online: Some(site_online),
+        first_unread: None,
     };
     layout::render(page, content)
 }

@@ -9,7 +9,11 @@
 use maud::{Markup, PreEscaped};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
-use super::{MessageView, queries::MESSAGE_COLUMNS, views};
+use super::{
+    MessageView,
+    queries::{MESSAGE_COLUMNS, MESSAGE_JOINS},
+    reactions, views,
+};
 use crate::db;
 
 /// The messages that changed in a conversation from event `after` (exclusive) to
@@ -67,7 +71,7 @@ pub async fn since(
                    CASE WHEN m.seq > ? THEN m.seq ELSE m.updated_seq END AS place \
                  FROM conversations c \
                  LEFT JOIN messages m ON m.conversation_id = c.id AND m.updated_seq > ? \
-                 LEFT JOIN users u ON u.id = m.author_id \
+                 LEFT JOIN users u ON u.id = m.author_id {MESSAGE_JOINS} \
                  WHERE c.id = ? ORDER BY place LIMIT ?"
             ),
             [
@@ -93,6 +97,7 @@ pub async fn since(
     } else {
         head.max(after)
     };
+    reactions::load(db, &mut messages).await?;
     Ok(Changes {
         conversation_id,
         after,
@@ -132,7 +137,7 @@ pub async fn since_many(
                  FROM conversations c \
                  LEFT JOIN messages m ON m.conversation_id = c.id \
                    AND m.updated_seq > (CASE c.id{cases} END) \
-                 LEFT JOIN users u ON u.id = m.author_id \
+                 LEFT JOIN users u ON u.id = m.author_id {MESSAGE_JOINS} \
                  WHERE c.id IN ({marks}) LIMIT ?"
             ),
             values,
@@ -179,6 +184,9 @@ pub async fn since_many(
             .sort_by_key(|m| if m.seq > after { m.seq } else { m.updated_seq });
         changes.upto = changes.upto.max(after);
     }
+    let mut messages: Vec<&mut MessageView> =
+        all.iter_mut().flat_map(|c| c.messages.iter_mut()).collect();
+    reactions::load_each(db, &mut messages).await?;
     Ok(Some(all))
 }
 

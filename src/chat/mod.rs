@@ -13,11 +13,14 @@
 //! - [`access`] decides who may see a conversation; [`members`] keeps who is in one.
 //! - [`socket`] is the WebSocket endpoint of a page; [`routes`] the composer's action.
 pub mod access;
+pub mod actions;
 mod body;
 pub mod catchup;
+pub mod format;
 pub mod members;
 pub mod page;
 pub mod queries;
+pub mod reactions;
 pub mod routes;
 pub mod sidebar;
 pub mod socket;
@@ -69,6 +72,9 @@ pub const PAGE_SIZE: u64 = 50;
 /// What the handlers of conversations share.
 pub struct Chat {
     pub db: DatabaseConnection,
+    /// SQLite's write lock, as this process takes turns at it (changes to messages
+    /// wait behind the writer).
+    pub gate: crate::db::WriteGate,
     pub hub: Hub,
     /// Stores new events, batching them under load. It and the session store take
     /// turns at SQLite's write lock through one [`crate::db::WriteGate`].
@@ -80,19 +86,26 @@ pub struct Chat {
 }
 
 impl Chat {
-    /// Posts `body` to `conversation` as its author: stores it, and once it is
-    /// committed, hands it to the hub for delivery. Both the composer and the socket
-    /// post through here, so both are held to the same rate limit.
+    /// Posts `body` to `conversation` as its author, answering `reply_to` if given:
+    /// renders it, stores it, and once it is committed, hands it to the hub for
+    /// delivery. Both the composer and the socket post through here, so both are held
+    /// to the same rate limit.
     pub async fn post(
         &self,
         conversation: &Conversation,
         author_id: i64,
         author: &str,
         body: MessageBody,
+        reply_to: Option<i64>,
     ) -> Result<Posted, AppError> {
         self.limits
             .message(author_id)
             .map_err(AppError::TooManyRequests)?;
+        let reply = match reply_to {
+            Some(id) => Some(self.quote(conversation.id, id).await?),
+            None => None,
+        };
+        let body_html = format::render(body.as_str());
         Ok(self
             .writer
             .post(store::NewMessage {
@@ -100,8 +113,25 @@ impl Chat {
                 author_id,
                 author: author.to_owned(),
                 body,
+                body_html,
+                reply,
             })
             .await?)
+    }
+
+    /// The quote of message `id`, which a reply in `conversation_id` answers.
+    async fn quote(&self, conversation_id: i64, id: i64) -> Result<queries::Quote, AppError> {
+        match queries::message_by_id(&self.db, id).await? {
+            Some(m) if m.conversation_id == conversation_id => Ok(queries::Quote {
+                id: m.id,
+                author: m.author,
+                excerpt: format::excerpt(&m.body, queries::QUOTE_CHARS),
+                deleted: m.deleted_at.is_some(),
+            }),
+            _ => Err(AppError::Refused(
+                "You can only reply to a message of this conversation.",
+            )),
+        }
     }
 
     /// Someone joined or left `conversation_id`.

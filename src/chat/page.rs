@@ -8,8 +8,12 @@ use std::{
 use maud::Markup;
 use sea_orm::{DatabaseConnection, DbErr};
 
+use serde::Deserialize;
+
 use super::{
-    Chat, Conversation, ConversationKind, PAGE_SIZE, access, queries, sidebar, unread,
+    Chat, Conversation, ConversationKind, PAGE_SIZE, access,
+    queries::{self, Window},
+    sidebar, unread,
     views::{self, History},
 };
 use crate::{error::AppError, web::Viewer};
@@ -84,21 +88,41 @@ impl HistoryCache {
         }
         // The page says which event it is as of; it may be newer than `head`, which is
         // only fresher, and is kept as of that event.
-        let page = queries::page(db, conversation_id, None, PAGE_SIZE).await?;
+        let page = queries::page(db, conversation_id, Window::Latest, PAGE_SIZE).await?;
         let history = Arc::new(History::new(&page));
         self.latest.insert(conversation_id, history.clone());
         Ok(history)
     }
 }
 
-/// The whole page, with the latest messages or those before `before`. `composer`
-/// carries a refused draft and the reason, for a plain form post that needs the page
-/// back.
+/// What a conversation page shows, from its query: which messages, and the message
+/// the composer answers (`?reply_to=`, for a reply without script).
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub around: Option<i64>,
+    pub reply_to: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn window(&self) -> Window {
+        match (self.around, self.before, self.after) {
+            (Some(around), _, _) => Window::Around(around),
+            (None, Some(before), _) => Window::Before(before),
+            (None, None, Some(after)) => Window::After(after),
+            (None, None, None) => Window::Latest,
+        }
+    }
+}
+
+/// The whole page, with the messages of `query`'s window. `composer` carries a refused
+/// draft and the reason, for a plain form post that needs the page back.
 pub async fn render(
     chat: &Chat,
     viewer: &Viewer,
     conversation: &Conversation,
-    before: Option<i64>,
+    query: &PageQuery,
     composer: Option<(String, String)>,
 ) -> Result<Markup, AppError> {
     let kind = ConversationKind::of(conversation);
@@ -118,16 +142,35 @@ pub async fn render(
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
-    let history = match before {
-        None => chat.histories.latest(&chat.db, conversation.id).await?,
-        Some(before) => {
-            let page = queries::page(&chat.db, conversation.id, Some(before), PAGE_SIZE).await?;
+    let window = query.window();
+    let history = match window {
+        Window::Latest => chat.histories.latest(&chat.db, conversation.id).await?,
+        window => {
+            let page = queries::page(&chat.db, conversation.id, window, PAGE_SIZE).await?;
             Arc::new(History::new(&page))
         }
     };
     let (composer_error, draft) = match composer {
         Some((error, draft)) => (Some(error), draft),
         None => (None, String::new()),
+    };
+    let reply = match query.reply_to {
+        Some(id) => queries::message_by_id(&chat.db, id)
+            .await?
+            .filter(|m| m.conversation_id == conversation.id),
+        None => None,
+    };
+    let entries = sidebar::entries(&chat.db, viewer.id).await?;
+    // The first message the viewer has not read, marked as new on their page alone.
+    let read_up_to = entries
+        .iter()
+        .find(|e| e.conversation_id == conversation.id)
+        .map(|e| (e.read_up_to, e.unread));
+    let first_unread = match read_up_to {
+        Some((read_up_to, unread)) if unread > 0 && window == Window::Latest => {
+            history.first_unread(read_up_to, viewer.id)
+        }
+        _ => None,
     };
     Ok(views::conversation_page(views::ConversationPage {
         viewer,
@@ -136,12 +179,16 @@ pub async fn render(
         heading,
         url,
         history: &history,
+        // A page that does not end at the latest message does not grow with new ones.
+        live: window == Window::Latest,
         presence: chat.hub.presence(conversation.id).await,
         site_online: chat.hub.site_online().await,
         composer_error,
         draft,
+        reply: reply.as_ref(),
+        first_unread,
         peer_read,
-        sidebar: Some(sidebar::for_user(&chat.db, viewer.id, Some(conversation.id)).await?),
+        sidebar: Some(sidebar::render(&entries, Some(conversation.id), false)),
     }))
 }
 
@@ -152,7 +199,7 @@ pub async fn older(
     base_url: &str,
     before: i64,
 ) -> Result<Markup, AppError> {
-    let page = queries::page(db, conversation.id, Some(before), PAGE_SIZE).await?;
+    let page = queries::page(db, conversation.id, Window::Before(before), PAGE_SIZE).await?;
     Ok(views::older_fragment(
         base_url,
         &page.messages,

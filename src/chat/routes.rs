@@ -19,6 +19,9 @@ use crate::{
 pub struct ComposerForm {
     #[serde(default)]
     body: String,
+    /// The message this one answers (empty: none).
+    #[serde(default)]
+    reply_to: String,
 }
 
 #[handler]
@@ -38,7 +41,7 @@ pub async fn post_message(
             views::composer_error(Some(&message), true).into_response()
         } else {
             let draft = Some((message, form.body.clone()));
-            super::page::render(chat, &viewer, &conversation, None, draft)
+            super::page::render(chat, &viewer, &conversation, &Default::default(), draft)
                 .await?
                 .into_response()
         };
@@ -49,14 +52,24 @@ pub async fn post_message(
         Ok(body) => body,
         Err(refusal) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, refusal.to_string()).await,
     };
+    let reply_to = match form.reply_to.trim() {
+        "" => None,
+        id => match id.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let why = "You can only reply to a message of this conversation.";
+                return refuse(StatusCode::UNPROCESSABLE_ENTITY, why.to_owned()).await;
+            }
+        },
+    };
     let posted = match chat
-        .post(&conversation, viewer.id, &viewer.username, body)
+        .post(&conversation, viewer.id, &viewer.username, body, reply_to)
         .await
     {
         Ok(posted) => posted,
         // The composer shows what went wrong in its error line: always for htmx, and
-        // for a plain post that was too fast (the page keeps the draft).
-        Err(e) if htmx || matches!(e, AppError::TooManyRequests(_)) => {
+        // for a plain post that was too fast or refused (the page keeps the draft).
+        Err(e) if htmx || matches!(e, AppError::TooManyRequests(_) | AppError::Refused(_)) => {
             let status = poem::error::ResponseError::status(&e);
             if status.is_server_error() {
                 tracing::error!(error = %e, "posting failed");

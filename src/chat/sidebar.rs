@@ -16,6 +16,8 @@ pub struct Entry {
     pub label: String,
     pub url: String,
     pub unread: i64,
+    /// The last message the person has read there.
+    pub read_up_to: i64,
 }
 
 /// The sidebar of `user_id`: rooms and private chats, most recently active first. One
@@ -24,7 +26,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
     let rows = db
         .query_all_raw(db::statement(
             db,
-            "SELECT c.id, c.kind, c.name, c.slug, \
+            "SELECT c.id, c.kind, c.name, c.slug, m.last_read_message_id, \
                (SELECT COUNT(*) FROM messages msg WHERE msg.conversation_id = c.id \
                   AND msg.id > m.last_read_message_id AND msg.author_id <> ?) AS unread, \
                (SELECT u.username FROM memberships other JOIN users u ON u.id = other.user_id \
@@ -40,6 +42,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
         let conversation_id: i64 = row.try_get("", "id")?;
         let kind: String = row.try_get("", "kind")?;
         let unread: i64 = row.try_get("", "unread")?;
+        let read_up_to: i64 = row.try_get("", "last_read_message_id")?;
         let entry = if kind == ConversationKind::Direct.as_str() {
             // A private chat whose other member is gone has nobody to show.
             let Some(other) = row.try_get::<Option<String>>("", "other_name")? else {
@@ -51,6 +54,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                 url: format!("/dm/{other}"),
                 label: other,
                 unread,
+                read_up_to,
             }
         } else {
             let name: String = row.try_get("", "name")?;
@@ -61,6 +65,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                 label: format!("#{name}"),
                 url: format!("/rooms/{}", slug.unwrap_or_default()),
                 unread,
+                read_up_to,
             }
         };
         entries.push(entry);

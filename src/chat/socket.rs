@@ -220,7 +220,7 @@ impl socket::Page for ConversationSocket {
                 let refusal = match MessageBody::parse(&body) {
                     Ok(body) => match self
                         .chat
-                        .post(conversation, self.owner_id, &self.owner_name, body)
+                        .post(conversation, self.owner_id, &self.owner_name, body, None)
                         .await
                     {
                         Ok(_) => {

@@ -7,19 +7,22 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
-use super::{MessageBody, MessageView};
+use super::{MessageBody, MessageView, queries::Quote};
 use crate::{
     db::{self, now_ms},
     live::{Bus, Event},
 };
 
-/// A message to store: where, by whom, and its checked body.
+/// A message to store: where, by whom, its checked body (and that body rendered), and
+/// the message it answers.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub conversation_id: i64,
     pub author_id: i64,
     pub author: String,
     pub body: MessageBody,
+    pub body_html: String,
+    pub reply: Option<Quote>,
 }
 
 /// A committed message: it is event `message.seq` of its conversation.
@@ -81,9 +84,14 @@ fn stored(batch: &[NewMessage], ids: &[i64], seqs: &[i64], now: i64) -> Vec<Post
                 author_id: new.author_id,
                 author: new.author.clone(),
                 body: new.body.as_str().to_owned(),
+                body_html: Some(new.body_html.clone()),
                 created_at: now,
                 seq,
                 updated_seq: seq,
+                edited_at: None,
+                deleted_at: None,
+                reply: new.reply.clone(),
+                reactions: Vec::new(),
             },
         })
         .collect()
@@ -137,23 +145,25 @@ pub async fn insert_messages_postgres(
     // One statement for every message. Ids are handed out in the order of the rows
     // (PostgreSQL's sequence counts up as rows go in), though RETURNING may list them
     // in any order: sorted, they are the rows' ids in order.
-    let rows = vec!["(?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
     let values = batch.iter().zip(&seqs).flat_map(|(new, &seq)| {
         [
             new.conversation_id.into(),
             new.author_id.into(),
             new.body.as_str().into(),
+            new.body_html.as_str().into(),
             now.into(),
             seq.into(),
             seq.into(),
+            new.reply.as_ref().map(|q| q.id).into(),
         ]
     });
     let returned = txn
         .query_all_raw(db::statement(
             db,
             &format!(
-                "INSERT INTO messages (conversation_id, author_id, body, created_at, seq, \
-                 updated_seq) VALUES {rows} RETURNING id"
+                "INSERT INTO messages (conversation_id, author_id, body, body_html, created_at, \
+                 seq, updated_seq, reply_to) VALUES {rows} RETURNING id"
             ),
             values,
         ))
@@ -280,8 +290,8 @@ pub fn insert_messages_sqlite(
         seqs = number(batch, &mut heads);
         let mut insert = txn
             .prepare_cached(
-                "INSERT INTO messages (conversation_id, author_id, body, created_at, seq, \
-                 updated_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO messages (conversation_id, author_id, body, body_html, created_at, \
+                 seq, updated_seq, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
             )
             .map_err(from_sqlite)?;
         // The author's newest message of the batch, per conversation.
@@ -292,8 +302,10 @@ pub fn insert_messages_sqlite(
                     new.conversation_id,
                     new.author_id,
                     new.body.as_str(),
+                    new.body_html,
                     now,
-                    seq
+                    seq,
+                    new.reply.as_ref().map(|q| q.id),
                 ])
                 .map_err(from_sqlite)?;
             let id = txn.last_insert_rowid();

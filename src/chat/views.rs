@@ -1,10 +1,13 @@
 //! The views of a conversation. [`message`] is the one rendering of a message: the
 //! page, the older-messages fragment, the composer's htmx answer and the live fragment
 //! all call it, so they cannot drift apart.
-use linkify::{LinkFinder, LinkKind};
 use maud::{Markup, PreEscaped, html};
 
-use super::{ConversationKind, MessageView, queries::HistoryPage};
+use super::{
+    ConversationKind, MessageView, format,
+    queries::{HistoryPage, Quote},
+    reactions,
+};
 use crate::{
     live::{
         Presence,
@@ -35,31 +38,6 @@ fn short_time(ms: i64) -> String {
     iso.get(11..16).unwrap_or_default().to_owned()
 }
 
-/// Message text with http(s) links made into anchors; everything else is text, which
-/// maud escapes.
-fn body(text: &str) -> Markup {
-    let finder = {
-        let mut f = LinkFinder::new();
-        f.kinds(&[LinkKind::Url]);
-        f
-    };
-    html! {
-        @for span in finder.spans(text) {
-            @match span.kind() {
-                Some(LinkKind::Url) if is_web_link(span.as_str()) => {
-                    a href=(span.as_str()) rel="noopener noreferrer nofollow" target="_blank" { (span.as_str()) }
-                }
-                _ => { (span.as_str()) }
-            }
-        }
-    }
-}
-
-fn is_web_link(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
-
 /// One message, exactly as every page and fragment shows it.
 pub fn message(m: &MessageView) -> Markup {
     message_article(m, false)
@@ -80,15 +58,70 @@ pub fn refreshed(m: &MessageView) -> Markup {
 
 fn message_article(m: &MessageView, oob: bool) -> Markup {
     let at = iso_time(m.created_at);
+    let class = match (m.is_deleted(), m.edited_at.is_some()) {
+        (true, _) => "message deleted",
+        (false, true) => "message edited",
+        (false, false) => "message",
+    };
     html! {
-        article.message id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) hx-swap-oob=[oob.then_some("true")] {
+        article class=(class) id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) hx-swap-oob=[oob.then_some("true")] {
             header.message-meta {
-                span.author { (m.author) } " "
-                time datetime=(at) { (short_time(m.created_at)) }
+                span.author dir="auto" { (m.author) } " "
+                a.permalink href={ "/messages/" (m.id) } { time datetime=(at) { (short_time(m.created_at)) } }
+                @if let (Some(edited), false) = (m.edited_at, m.is_deleted()) {
+                    " " span.edited-mark title={ "Edited " (iso_time(edited)) } { "(edited)" }
+                }
                 // Private chats show the author whether the other person has read it.
                 span.receipt title="Sent" { "✓" span.tick-read { "✓" } }
             }
-            div.message-body { (body(&m.body)) }
+            @if let Some(quote) = &m.reply { (reply_quote(quote)) }
+            div.message-body dir="auto" {
+                @if m.is_deleted() {
+                    em.tombstone { "message deleted" }
+                } @else {
+                    @match &m.body_html {
+                        Some(html) => (PreEscaped(html)),
+                        None => (PreEscaped(format::render(&m.body))),
+                    }
+                }
+            }
+            @if !m.is_deleted() {
+                (reactions::list(m))
+                (menu(m.id))
+            }
+        }
+    }
+}
+
+/// The one-line quote a reply starts with, linking to what it answers.
+fn reply_quote(quote: &Quote) -> Markup {
+    html! {
+        a.reply-quote href={ "/messages/" (quote.id) } data-message-id=(quote.id) {
+            span.quote-author dir="auto" { (quote.author) }
+            " "
+            @if quote.deleted {
+                span.quote-text.quote-deleted { "replied to a deleted message" }
+            } @else {
+                span.quote-text dir="auto" { (quote.excerpt) }
+            }
+        }
+    }
+}
+
+/// A message's actions, as links to pages that do them without script; the page's
+/// script does each in place instead (`assets/js/actions.js`). Edit and Delete show
+/// only on the viewer's own messages (the page's CSS, keyed on the viewer).
+fn menu(id: i64) -> Markup {
+    html! {
+        details.message-menu {
+            summary title="Message actions" { span.visually-hidden { "Message actions" } }
+            nav.menu-items {
+                a href={ "/messages/" (id) "/react" } { "React" }
+                a href={ "/messages/" (id) "/reply" } { "Reply" }
+                a href={ "/messages/" (id) } { "Copy link" }
+                a.own-only href={ "/messages/" (id) "/edit" } { "Edit" }
+                a.own-only href={ "/messages/" (id) "/delete" } { "Delete" }
+            }
         }
     }
 }
@@ -141,16 +174,21 @@ pub fn composer_error(error: Option<&str>, oob: bool) -> Markup {
     }
 }
 
-/// A conversation's latest messages as every page shows them: rendered once and
-/// shared by every viewer until the next message (what differs per viewer, such as
-/// one's own messages, is the stylesheet's business).
+/// A page of a conversation's messages as every viewer sees it: rendered once and
+/// shared by every viewer until the conversation's next event (what differs per
+/// viewer, such as one's own messages, is the stylesheet's business).
 #[derive(Debug)]
 pub struct History {
     /// The messages' `article`s, oldest first.
     pub html: String,
+    /// Who wrote each message, by id, oldest first.
+    authors: Vec<(i64, i64)>,
     /// The first message shown, where "load older" continues.
     pub oldest: Option<i64>,
+    /// The last one, where "newer" continues.
+    pub newest: Option<i64>,
     pub has_older: bool,
+    pub has_newer: bool,
     /// The conversation's latest event as of this page: the page's cursor.
     pub upto: i64,
 }
@@ -159,10 +197,22 @@ impl History {
     pub fn new(page: &HistoryPage) -> Self {
         Self {
             html: message_list(&page.messages).into_string(),
+            authors: page.messages.iter().map(|m| (m.id, m.author_id)).collect(),
             oldest: page.messages.first().map(|m| m.id),
+            newest: page.messages.last().map(|m| m.id),
             has_older: page.has_older,
+            has_newer: page.has_newer,
             upto: page.upto,
         }
+    }
+
+    /// The first message shown that `viewer_id` has not read (after `read_up_to`, by
+    /// someone else).
+    pub fn first_unread(&self, read_up_to: i64, viewer_id: i64) -> Option<i64> {
+        self.authors
+            .iter()
+            .find(|(id, author)| *id > read_up_to && *author != viewer_id)
+            .map(|(id, _)| *id)
     }
 }
 
@@ -176,10 +226,16 @@ pub struct ConversationPage<'a> {
     /// The conversation's own URL (`/rooms/general`, `/dm/bob`).
     pub url: String,
     pub history: &'a History,
+    /// Whether the page shows the latest messages, and so grows with new ones.
+    pub live: bool,
     pub presence: Presence,
     pub site_online: usize,
     pub composer_error: Option<String>,
     pub draft: String,
+    /// The message the composer answers.
+    pub reply: Option<&'a MessageView>,
+    /// The first message the viewer has not read, marked as new.
+    pub first_unread: Option<i64>,
     /// In a private chat: how far the other person has read.
     pub peer_read: Option<i64>,
     pub sidebar: Option<Markup>,
@@ -191,14 +247,21 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
         ConversationKind::Room => format!("Message {}", p.heading),
         ConversationKind::Direct => format!("Message {}", p.heading),
     };
+    // A page of older (or around) messages hears the conversation's counts and the
+    // person's news, not its new messages: it does not end at the latest.
+    let live_url = match p.live {
+        true => format!("/ws?conversation={}", p.id),
+        false => "/ws".to_owned(),
+    };
     let page = Page {
         title: &p.heading,
         viewer: Some(p.viewer),
-        live_url: Some(format!("/ws?conversation={}", p.id)),
+        live_url: Some(live_url),
         main_class: "conversation",
         conversation: Some((p.id, p.kind.as_str())),
         sidebar: p.sidebar,
         site_online: Some(p.site_online),
+        first_unread: p.first_unread,
     };
     layout::render(
         page,
@@ -208,22 +271,44 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     p.presence { span.dot {} (online_count(p.presence.users.len(), false)) " here" }
                     (online_users(&p.presence, false))
                 }
-                div #history.history {
+                div #history.history data-first-unread=[p.first_unread] {
                     (older_link(&p.url, p.history.oldest, p.history.has_older))
                     div #messages role="log" aria-live="polite" aria-label="Messages" {
                         (PreEscaped(&p.history.html))
                     }
-                    // Where the page's socket picks up (moved by every frame of events).
-                    span #cursor data-seq=(p.history.upto) hidden {}
+                    @if p.live {
+                        // Where the page's socket picks up (moved by every frame of events).
+                        span #cursor data-seq=(p.history.upto) hidden {}
+                    } @else {
+                        nav.newer-links {
+                            @if let (true, Some(newest)) = (p.history.has_newer, p.history.newest) {
+                                a.older-link href={ (p.url) "?after=" (newest) } { "Newer messages" }
+                            }
+                            a.older-link href=(p.url) { "Jump to the latest" }
+                        }
+                    }
                     @if p.history.oldest.is_none() && !p.history.has_older {
                         p.empty-history { "No messages yet. Say hello!" }
                     }
                 }
                 div #typing.typing aria-live="polite" {}
                 @if let Some(up_to) = p.peer_read { (super::unread::peer_read(p.id, up_to, false)) }
+                // The CSRF token for the buttons inside messages (reactions), which are
+                // shared by every viewer and so cannot carry it themselves.
+                form #message-actions method="post" hidden {
+                    input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
+                }
                 form #composer.composer method="post" action=(action) hx-post=(action) hx-swap="none" {
+                    div #composer-reply.composer-reply {
+                        @if let Some(reply) = p.reply {
+                            span { "Replying to " strong dir="auto" { (reply.author) } } " "
+                            span.quote-text dir="auto" { (format::excerpt(&reply.body, super::queries::QUOTE_CHARS)) }
+                            " " a.composer-reply-cancel href=(p.url) { "Cancel" }
+                        }
+                    }
+                    input #composer-reply-to type="hidden" name="reply_to" value=[p.reply.map(|r| r.id)];
                     label.visually-hidden for="composer-body" { "Message" }
-                    textarea #composer-body name="body" rows="1" maxlength="4000" placeholder=(placeholder) required { (p.draft) }
+                    textarea #composer-body name="body" rows="1" maxlength="4000" placeholder=(placeholder) dir="auto" required { (p.draft) }
                     input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
                     button.primary type="submit" { "Send" }
                     (composer_error(p.composer_error.as_deref(), false))
@@ -246,13 +331,18 @@ mod tests {
             created_at: 0,
             seq: 1,
             updated_seq: 1,
+            body_html: None,
+            edited_at: None,
+            deleted_at: None,
+            reply: None,
+            reactions: Vec::new(),
         }
     }
 
     #[test]
     fn message_text_is_escaped_and_only_web_links_become_anchors() {
         let html = message(&view(
-            "<script>x</script> https://a.example/p?q=1 javascript:alert(1)",
+            "see <script>x</script> https://a.example/p?q=1 javascript:alert(1)",
         ))
         .into_string();
         assert!(html.contains("&lt;script&gt;"));

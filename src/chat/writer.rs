@@ -202,6 +202,7 @@ fn answer(
             seq: message.seq,
             html: views::appended(std::slice::from_ref(message)).into_string(),
             author_id: Some(message.author_id),
+            coalesce: None,
         });
         told.announcer.posted(message.clone());
     }

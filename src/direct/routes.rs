@@ -81,18 +81,13 @@ pub async fn directory(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
-    before: Option<i64>,
-}
-
 #[handler]
 pub async fn open_chat(
     req: &Request,
     viewer: Viewer,
     Data(chat): Data<&Arc<Chat>>,
     Path(username): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
     let other = match Username::parse(&username) {
         Ok(name) => {
@@ -123,7 +118,7 @@ pub async fn open_chat(
             .into_response());
     }
     Ok(
-        chat::page::render(chat, &viewer, &conversation, query.before, None)
+        chat::page::render(chat, &viewer, &conversation, &query, None)
             .await?
             .into_response(),
     )

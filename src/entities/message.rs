@@ -14,6 +14,14 @@ pub struct Model {
     pub seq: i64,
     /// The conversation event that last changed it (its creation, until it is changed).
     pub updated_seq: i64,
+    /// `body` rendered (see `chat::format`); `None` for messages stored before it was.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub body_html: Option<String>,
+    pub edited_at: Option<i64>,
+    /// A deleted message keeps its place, author and time; its text is gone.
+    pub deleted_at: Option<i64>,
+    /// The message this one answers.
+    pub reply_to: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,7 @@
 //! 2. The writer stores it with the conversation's next event number (`seq`) and
 //!    commits; PostgreSQL also gets the event's NOTIFY inside that transaction.
 //! 3. On the writer's thread, right after the commit, the writer renders the message
-//!    once and calls [`Hub::committed`]. The conversation's [`super::delivery::Sequence`]
+//!    once and calls [`Hub::committed`]. The conversation's [`super::sequence::Sequence`]
 //!    delivers it if it is the next event (the common case), offering one shared frame
 //!    to every socket of the conversation; a gap makes the conversation fill from the
 //!    database first, on the hub's task.
@@ -34,11 +34,11 @@ use tokio::sync::mpsc;
 
 use super::{
     Bus, Event, LiveSettings, Source,
-    delivery::{Committed, Sequence},
     leases::Leases,
     outgoing::{CLOSE_GOING_AWAY, CLOSE_NORMAL, Outgoing, SocketControl, broadcast},
     presence,
     registry::{Registry, SocketId, SocketOwner},
+    sequence::{Committed, Sequence},
 };
 
 /// The hub's state, behind one lock.

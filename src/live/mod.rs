@@ -26,17 +26,18 @@ pub mod pg_bus;
 pub mod presence;
 mod registry;
 mod remote;
+mod sequence;
 pub mod socket;
 mod ticker;
 mod typing;
 
 pub use bus::{Bus, Event, LocalBus};
-pub use delivery::{Committed, Filled};
 pub use hub::{Hub, Registration};
 pub use outgoing::{Outgoing, OutgoingKind};
 pub use pg_bus::PgBus;
 pub use presence::Presence;
 pub use registry::SocketOwner;
+pub use sequence::{Committed, Filled};
 
 /// The live layer's clocks. The defaults suit a server; tests shorten them.
 #[derive(Clone, Debug)]

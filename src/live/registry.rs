@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::{
     Hub,
-    delivery::Sequence,
     outgoing::broadcast,
     outgoing::{Outgoing, Subscriber},
     presence::Online,
+    sequence::Sequence,
     typing::Typists,
 };
 

@@ -23,8 +23,12 @@ impl Hub {
                 } = event
                 {
                     if let Some(channel) = state.registry.channels.get_mut(conversation_id) {
-                        if channel.sequence.heard(*seq, || self.next_fill()) {
+                        let outcome = channel.sequence.heard(*seq, || self.next_fill());
+                        if outcome.needs_fill {
                             to_fill.push(*conversation_id);
+                        }
+                        for frame in &outcome.frames {
+                            channel.broadcast(frame);
                         }
                     }
                 }
@@ -60,7 +64,11 @@ impl Hub {
         let mut state = self.state();
         let mut refilled = Vec::new();
         for (id, channel) in state.registry.channels.iter_mut() {
-            if channel.sequence.refill(|| self.next_fill()) {
+            let outcome = channel.sequence.refill(|| self.next_fill());
+            for frame in &outcome.frames {
+                channel.broadcast(frame);
+            }
+            if outcome.needs_fill {
                 refilled.push(*id);
             }
         }

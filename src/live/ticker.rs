@@ -25,6 +25,7 @@ pub(super) async fn run(hub: Weak<Inner>) {
         interval.tick().await;
         let Some(inner) = hub.upgrade() else { return };
         let hub = Hub { inner };
+        hub.flush_coalesced();
         hub.flush_typing();
         hub.flush_presence(&mut written).await;
         hub.ping_slice(ticks % slices, slices);

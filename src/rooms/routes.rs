@@ -113,11 +113,6 @@ pub async fn create(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
-    before: Option<i64>,
-}
-
 #[handler]
 pub async fn show(
     req: &Request,
@@ -125,7 +120,7 @@ pub async fn show(
     Data(chat): Data<&Arc<Chat>>,
     Data(rooms): Data<&Arc<Directory>>,
     Path(slug): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
     let room = room_by_slug(chat, rooms, &slug).await?;
     if let (Some(before), true) = (query.before, is_htmx(req)) {
@@ -141,7 +136,7 @@ pub async fn show(
     {
         chat.membership_changed(room.id);
     }
-    Ok(chat::page::render(chat, &viewer, &room, query.before, None)
+    Ok(chat::page::render(chat, &viewer, &room, &query, None)
         .await?
         .into_response())
 }

@@ -23,6 +23,8 @@ pub struct Page<'a> {
     pub sidebar: Option<Markup>,
     /// People online on the site; `None` where it is not known (error pages).
     pub site_online: Option<usize>,
+    /// On a conversation page: the first message the viewer has not read, marked new.
+    pub first_unread: Option<i64>,
 }
 
 impl<'a> Page<'a> {
@@ -43,21 +45,34 @@ impl<'a> Page<'a> {
             conversation: None,
             sidebar: Some(sidebar),
             site_online: Some(site_online),
+            first_unread: None,
         }
     }
 }
 
-fn viewer_style(viewer: Option<&Viewer>) -> String {
-    match viewer {
+fn viewer_style(viewer: Option<&Viewer>, first_unread: Option<i64>) -> String {
+    let mut style = match viewer {
         Some(v) => format!(
             ".message[data-author-id=\"{id}\"]{{background:var(--mine-bg)}}\
              main[data-kind=\"direct\"] .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
-             #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}",
+             #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}\
+             .message[data-author-id=\"{id}\"] .own-only{{display:revert}}\
+             .reaction[data-users~=\"{id}\"]{{background:var(--accent-soft);border-color:var(--accent)}}",
             id = v.id
         ),
         None => "#typing [data-viewer]{display:none}".to_owned(),
+    };
+    if let Some(id) = first_unread {
+        style.push_str(&format!(
+            "#message-{id}{{margin-top:1.6rem}}#message-{id}::before{{content:\"New\";{NEW_LINE}}}"
+        ));
     }
+    style
 }
+
+/// How the line above the first unread message looks (the rest is in app.css).
+const NEW_LINE: &str = "position:absolute;left:0;right:0;top:-1rem;border-top:1px solid var(--danger);\
+     color:var(--danger);font-size:.72rem;font-weight:700;text-align:right;padding-right:.5rem;line-height:1.6";
 
 /// The `hx-headers` that make every htmx request carry the CSRF token.
 fn csrf_headers(token: &str) -> String {
@@ -76,7 +91,7 @@ pub fn render(page: Page<'_>, content: Markup) -> Markup {
                 title { (page.title) " · hearth" }
                 link rel="stylesheet" href=(assets::url("app.css"));
                 link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
-                style nonce=[super::security::style_nonce()] { (PreEscaped(viewer_style(page.viewer))) }
+                style nonce=[super::security::style_nonce()] { (PreEscaped(viewer_style(page.viewer, page.first_unread))) }
             }
             @match page.viewer {
                 Some(viewer) => {
@@ -151,11 +166,12 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 7] = [
+const BEHAVIOURS: [&str; 8] = [
     "js/hearth.js",
     "js/connection.js",
     "js/history.js",
     "js/composer.js",
+    "js/actions.js",
     "js/sidebar.js",
     "js/notifications.js",
     "js/receipts.js",
@@ -172,6 +188,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         conversation: None,
         sidebar: None,
         site_online: None,
+        first_unread: None,
     };
     let markup = render(
         page,

@@ -362,7 +362,7 @@ async fn a_socket_that_never_reads_is_dropped_and_the_others_keep_receiving() {
         let body = hearth::chat::MessageBody::parse(&big).expect("body");
         app.state
             .chat
-            .post(&conversation, alice_id, "alice", body)
+            .post(&conversation, alice_id, "alice", body, None)
             .await
             .expect("post");
     }

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod actions;
 mod adversarial;
 mod direct;
 mod limits;

@@ -239,9 +239,17 @@ async fn control_characters_are_stripped_but_newlines_and_tabs_are_kept() {
         "be\u{7}ll\u{0} and\u{1b}[31m red\r\nnext line\n\tindented\u{202e}",
     )
     .await;
+    // Stored as typed, less the controls; shown with its line breaks.
+    let edit = room.alice.page(&format!("/messages/{id}/edit")).await;
     assert_eq!(
-        body_of(&page, id),
-        "bell and[31m red\nnext line\n\tindented"
+        edit.text_of("textarea[name=body]").as_deref(),
+        Some("bell and[31m red\nnext line\n\tindented")
+    );
+    assert_eq!(body_of(&page, id), "bell and[31m rednext lineindented");
+    assert_eq!(
+        page.select(&format!("#message-{id} .message-body br"))
+            .len(),
+        2
     );
 }
 

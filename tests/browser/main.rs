@@ -15,6 +15,7 @@ mod helpers;
 mod harness;
 
 mod live;
+mod messages;
 mod private_chats;
 mod readme;
 mod rooms;

@@ -54,6 +54,7 @@ pub fn activity(conversation: &Conversation, message: &MessageView) -> Markup {
         label,
         url: url.clone(),
         unread: 1,
+        read_up_to: 0,
     };
     html! {
         div hx-swap-oob="beforeend:#live-events" {
