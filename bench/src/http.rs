@@ -162,7 +162,7 @@ async fn measure(server: &RunningServer, seconds: u64, dir: &Path) -> anyhow::Re
     ];
     let page_script = dir.join(format!("page-{tag}.lua"));
     let (page, page_paced) = most_and_paced(
-        "room page, 50 messages",
+        "room page, 50 messages with reactions",
         &page_args,
         "",
         &page_script,
@@ -285,7 +285,8 @@ fn which_wrk() -> anyhow::Result<()> {
     }
 }
 
-/// Posts the room's first 50 messages over HTTP, as its members.
+/// Posts the room's first 50 messages over HTTP, as its members, as people write them:
+/// formatted, every tenth a code block, some replies, and three reactions on each.
 async fn fill_room(
     server: &RunningServer,
     population: &Population,
@@ -294,20 +295,55 @@ async fn fill_room(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    for (i, seat) in population.seats.iter().take(PAGE_MESSAGES).enumerate() {
+    let post = async |seat: &seed::Seat, path: String, fields: &[(&str, String)]| {
         let resp = http
-            .post(server.http_url(&format!("/conversations/{room}/messages")))
+            .post(server.http_url(&path))
             .header("Cookie", &seat.cookie)
             .header("HX-Request", "true")
             .header("X-CSRF-Token", &seat.csrf)
-            .form(&[(
-                "body",
-                format!("Message {i} of the page: a sentence of ordinary length, with a https://example.com link."),
-            )])
+            .form(fields)
             .send()
             .await?;
         if !resp.status().is_success() {
-            bail!("filling the room: post {i} answered {}", resp.status());
+            bail!("filling the room: {path} answered {}", resp.status());
+        }
+        anyhow::Ok(resp.text().await?)
+    };
+    let mut ids: Vec<i64> = Vec::with_capacity(PAGE_MESSAGES);
+    for (i, seat) in population.seats.iter().take(PAGE_MESSAGES).enumerate() {
+        let body = if i % 10 == 9 {
+            format!(
+                "Message {i}, with code:\n```rust\nfn main() {{\n    println!(\"{i}\");\n}}\n```"
+            )
+        } else {
+            format!(
+                "Message **{i}** of the page: a sentence of _ordinary_ length, with `code` and a https://example.com link."
+            )
+        };
+        let reply_to = match (i % 7 == 6, ids.last()) {
+            (true, Some(id)) => id.to_string(),
+            _ => String::new(),
+        };
+        let answer = post(
+            seat,
+            format!("/conversations/{room}/messages"),
+            &[("body", body), ("reply_to", reply_to)],
+        )
+        .await?;
+        let id = seed::message_id_in(&answer)
+            .ok_or_else(|| anyhow!("filling the room: post {i} answered no message"))?;
+        ids.push(id);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        // Three people each, none of whom posts much: nobody meets the rate limit.
+        let reactors = population.seats.iter().skip(PAGE_MESSAGES + 3 * i).take(3);
+        for (seat, emoji) in reactors.zip(["👍", "🎉", "👀"]) {
+            post(
+                seat,
+                format!("/messages/{id}/reactions"),
+                &[("emoji", emoji.to_owned())],
+            )
+            .await?;
         }
     }
     Ok(())

@@ -410,6 +410,12 @@ impl Browser {
 }
 
 /// The value of the first `name="csrf_token"` input of a page.
+/// The id of the first message in an htmx answer (`id="message-N"`).
+pub fn message_id_in(html: &str) -> Option<i64> {
+    let rest = &html[html.find("id=\"message-")? + "id=\"message-".len()..];
+    rest[..rest.find('"')?].parse().ok()
+}
+
 pub fn csrf_token_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf_token\"")?;
     let tag_start = html[..at].rfind('<')?;

@@ -531,3 +531,53 @@ async fn markdown_is_formatted_once_and_raw_html_stays_text() {
     assert!(page.text.contains("&lt;b&gt;raw&lt;/b&gt;"));
     assert_eq!(page.attr(&body, "dir").as_deref(), Some("auto"));
 }
+
+#[tokio::test]
+async fn a_conversation_opens_with_a_new_line_above_the_first_unread_message() {
+    let s = scene().await;
+    let second = post(&s.alice, s.room, "second").await;
+    let page = s.bob.page(&s.url).await;
+    assert_eq!(
+        page.attr("#history", "data-first-unread"),
+        Some(s.message.to_string())
+    );
+    let rule = format!("#message-{}::before{{content:\"New\"", s.message);
+    assert!(page.text.contains(&rule), "the line is drawn for bob");
+
+    let read = s
+        .bob
+        .post_form(
+            &format!("/conversations/{}/read", s.room),
+            &[("up_to", &second.to_string())],
+        )
+        .await;
+    assert_eq!(read.status(), StatusCode::NO_CONTENT);
+    let page = s.bob.page(&s.url).await;
+    assert_eq!(page.attr("#history", "data-first-unread"), None, "read now");
+    let page = s.alice.page(&s.url).await;
+    assert_eq!(
+        page.attr("#history", "data-first-unread"),
+        None,
+        "nobody's own messages are new to them"
+    );
+}
+
+#[tokio::test]
+async fn when_a_message_changes_its_replies_quote_it_as_it_is_now_on_every_open_page() {
+    let s = scene().await;
+    let reply = post_replying(&s.bob, s.room, "Welcome!", Some(s.message)).await;
+    let mut carol_socket = room_socket(&s.app.member("carol").await, s.room).await;
+    s.alice
+        .post_form(
+            &format!("/messages/{}/edit", s.message),
+            &[("body", "Hello again")],
+        )
+        .await;
+    let frame = replacement(&mut carol_socket, reply).await;
+    assert!(frame.contains("Hello again"), "{frame}");
+    s.alice
+        .post_form(&format!("/messages/{}/delete", s.message), &[])
+        .await;
+    let frame = replacement(&mut carol_socket, reply).await;
+    assert!(frame.contains("replied to a deleted message"), "{frame}");
+}
