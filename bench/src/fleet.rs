@@ -219,7 +219,7 @@ pub struct HearthFrame {
     pub composer: Option<String>,
 }
 
-/// Reads the messages (`id="message-N"` … `class="message-body">BODY<`) and the
+/// Reads the messages (`id="message-N"` … `class="message-body" …><p>BODY<`) and the
 /// composer's answer out of a frame hearth sent.
 ///
 /// This runs for every frame at every socket, on the cores the server under test
@@ -231,7 +231,7 @@ pub struct HearthFrame {
 pub fn read_hearth_frame(frame: &str) -> HearthFrame {
     static ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("id=\"message-"));
     static BODY: LazyLock<Finder<'static>> =
-        LazyLock::new(|| Finder::new("class=\"message-body\">"));
+        LazyLock::new(|| Finder::new("class=\"message-body\""));
     static COMPOSER: LazyLock<Finder<'static>> =
         LazyLock::new(|| Finder::new("id=\"composer-error\""));
     let mut read = HearthFrame::default();
@@ -243,6 +243,13 @@ pub fn read_hearth_frame(frame: &str) -> HearthFrame {
             break;
         };
         rest = &rest[body_at + BODY.needle().len()..];
+        // The body's text follows its opening tag and the paragraph's: `…"><p>TEXT<`.
+        while let Some(open) = memchr(b'>', rest.as_bytes()) {
+            rest = &rest[open + 1..];
+            if !rest.starts_with('<') {
+                break;
+            }
+        }
         let body = &rest[..memchr(b'<', rest.as_bytes()).unwrap_or(rest.len())];
         if let Some(arrival) = parse_body(body, id) {
             read.arrivals.push(arrival);
@@ -1019,7 +1026,7 @@ mod tests {
 
     #[test]
     fn hearth_frames_give_ids_bodies_and_composer_answers() {
-        let frame = r#"<div hx-swap-oob="beforeend:#messages"><article class="message" id="message-42" data-author-id="3" data-author="bk-u1" data-ts="2026-01-01T00:00:00Z"><header class="message-meta"><span class="author">bk-u1</span> <time datetime="x">00:00</time></header><div class="message-body">1 7 123456789</div></article></div>"#;
+        let frame = r#"<div hx-swap-oob="beforeend:#messages"><article class="message" id="message-42" data-author-id="3" data-author="bk-u1" data-ts="2026-01-01T00:00:00Z"><header class="message-meta"><span class="author">bk-u1</span> <time datetime="x">00:00</time></header><div class="message-body" dir="auto"><p>1 7 123456789</p></div></article></div>"#;
         let read = read_hearth_frame(frame);
         assert_eq!(
             read.arrivals,
