@@ -9,9 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use poem::{
-    Endpoint, EndpointExt, Response, Route, get, handler, http::StatusCode, post, web::Data,
-};
+use poem::{Endpoint, EndpointExt, Route, get, handler, post, web::Data};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -27,7 +25,7 @@ use crate::{
     live::{Hub, LocalBus, PgBus, leases::Leases},
     rooms,
     web::{
-        layout, request_log, security, serve,
+        errors, request_log, security, serve,
         session::{self, Sessions},
         session_store::DbSessionStore,
     },
@@ -213,7 +211,7 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/ws", get(chat::socket::connect))
         .at("/healthz", get(healthz))
         .at("/assets/*path", get(assets::serve))
-        .catch_error(|_: poem::error::NotFoundError| async { not_found() })
+        .around(errors::middleware)
         .around(session::middleware)
         .around(security::middleware)
         .around(request_log::middleware)
@@ -234,13 +232,6 @@ impl Parts {
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
     }
-}
-
-fn not_found() -> Response {
-    layout::error_page(
-        StatusCode::NOT_FOUND,
-        "There is nothing here. It may have been removed, or you may not be allowed to see it.",
-    )
 }
 
 /// `GET /healthz`: 200 `ok` while the database answers.

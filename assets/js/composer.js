@@ -10,6 +10,7 @@
   "use strict";
   const h = window.hearth;
   const TYPING_EVERY_MS = 2000;
+  const MAX_CHARS = 4000; // chat::MessageBody::MAX_CHARS
   let lastTyping = 0;
 
   function sendTyping() {
@@ -48,14 +49,29 @@
       e.preventDefault();
       if (!h.isBlank(input.value)) form.requestSubmit();
     });
+    // Looked up each time: the server's answers replace the element.
+    const errorLine = () => document.getElementById("composer-error");
+    const say = (text) => { const err = errorLine(); if (err) err.textContent = text; };
+    // Characters as the server counts them (an emoji is one), not UTF-16 units as
+    // `maxlength` does.
+    const tooLong = () => {
+      const n = [...input.value.trim()].length;
+      return n > MAX_CHARS ? `Messages can be at most ${MAX_CHARS} characters; this one has ${n}.` : "";
+    };
     input.addEventListener("input", () => {
       autoGrow(input);
       if (!h.isBlank(input.value)) sendTyping();
+      const long = tooLong();
+      const err = errorLine();
+      if (err && (long || err.dataset.length)) {
+        err.textContent = long;
+        err.dataset.length = long ? "1" : "";
+      }
     });
     // htmx ignores defaultPrevented on submit, so refuse blank posts here, and a
     // second Enter while the first post is in flight (a double send).
     form.addEventListener("htmx:config:request", (e) => {
-      if (h.isBlank(input.value) || submitted !== null) { e.preventDefault(); return; }
+      if (h.isBlank(input.value) || submitted !== null || tooLong()) { e.preventDefault(); return; }
       submitted = input.value;
     });
     form.addEventListener("htmx:after:request", (e) => {
@@ -70,17 +86,26 @@
       autoGrow(input);
       input.focus({ preventScroll: true });
     });
-    // Errors that carry no #composer-error fragment (500, 403, network).
     form.addEventListener("htmx:finally:request", (e) => {
-      submitted = null;
       const ctx = (e.detail && e.detail.ctx) || {};
       const status = ctx.response && ctx.response.status;
       const networkError = !ctx.response && /^error/.test(ctx.status || "") && !/Abort/.test(ctx.status);
       const failed = status >= 400 || networkError;
-      const err = document.getElementById("composer-error");
-      if (failed && err && h.isBlank(err.textContent)) {
-        err.textContent = status ? `Couldn't send your message (error ${status}). Please try again.`
-          : "Couldn't send your message. Check your connection and try again.";
+      // A refused message keeps its text, alone: what was typed while it was on its
+      // way goes on a line of its own, not onto its end.
+      if (failed && submitted !== null && input.value.startsWith(submitted) && input.value !== submitted) {
+        input.value = submitted + "\n" + input.value.slice(submitted.length).replace(/^\n/, "");
+        autoGrow(input);
+      }
+      submitted = null;
+      // The server says why in #composer-error; only a request that got no answer
+      // from it is worded here.
+      const current = document.getElementById("composer-error");
+      if (failed && current && h.isBlank(current.textContent)) {
+        current.textContent = networkError
+          ? "Not sent: hearth cannot be reached. Check your connection, then press Enter again."
+          : status >= 500 ? `Not sent: hearth had a problem (error ${status}). Try again in a moment.`
+            : `Not sent (error ${status}).`;
       }
     });
 

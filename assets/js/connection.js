@@ -38,6 +38,7 @@
     document.body.dataset.connection = state; // lets CSS word the banner
     const el = document.getElementById("connection-status");
     if (!el || el.dataset.state === state) return;
+    el.hidden = false;
     el.dataset.state = state;
     el.textContent = text;
     el.title = text;
@@ -87,8 +88,9 @@
   h.ready(() => {
     const owners = document.querySelectorAll("[hx-ws\\:connect], [data-hx-ws\\:connect]");
     const status = document.getElementById("connection-status");
+    // The server renders the status hidden: a page without script does not connect.
     // A page without a socket (an error page) has nothing to connect.
-    if (status && !owners.length) status.hidden = true;
+    if (status) status.hidden = !owners.length;
     if (!window.htmx || !owners.length) return;
     setTimeout(() => owners.forEach((el) => {
       htmx.process(el);

@@ -11,6 +11,8 @@
  */
 (() => {
   "use strict";
+  // The page has its script: styles made for pages without it step aside.
+  document.documentElement.classList.remove("no-js");
   const listeners = new Map();
   const $ = (sel, root = document) => root.querySelector(sel);
 

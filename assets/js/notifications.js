@@ -59,7 +59,16 @@
       menu.insertBefore(btn, h.$(".logout", menu));
     }
     if (!btn) return;
-    const sync = () => { btn.hidden = Notification.permission !== "default"; };
+    // Where the button was, a denied permission says how to undo it.
+    const denied = document.createElement("span");
+    denied.className = "notifications-denied muted";
+    denied.textContent = "Notifications blocked: allow them in this site's settings (the icon beside the address).";
+    denied.hidden = true;
+    btn.after(denied);
+    const sync = () => {
+      btn.hidden = Notification.permission !== "default";
+      denied.hidden = Notification.permission !== "denied";
+    };
     btn.addEventListener("click", async () => {
       try { await Notification.requestPermission(); } catch (_) { /* old API or blocked */ }
       sync();

@@ -3,7 +3,7 @@
  *
  * Owns: what a `.live-event` from the server (news of a message elsewhere, see
  * src/chat/unread/views.rs) does to the sidebar, badges of the conversation shown
- * while the window is elsewhere, and the title. The phone drawer is the platform's:
+ * while the window is elsewhere, the title, and the total on the phone's Menu button. The phone drawer is the platform's:
  * the Menu button opens `#sidebar` as a popover, with no script at all.
  */
 (() => {
@@ -23,12 +23,15 @@
 
   function updateTitle() {
     let n = 0;
-    for (const b of document.querySelectorAll("#sidebar .unread-badge")) {
+    for (const b of document.querySelectorAll("#sidebar .unread-badge:not(#menu-unread)")) {
       n += Math.max(0, parseInt(b.dataset.count, 10) || 0);
     }
     const base = document.title.replace(/^\(\d+\) /, "");
     const want = n > 0 ? `(${n}) ${base}` : base;
     if (document.title !== want) document.title = want;
+    // The phone's Menu button: all that shows of the sidebar while its drawer is shut.
+    const menu = document.getElementById("menu-unread");
+    if (menu && menu.dataset.count !== String(n)) setBadge(menu, n);
   }
 
   /** Moves the conversation to the top of its list, adding it from `template` when it

@@ -112,6 +112,7 @@ fn hub_fanout(c: &mut Criterion) {
                 username: format!("listener{i}"),
                 session: None,
                 conversation: Some((conversation_id, true)),
+                watching: Vec::new(),
             };
             registrations.push(hub.register(owner));
         }

@@ -10,7 +10,7 @@ const ANCHOR_REST: &str = r#"" rel="noopener noreferrer nofollow" target="_blank
 /// Tags the renderer writes as they are.
 const PLAIN_TAGS: &[&str] = &[
     "<p>", "</p>", "<br>", "<strong>", "</strong>", "<em>", "</em>", "<del>", "</del>",
-    "<code>", "</code>", "<pre>", "</pre>", "<blockquote>", "</blockquote>", "<ul>", "</ul>",
+    "<code>", "</code>", "<pre tabindex=\"0\">", "</pre>", "<blockquote>", "</blockquote>", "<ul>", "</ul>",
     "<ol>", "</ol>", "<li>", "</li>", "</a>", "</span>",
 ];
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use poem::{
     IntoResponse, Request, Response, handler,
     http::StatusCode,
-    web::{Data, Form, Redirect},
+    web::{Data, Form, Query, Redirect},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr,
@@ -27,6 +27,21 @@ pub struct Credentials {
     username: String,
     #[serde(default)]
     password: String,
+    /// Where to go once in: a path of this site, or the lobby.
+    #[serde(default)]
+    next: String,
+}
+
+/// `?next=` on the log-in and sign-up pages.
+#[derive(Debug, Default, Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Where someone goes once logged in: `next` when it is a path of this site.
+fn landing(next: &str) -> &str {
+    session::same_site_path(next).unwrap_or("/")
 }
 
 fn with_status(markup: maud::Markup, status: StatusCode) -> Response {
@@ -36,12 +51,17 @@ fn with_status(markup: maud::Markup, status: StatusCode) -> Response {
 }
 
 #[handler]
-pub async fn signup_form(req: &Request, Data(hub): Data<&Hub>) -> Result<Response, AppError> {
+pub async fn signup_form(
+    req: &Request,
+    Data(hub): Data<&Hub>,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let next = landing(&query.next);
     if viewer_of(req).await?.is_some() {
-        return Ok(Redirect::see_other("/").into_response());
+        return Ok(Redirect::see_other(next).into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::signup(&token, "", &[], hub.site_online().await).into_response())
+    Ok(views::signup(&token, "", &[], next, hub.site_online().await).into_response())
 }
 
 #[handler]
@@ -53,6 +73,7 @@ pub async fn signup(
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
+    let next = landing(&form.next);
     let username = Username::parse(&form.username);
     let password = Password::parse(&form.password);
     let (username, password) = match (username, password) {
@@ -60,7 +81,13 @@ pub async fn signup(
         (u, p) => {
             let errors: Vec<&str> = [u.err(), p.err()].into_iter().flatten().collect();
             let token = csrf_token(&session).await?;
-            let page = views::signup(&token, &form.username, &errors, hub.site_online().await);
+            let page = views::signup(
+                &token,
+                &form.username,
+                &errors,
+                next,
+                hub.site_online().await,
+            );
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -71,7 +98,13 @@ pub async fn signup(
             "Too many sign-ups from your network. Try again in {}.",
             wait.in_words()
         );
-        let page = views::signup(&token, &form.username, &[&error], hub.site_online().await);
+        let page = views::signup(
+            &token,
+            &form.username,
+            &[&error],
+            next,
+            hub.site_online().await,
+        );
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
     }
     let password_hash = password::hash(password).await?;
@@ -87,23 +120,34 @@ pub async fn signup(
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let token = csrf_token(&session).await?;
             let errors = ["That username is taken. Choose another one."];
-            let page = views::signup(&token, &form.username, &errors, hub.site_online().await);
+            let page = views::signup(
+                &token,
+                &form.username,
+                &errors,
+                next,
+                hub.site_online().await,
+            );
             return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id = id, "account created");
     session::sign_in(&session, id, username.as_str()).await?;
-    Ok(Redirect::see_other("/").into_response())
+    Ok(Redirect::see_other(next).into_response())
 }
 
 #[handler]
-pub async fn login_form(req: &Request, Data(hub): Data<&Hub>) -> Result<Response, AppError> {
+pub async fn login_form(
+    req: &Request,
+    Data(hub): Data<&Hub>,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let next = landing(&query.next);
     if viewer_of(req).await?.is_some() {
-        return Ok(Redirect::see_other("/").into_response());
+        return Ok(Redirect::see_other(next).into_response());
     }
     let token = csrf_token(&session_of(req)?).await?;
-    Ok(views::login(&token, "", None, hub.site_online().await).into_response())
+    Ok(views::login(&token, "", None, next, hub.site_online().await).into_response())
 }
 
 #[handler]
@@ -115,6 +159,7 @@ pub async fn login(
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
+    let next = landing(&form.next);
     let account = form.username.trim().to_ascii_lowercase();
     let address = client_ip(req);
     if let Err(wait) = limits.login_attempt(&account, address) {
@@ -127,6 +172,7 @@ pub async fn login(
             &token,
             &form.username,
             Some(&error),
+            next,
             hub.site_online().await,
         );
         return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
@@ -153,7 +199,7 @@ pub async fn login(
             limits.login_succeeded(&account);
             session::sign_in(&session, user.id, &user.username).await?;
             tracing::info!(user_id = user.id, "logged in");
-            Ok(Redirect::see_other("/").into_response())
+            Ok(Redirect::see_other(next).into_response())
         }
         _ => {
             limits.login_failed(&account, address);
@@ -162,6 +208,7 @@ pub async fn login(
                 &token,
                 &form.username,
                 Some("Wrong username or password."),
+                next,
                 hub.site_online().await,
             );
             Ok(with_status(page, StatusCode::UNAUTHORIZED))

@@ -17,7 +17,27 @@ fn auth_page(title: &str, site_online: usize, content: Markup) -> Markup {
     layout::render(page, content)
 }
 
-pub fn signup(csrf: &str, username: &str, errors: &[&str], site_online: usize) -> Markup {
+/// The page to land on once in, when it is not the lobby.
+fn next_field(next: &str) -> Markup {
+    html! { @if next != "/" { input type="hidden" name="next" value=(next); } }
+}
+
+/// `page`, carrying where to land once in.
+fn with_next(page: &str, next: &str) -> String {
+    if next == "/" {
+        return page.to_owned();
+    }
+    let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{page}?next={next}")
+}
+
+pub fn signup(
+    csrf: &str,
+    username: &str,
+    errors: &[&str],
+    next: &str,
+    site_online: usize,
+) -> Markup {
     auth_page(
         "Sign up",
         site_online,
@@ -36,15 +56,22 @@ pub fn signup(csrf: &str, username: &str, errors: &[&str], site_online: usize) -
                         required minlength="8" maxlength="256" aria-describedby="password-hint";
                     p.hint #password-hint { "At least 8 characters" }
                     input type="hidden" name="csrf_token" value=(csrf);
+                    (next_field(next))
                     button.primary type="submit" { "Sign up" }
                 }
-                p.muted { "Already have an account? " a href="/login" { "Log in" } }
+                p.muted { "Already have an account? " a href=(with_next("/login", next)) { "Log in" } }
             }
         },
     )
 }
 
-pub fn login(csrf: &str, username: &str, error: Option<&str>, site_online: usize) -> Markup {
+pub fn login(
+    csrf: &str,
+    username: &str,
+    error: Option<&str>,
+    next: &str,
+    site_online: usize,
+) -> Markup {
     auth_page(
         "Log in",
         site_online,
@@ -58,9 +85,10 @@ pub fn login(csrf: &str, username: &str, error: Option<&str>, site_online: usize
                     label for="password" { "Password" }
                     input #password type="password" name="password" autocomplete="current-password" required;
                     input type="hidden" name="csrf_token" value=(csrf);
+                    (next_field(next))
                     button.primary type="submit" { "Log in" }
                 }
-                p.muted { "No account? " a href="/signup" { "Sign up" } }
+                p.muted { "No account? " a href=(with_next("/signup", next)) { "Sign up" } }
             }
         },
     )

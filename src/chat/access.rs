@@ -60,9 +60,8 @@ pub async fn url_for(
     viewer: &Viewer,
 ) -> Result<String, AppError> {
     match ConversationKind::of(conversation) {
-        ConversationKind::Room => Ok(format!(
-            "/rooms/{}",
-            conversation.slug.as_deref().unwrap_or_default()
+        ConversationKind::Room => Ok(crate::chat::room_path(
+            conversation.slug.as_deref().unwrap_or_default(),
         )),
         ConversationKind::Direct => {
             let other = other_member(db, conversation, viewer.id).await?;

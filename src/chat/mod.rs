@@ -66,6 +66,14 @@ impl ConversationKind {
     }
 }
 
+/// The path of the room whose slug is `slug`: `/rooms/{slug}`, the slug's letters of
+/// other scripts percent-encoded (a `Location` header takes ASCII only).
+pub fn room_path(slug: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+    format!("/rooms/{}", utf8_percent_encode(slug, SEGMENT))
+}
+
 /// How many messages a page shows, and how many "older" loads at a time.
 pub const PAGE_SIZE: u64 = 50;
 

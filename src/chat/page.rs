@@ -127,18 +127,18 @@ pub async fn render(
 ) -> Result<Markup, AppError> {
     let kind = ConversationKind::of(conversation);
     let mut peer_read = None;
+    let mut peer = None;
     let (heading, url) = match kind {
         ConversationKind::Room => (
             format!("#{}", conversation.name),
-            format!(
-                "/rooms/{}",
-                conversation.slug.as_deref().unwrap_or_default()
-            ),
+            crate::chat::room_path(conversation.slug.as_deref().unwrap_or_default()),
         ),
         ConversationKind::Direct => {
             let other = access::other_member(&chat.db, conversation, viewer.id).await?;
             peer_read =
                 Some(unread::queries::read_mark(&chat.db, conversation.id, other.id).await?);
+            let online = chat.hub.online_among(&[other.id]).await.contains(&other.id);
+            peer = Some((other.id, online));
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
@@ -181,15 +181,27 @@ pub async fn render(
         history: &history,
         // A page that does not end at the latest message does not grow with new ones.
         live: window == Window::Latest,
-        presence: chat.hub.presence(conversation.id).await,
-        site_online: chat.hub.site_online().await,
+        presence: with_viewer(chat.hub.presence(conversation.id).await, viewer),
+        // The viewer is here, whether or not their page has its socket yet.
+        site_online: chat.hub.site_online().await.max(1),
+        peer,
         composer_error,
         draft,
         reply: reply.as_ref(),
         first_unread,
         peer_read,
-        sidebar: Some(sidebar::render(&entries, Some(conversation.id), false)),
+        sidebar: Some(sidebar::of(&entries, Some(conversation.id))),
     }))
+}
+
+/// `presence` counting the viewer, who is looking at the page (its socket, if the page
+/// has one, connects after it is shown).
+fn with_viewer(mut presence: crate::live::Presence, viewer: &Viewer) -> crate::live::Presence {
+    if !presence.users.iter().any(|(id, _)| *id == viewer.id) {
+        presence.users.push((viewer.id, viewer.username.clone()));
+        presence = crate::live::presence::sorted(presence.users);
+    }
+    presence
 }
 
 /// The htmx answer to "load older": the next `#older` and the messages before `before`.

@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use super::ConversationKind;
-use crate::db;
+use crate::{db, web::layout::Sidebar};
 
 /// One line of the sidebar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,8 +20,9 @@ pub struct Entry {
     pub read_up_to: i64,
 }
 
-/// The sidebar of `user_id`: rooms and private chats, most recently active first. One
-/// query: it runs on every page.
+/// The sidebar of `user_id`: rooms and private chats, most recently active first; a
+/// private chat someone else opened shows once it has a message. One query: it runs on
+/// every page.
 pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>, DbErr> {
     let rows = db
         .query_all_raw(db::statement(
@@ -33,8 +34,15 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                   WHERE c.kind = 'direct' AND other.conversation_id = c.id \
                     AND other.user_id <> ? LIMIT 1) AS other_name \
              FROM memberships m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 200",
-            [user_id.into(), user_id.into(), user_id.into()],
+             WHERE m.user_id = ? \
+               AND (c.kind <> 'direct' OR c.last_message_id IS NOT NULL OR c.created_by = ?) \
+             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 200",
+            [
+                user_id.into(),
+                user_id.into(),
+                user_id.into(),
+                user_id.into(),
+            ],
         ))
         .await?;
     let mut entries = Vec::with_capacity(rows.len());
@@ -63,7 +71,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                 conversation_id,
                 kind: ConversationKind::Room,
                 label: format!("#{name}"),
-                url: format!("/rooms/{}", slug.unwrap_or_default()),
+                url: super::room_path(&slug.unwrap_or_default()),
                 unread,
                 read_up_to,
             }
@@ -79,7 +87,7 @@ pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
         li.conv-item data-conversation-id=(e.conversation_id) {
             a.conv-link href=(e.url) data-conversation-id=(e.conversation_id)
                 aria-current=[(current == Some(e.conversation_id)).then_some("page")] {
-                span.conv-label { (e.label) }
+                span.conv-label dir="auto" { (e.label) }
                 (super::unread::badge(e.conversation_id, e.unread, false))
             }
         }
@@ -112,6 +120,14 @@ pub async fn for_user(
     db: &DatabaseConnection,
     user_id: i64,
     current: Option<i64>,
-) -> Result<Markup, DbErr> {
-    Ok(render(&entries(db, user_id).await?, current, false))
+) -> Result<Sidebar, DbErr> {
+    Ok(of(&entries(db, user_id).await?, current))
+}
+
+/// The sidebar of `entries`, and their unread total.
+pub fn of(entries: &[Entry], current: Option<i64>) -> Sidebar {
+    Sidebar {
+        html: render(entries, current, false),
+        unread: entries.iter().map(|e| e.unread.max(0)).sum(),
+    }
 }

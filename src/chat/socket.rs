@@ -43,6 +43,20 @@ pub struct SocketQuery {
     conversation: Option<i64>,
     since: Option<i64>,
     after: Option<i64>,
+    /// People whose being online the page shows, as ids separated by commas.
+    #[serde(default)]
+    watch: String,
+}
+
+/// People one page may watch at most (a directory page lists fifty).
+const WATCHED: usize = 64;
+
+/// The ids of `watch=1,2,3`; anything that is not an id is left out.
+fn watched(list: &str) -> Vec<i64> {
+    list.split(',')
+        .filter_map(|id| id.trim().parse().ok())
+        .take(WATCHED)
+        .collect()
 }
 
 #[handler]
@@ -83,6 +97,7 @@ pub async fn connect(
         conversation: conversation
             .as_ref()
             .map(|c| (c.id, ConversationKind::of(c) == ConversationKind::Room)),
+        watching: watched(&query.watch),
     };
     let catch_up_page = config.live.catch_up_page;
     let page = ConversationSocket {

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     live::{
         Presence,
-        presence::{online_count, online_users},
+        presence::{online_count, online_users, person_status},
     },
     web::{
         Viewer,
@@ -32,10 +32,66 @@ pub fn iso_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `03:40` (UTC; the page's script shows it in the reader's time zone).
+/// `03:40 UTC` (the page's script shows it in the reader's time zone).
 fn short_time(ms: i64) -> String {
     let iso = iso_time(ms);
-    iso.get(11..16).unwrap_or_default().to_owned()
+    format!("{} UTC", iso.get(11..16).unwrap_or_default())
+}
+
+/// How long ago `ms` was, as a person says it ("just now", "5 min ago", "yesterday",
+/// "3 Nov"), by the server's clock in UTC; the page's script says it again in the
+/// reader's time zone (`assets/js/times.js`).
+pub fn time_ago(ms: i64, now_ms: i64) -> String {
+    let minutes = (now_ms - ms).max(0) / 60_000;
+    let date = |ms: i64| time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok();
+    match minutes {
+        0 => "just now".to_owned(),
+        1..=59 => format!("{minutes} min ago"),
+        60..=719 => format!("{} h ago", minutes / 60),
+        _ => match (date(ms), date(now_ms)) {
+            (Some(then), Some(now)) if now.date().previous_day() == Some(then.date()) => {
+                "yesterday".to_owned()
+            }
+            (Some(then), Some(now)) if then.date() == now.date() => {
+                format!("{} h ago", minutes / 60)
+            }
+            (Some(then), Some(now)) if then.year() == now.year() => {
+                format!("{} {}", then.day(), month(then.month()))
+            }
+            (Some(then), _) => format!("{} {} {}", then.day(), month(then.month()), then.year()),
+            _ => String::new(),
+        },
+    }
+}
+
+fn month(m: time::Month) -> &'static str {
+    use time::Month::*;
+    match m {
+        January => "Jan",
+        February => "Feb",
+        March => "Mar",
+        April => "Apr",
+        May => "May",
+        June => "Jun",
+        July => "Jul",
+        August => "Aug",
+        September => "Sep",
+        October => "Oct",
+        November => "Nov",
+        December => "Dec",
+    }
+}
+
+/// A time as pages show it: how long ago, with the exact time (UTC) on hover; the
+/// page's script says both in the reader's time zone.
+pub fn relative_time(ms: i64) -> Markup {
+    let iso = iso_time(ms);
+    let exact = format!(
+        "{} {} UTC",
+        iso.get(..10).unwrap_or_default(),
+        iso.get(11..16).unwrap_or_default()
+    );
+    html! { time datetime=(iso) title=(exact) data-relative { (time_ago(ms, crate::db::now_ms())) } }
 }
 
 /// One message, exactly as every page and fragment shows it.
@@ -167,11 +223,7 @@ pub fn older_fragment(base_url: &str, messages: &[MessageView], has_older: bool)
 /// The composer's error line, empty when there is nothing to say; as an out-of-band
 /// fragment when `oob`.
 pub fn composer_error(error: Option<&str>, oob: bool) -> Markup {
-    html! {
-        p #composer-error.form-error role="alert" hx-swap-oob=[oob.then_some("true")] {
-            @if let Some(error) = error { (error) }
-        }
-    }
+    layout::request_error(error, oob)
 }
 
 /// A page of a conversation's messages as every viewer sees it: rendered once and
@@ -230,6 +282,8 @@ pub struct ConversationPage<'a> {
     pub live: bool,
     pub presence: Presence,
     pub site_online: usize,
+    /// In a private chat: the other person, and whether they are online.
+    pub peer: Option<(i64, bool)>,
     pub composer_error: Option<String>,
     pub draft: String,
     /// The message the composer answers.
@@ -238,7 +292,7 @@ pub struct ConversationPage<'a> {
     pub first_unread: Option<i64>,
     /// In a private chat: how far the other person has read.
     pub peer_read: Option<i64>,
-    pub sidebar: Option<Markup>,
+    pub sidebar: Option<layout::Sidebar>,
 }
 
 pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
@@ -249,10 +303,13 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
     };
     // A page of older (or around) messages hears the conversation's counts and the
     // person's news, not its new messages: it does not end at the latest.
-    let live_url = match p.live {
+    let mut live_url = match p.live {
         true => format!("/ws?conversation={}", p.id),
-        false => "/ws".to_owned(),
+        false => "/ws?".to_owned(),
     };
+    if let Some((peer, _)) = p.peer {
+        live_url.push_str(&format!("&watch={peer}"));
+    }
     let page = Page {
         title: &p.heading,
         viewer: Some(p.viewer),
@@ -267,28 +324,44 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
         page,
         html! {
                 header.conversation-header {
-                    h1 { (p.heading) }
-                    p.presence { span.dot {} (online_count(p.presence.users.len(), false)) " here" }
-                    (online_users(&p.presence, false))
-                }
-                div #history.history data-first-unread=[p.first_unread] {
-                    (older_link(&p.url, p.history.oldest, p.history.has_older))
-                    div #messages role="log" aria-live="polite" aria-label="Messages" {
-                        (PreEscaped(&p.history.html))
-                    }
-                    @if p.live {
-                        // Where the page's socket picks up (moved by every frame of events).
-                        span #cursor data-seq=(p.history.upto) hidden {}
-                    } @else {
-                        nav.newer-links {
-                            @if let (true, Some(newest)) = (p.history.has_newer, p.history.newest) {
-                                a.older-link href={ (p.url) "?after=" (newest) } { "Newer messages" }
+                    h1 dir="auto" title=(p.heading) { (p.heading) }
+                    @match p.peer {
+                        // A private chat says whether the other person is around.
+                        Some((peer, online)) => {
+                            p.presence.peer-status { (person_status(peer, online, false)) }
+                            div.visually-hidden {
+                                (online_count(p.presence.users.len(), false)) " here"
+                                (online_users(&p.presence, false))
                             }
-                            a.older-link href=(p.url) { "Jump to the latest" }
+                        }
+                        None => {
+                            p.presence { span.dot {} (online_count(p.presence.users.len(), false)) " here" }
+                            (online_users(&p.presence, false))
                         }
                     }
-                    @if p.history.oldest.is_none() && !p.history.has_older {
-                        p.empty-history { "No messages yet. Say hello!" }
+                }
+                div #history.history data-first-unread=[p.first_unread] {
+                    // One box inside the scroller: without script, the page's CSS opens it
+                    // at its end, the latest message (see app.css).
+                    div.history-inner {
+                        (older_link(&p.url, p.history.oldest, p.history.has_older))
+                        div #messages role="log" aria-live="polite" aria-label="Messages" {
+                            (PreEscaped(&p.history.html))
+                        }
+                        @if p.live {
+                            // Where the page's socket picks up (moved by every frame of events).
+                            span #cursor data-seq=(p.history.upto) hidden {}
+                        } @else {
+                            nav.newer-links {
+                                @if let (true, Some(newest)) = (p.history.has_newer, p.history.newest) {
+                                    a.older-link href={ (p.url) "?after=" (newest) } { "Newer messages" }
+                                }
+                                a.older-link href=(p.url) { "Jump to the latest" }
+                            }
+                        }
+                        @if p.history.oldest.is_none() && !p.history.has_older {
+                            p.empty-history { "No messages yet. Say hello!" }
+                        }
                     }
                 }
                 div #typing.typing aria-live="polite" {}
@@ -308,7 +381,9 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     }
                     input #composer-reply-to type="hidden" name="reply_to" value=[p.reply.map(|r| r.id)];
                     label.visually-hidden for="composer-body" { "Message" }
-                    textarea #composer-body name="body" rows="1" maxlength="4000" placeholder=(placeholder) dir="auto" required { (p.draft) }
+                    // Characters are counted as the server counts them by the page's script;
+                    // this bound only keeps a page without it from sending a book.
+                    textarea #composer-body name="body" rows="1" maxlength="16000" placeholder=(placeholder) dir="auto" required { (p.draft) }
                     input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
                     button.primary type="submit" { "Send" }
                     (composer_error(p.composer_error.as_deref(), false))

@@ -1,9 +1,12 @@
 //! The people directory.
 use maud::{Markup, html};
 
-use crate::web::{
-    Viewer,
-    layout::{self, Page},
+use crate::{
+    live::presence::person_status,
+    web::{
+        Viewer,
+        layout::{self, Page},
+    },
 };
 
 pub struct Person {
@@ -17,9 +20,12 @@ pub fn directory(
     q: &str,
     people: &[Person],
     site_online: usize,
-    sidebar: Markup,
+    sidebar: layout::Sidebar,
 ) -> Markup {
-    let page = Page::signed_in("People", viewer, "page", sidebar, site_online);
+    let mut page = Page::signed_in("People", viewer, "page", sidebar, site_online);
+    // The page's socket brings each listed person's comings and goings.
+    let watched: Vec<String> = people.iter().map(|p| p.id.to_string()).collect();
+    page.live_url = Some(format!("/ws?watch={}", watched.join(",")));
     layout::render(
         page,
         html! {
@@ -36,9 +42,8 @@ pub fn directory(
                     ul #people.people-list {
                         @for person in people {
                             li.person data-user-id=(person.id) {
-                                span.presence-dot.online[person.online] title=(if person.online { "Online" } else { "Offline" }) {}
-                                a href={ "/dm/" (person.username) } { (person.username) }
-                                @if person.online { span.visually-hidden { " (online)" } }
+                                (person_status(person.id, person.online, false))
+                                a href={ "/dm/" (person.username) } dir="auto" { (person.username) }
                             }
                         }
                     }

@@ -158,9 +158,13 @@ impl Hub {
 
     fn unregister(&self, id: SocketId) {
         let mut state = self.state();
+        let user_id = state.registry.sockets.get(&id).map(|e| e.user_id);
         let departure = state.registry.remove(id);
         if departure.site_changed {
             state.presence.site_changed();
+            if let Some(user_id) = user_id.filter(|u| state.registry.watchers.contains_key(u)) {
+                state.presence.watched.insert(user_id);
+            }
         }
         if let Some((conversation_id, is_room)) = departure.conversation_changed {
             state.presence.local.insert(conversation_id);

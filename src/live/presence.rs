@@ -11,6 +11,7 @@ use maud::{Markup, html};
 
 use super::{
     Event, Hub,
+    hub::State,
     leases::SITE,
     outgoing::{Outgoing, broadcast},
 };
@@ -68,7 +69,7 @@ impl Online {
 }
 
 /// `users` in the order pages list them: by name, ignoring case.
-pub(super) fn sorted(mut users: Vec<(i64, String)>) -> Presence {
+pub fn sorted(mut users: Vec<(i64, String)>) -> Presence {
     users.sort_by(|a, b| {
         a.1.to_lowercase()
             .cmp(&b.1.to_lowercase())
@@ -90,6 +91,10 @@ pub(super) struct Changes {
     /// Whether a conversation is a public room, for those seen here: only rooms'
     /// counts may go to the lobby.
     pub(super) is_room: HashMap<i64, bool>,
+    /// People whose being online pages show, who may have come or gone.
+    pub(super) watched: HashSet<i64>,
+    /// What was last sent of each watched person.
+    pub(super) watched_sent: HashMap<i64, bool>,
 }
 
 impl Default for Changes {
@@ -101,6 +106,8 @@ impl Default for Changes {
             local: HashSet::new(),
             union_site: None,
             is_room: HashMap::new(),
+            watched: HashSet::new(),
+            watched_sent: HashMap::new(),
         }
     }
 }
@@ -129,6 +136,21 @@ pub fn online_users(presence: &Presence, oob: bool) -> Markup {
     html! {
         ul #online-users.online-users aria-label="Online here" hx-swap-oob=[oob.then_some("true")] {
             @for (id, name) in &presence.users { li data-user-id=(id) { (name) } }
+        }
+    }
+}
+
+/// Whether one person is online, where a page shows it (a private chat's header, the
+/// people directory): a dot, and the word for those who do not see colours.
+pub fn person_status(user_id: i64, online: bool, oob: bool) -> Markup {
+    let (word, title) = if online {
+        ("online", "Online")
+    } else {
+        ("offline", "Offline")
+    };
+    html! {
+        span.presence-dot.online[online] id={ "presence-" (user_id) } title=(title) hx-swap-oob=[oob.then_some("true")] {
+            span.presence-label { (word) }
         }
     }
 }
@@ -300,43 +322,89 @@ impl Hub {
             }
         }
 
-        let mut state = self.state();
-        for conversation_id in dirty {
-            let channel = state.registry.channels.get(&conversation_id);
-            let presence = match shared.remove(&conversation_id) {
-                Some(shared) => shared,
-                None => channel.map(|c| c.online.presence()).unwrap_or_default(),
-            };
-            if let Some(channel) = channel {
-                channel.broadcast(&Outgoing::html(html! {
-                    (online_count(presence.users.len(), true))
-                    (online_users(&presence, true))
-                }));
+        {
+            let mut state = self.state();
+            for conversation_id in dirty {
+                let channel = state.registry.channels.get(&conversation_id);
+                let presence = match shared.remove(&conversation_id) {
+                    Some(shared) => shared,
+                    None => channel.map(|c| c.online.presence()).unwrap_or_default(),
+                };
+                if let Some(channel) = channel {
+                    channel.broadcast(&Outgoing::html(html! {
+                        (online_count(presence.users.len(), true))
+                        (online_users(&presence, true))
+                    }));
+                }
+                // Private chats' counts are nobody else's business: only rooms reach the lobby.
+                let is_room = channel
+                    .map(|c| c.is_room)
+                    .or_else(|| state.presence.is_room.get(&conversation_id).copied());
+                if is_room == Some(true) && !state.registry.lobby.is_empty() {
+                    let out =
+                        Outgoing::html(room_online(conversation_id, presence.users.len(), true));
+                    let lobby = state
+                        .registry
+                        .lobby
+                        .iter()
+                        .filter_map(|id| state.registry.sockets.get(id));
+                    broadcast(lobby.map(|entry| &entry.subscriber), &out);
+                }
             }
-            // Private chats' counts are nobody else's business: only rooms reach the lobby.
-            let is_room = channel
-                .map(|c| c.is_room)
-                .or_else(|| state.presence.is_room.get(&conversation_id).copied());
-            if is_room == Some(true) && !state.registry.lobby.is_empty() {
-                let out = Outgoing::html(room_online(conversation_id, presence.users.len(), true));
-                let lobby = state
-                    .registry
-                    .lobby
-                    .iter()
-                    .filter_map(|id| state.registry.sockets.get(id));
-                broadcast(lobby.map(|entry| &entry.subscriber), &out);
+            if site_dirty {
+                if site_count.is_some() {
+                    state.presence.union_site = site_count;
+                }
+                let count = match (self.inner.leases.is_some(), state.presence.union_site) {
+                    (true, Some(union)) => union,
+                    _ => state.registry.users.len(),
+                };
+                let out = Outgoing::html(site_online_fragment(count));
+                broadcast(state.registry.sockets.values().map(|e| &e.subscriber), &out);
             }
         }
-        if site_dirty {
-            if site_count.is_some() {
-                state.presence.union_site = site_count;
+        self.flush_watched(site_dirty).await;
+    }
+
+    /// Tells the pages that show whether a person is online of each change (with
+    /// several processes, of every watched person whenever the site's count moved).
+    async fn flush_watched(&self, site_moved: bool) {
+        let watched: Vec<i64> = {
+            let mut state = self.state();
+            let State {
+                registry, presence, ..
+            } = &mut *state;
+            presence
+                .watched_sent
+                .retain(|u, _| registry.watchers.contains_key(u));
+            if self.inner.leases.is_some() && site_moved {
+                presence.watched.extend(registry.watchers.keys().copied());
             }
-            let count = match (self.inner.leases.is_some(), state.presence.union_site) {
-                (true, Some(union)) => union,
-                _ => state.registry.users.len(),
-            };
-            let out = Outgoing::html(site_online_fragment(count));
-            broadcast(state.registry.sockets.values().map(|e| &e.subscriber), &out);
+            presence
+                .watched
+                .drain()
+                .filter(|u| registry.watchers.contains_key(u))
+                .collect()
+        };
+        if watched.is_empty() {
+            return;
+        }
+        let online = self.online_among(&watched).await;
+        let mut state = self.state();
+        for user in watched {
+            let now = online.contains(&user);
+            if state.presence.watched_sent.insert(user, now) == Some(now) {
+                continue;
+            }
+            let out = Outgoing::html(person_status(user, now, true));
+            let registry = &state.registry;
+            let sockets = registry.watchers.get(&user).into_iter().flatten();
+            broadcast(
+                sockets
+                    .filter_map(|id| registry.sockets.get(id))
+                    .map(|e| &e.subscriber),
+                &out,
+            );
         }
     }
 

@@ -22,12 +22,16 @@ pub struct SocketOwner {
     pub session: Option<String>,
     /// The conversation the page shows, and whether it is a public room.
     pub conversation: Option<(i64, bool)>,
+    /// People whose being online the page shows (the other person of a private chat,
+    /// the people a directory lists).
+    pub watching: Vec<i64>,
 }
 
 pub(super) struct SocketEntry {
     pub(super) user_id: i64,
     pub(super) session: Option<String>,
     pub(super) conversation: Option<i64>,
+    pub(super) watching: Vec<i64>,
     pub(super) subscriber: Subscriber,
 }
 
@@ -75,6 +79,8 @@ pub(super) struct Registry {
     pub(super) channels: HashMap<i64, Channel>,
     /// Sockets of pages that show no conversation (the lobby, the directory).
     pub(super) lobby: HashSet<SocketId>,
+    /// Sockets that show whether a person is online, by person.
+    pub(super) watchers: HashMap<i64, Vec<SocketId>>,
 }
 
 impl Registry {
@@ -109,12 +115,16 @@ impl Registry {
                 self.lobby.insert(id);
             }
         }
+        for watched in &owner.watching {
+            self.watchers.entry(*watched).or_default().push(id);
+        }
         self.sockets.insert(
             id,
             SocketEntry {
                 user_id: owner.user_id,
                 session: owner.session,
                 conversation: owner.conversation.map(|(id, _)| id),
+                watching: owner.watching,
                 subscriber,
             },
         );
@@ -128,6 +138,14 @@ impl Registry {
             return departure;
         };
         self.lobby.remove(&id);
+        for watched in &entry.watching {
+            if let Some(sockets) = self.watchers.get_mut(watched) {
+                sockets.retain(|s| *s != id);
+                if sockets.is_empty() {
+                    self.watchers.remove(watched);
+                }
+            }
+        }
         if let Some(sockets) = self.users.get_mut(&entry.user_id) {
             sockets.retain(|s| *s != id);
             if sockets.is_empty() {

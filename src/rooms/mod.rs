@@ -53,16 +53,32 @@ impl Directory {
     }
 }
 
-/// A room name that follows the rules: 2 to 40 characters of ASCII letters, digits,
-/// spaces, `-` and `_`, which also gives a clean URL slug.
+/// A room name that follows the rules: 2 to 40 characters of letters and digits of any
+/// script, emoji, spaces, `-` and `_`, which also gives its URL slug: the name in NFKC,
+/// lower case, its runs of spaces and marks one `-`. Two names with one slug are one
+/// room, so "Café", "CAFÉ" and "ｃａｆｅ́" cannot all exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomName {
     name: String,
     slug: String,
 }
 
+/// Whether `c` may be part of a room's name (besides spaces, `-` and `_`).
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || unicode_normalization::char::is_combining_mark(c)
+        // Zero-width joiners that scripts (Persian, Indic) and emoji need.
+        || matches!(c, '\u{200c}' | '\u{200d}' | '\u{fe0f}')
+        || is_emoji(c)
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27bf}' | '\u{1f000}'..='\u{1faff}' | '\u{2b00}'..='\u{2bff}')
+}
+
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        use unicode_normalization::UnicodeNormalization;
         let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         let length = name.chars().count();
         if length == 0 {
@@ -76,18 +92,23 @@ impl RoomName {
         }
         if !name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .all(|c| is_name_char(c) || matches!(c, ' ' | '-' | '_'))
         {
-            return Err("Room names may only use letters, digits, spaces, - and _.");
+            return Err("Room names may use letters, digits, emoji, spaces, - and _.");
         }
-        let slug = name
-            .to_ascii_lowercase()
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|part| !part.is_empty())
+        let folded: String = name.nfkc().collect::<String>().to_lowercase();
+        let slug = folded
+            .split(|c: char| {
+                !(c.is_alphanumeric()
+                    || is_emoji(c)
+                    || matches!(c, '\u{200c}' | '\u{200d}' | '\u{fe0f}')
+                    || unicode_normalization::char::is_combining_mark(c))
+            })
+            .filter(|part| part.chars().any(|c| c.is_alphanumeric() || is_emoji(c)))
             .collect::<Vec<_>>()
             .join("-");
         if slug.is_empty() {
-            return Err("Room names need at least one letter or digit.");
+            return Err("Room names need at least one letter, digit or emoji.");
         }
         Ok(Self { name, slug })
     }
@@ -115,6 +136,22 @@ mod tests {
         );
         assert!(RoomName::parse("--").is_err());
         assert!(RoomName::parse("<b>").is_err());
+        assert!(RoomName::parse("a/b").is_err());
         assert!(RoomName::parse(&"x".repeat(41)).is_err());
+    }
+
+    #[test]
+    fn names_of_any_script_and_emoji_give_one_slug_whatever_their_case_or_form() {
+        let slug = |raw: &str| RoomName::parse(raw).map(|r| r.slug().to_owned());
+        assert_eq!(slug("کافه ☕"), Ok("کافه-☕".to_owned()));
+        assert_eq!(slug("Café Noir"), slug("CAFÉ  noir"));
+        assert_eq!(
+            slug("Café"),
+            slug("Cafe\u{301}"),
+            "composed and decomposed é"
+        );
+        assert_eq!(slug("ｃａｆｅ"), slug("cafe"), "full-width letters");
+        assert_eq!(slug("日本語の部屋"), Ok("日本語の部屋".to_owned()));
+        assert!(RoomName::parse("☕☕").is_ok());
     }
 }

@@ -99,7 +99,7 @@ pub async fn create(
                 chat.membership_changed(done.last_insert_id);
             }
             tracing::info!(room = room.slug(), "room created");
-            Ok(Redirect::see_other(format!("/rooms/{}", room.slug())).into_response())
+            Ok(Redirect::see_other(chat::room_path(room.slug())).into_response())
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let error = "There is already a room with that name.";
@@ -124,7 +124,7 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let room = room_by_slug(chat, rooms, &slug).await?;
     if let (Some(before), true) = (query.before, is_htmx(req)) {
-        let base = format!("/rooms/{slug}");
+        let base = chat::room_path(&slug);
         return Ok(chat::page::older(&chat.db, &room, &base, before)
             .await?
             .into_response());

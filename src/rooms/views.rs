@@ -2,7 +2,7 @@
 use maud::{Markup, html};
 
 use crate::{
-    chat::{Conversation, views::iso_time},
+    chat::{Conversation, views::relative_time},
     live::presence::room_online,
     web::{
         Viewer,
@@ -27,7 +27,7 @@ pub fn lobby(
     rooms: &[RoomEntry],
     site_online: usize,
     form: CreateForm<'_>,
-    sidebar: Markup,
+    sidebar: layout::Sidebar,
 ) -> Markup {
     let page = Page::signed_in("Lobby", viewer, "lobby", sidebar, site_online);
     layout::render(
@@ -41,11 +41,11 @@ pub fn lobby(
                 ul #rooms.room-list {
                     @for entry in rooms {
                         li.room {
-                            a href={ "/rooms/" (entry.room.slug.as_deref().unwrap_or_default()) } { "#" (entry.room.name) }
+                            a href=(crate::chat::room_path(entry.room.slug.as_deref().unwrap_or_default())) dir="auto" { "#" (entry.room.name) }
                             " "
                             (room_online(entry.room.id, entry.online, false))
                             " "
-                            span.room-meta.muted { "active " time datetime=(iso_time(entry.room.last_activity_at)) { (iso_time(entry.room.last_activity_at)) } }
+                            span.room-meta.muted { "active " (relative_time(entry.room.last_activity_at)) }
                         }
                     }
                 }

@@ -10,6 +10,13 @@ use poem::{IntoResponse, Response, http::StatusCode};
 
 use crate::{assets, web::Viewer};
 
+/// The side navigation of a signed-in page, and how much in it is unread (the phone's
+/// Menu button shows that total, the sidebar living in a closed drawer there).
+pub struct Sidebar {
+    pub html: Markup,
+    pub unread: i64,
+}
+
 /// What a page needs besides its content.
 pub struct Page<'a> {
     pub title: &'a str,
@@ -20,7 +27,7 @@ pub struct Page<'a> {
     pub main_class: &'a str,
     /// On a conversation page: its id and kind, for the page's script.
     pub conversation: Option<(i64, &'a str)>,
-    pub sidebar: Option<Markup>,
+    pub sidebar: Option<Sidebar>,
     /// People online on the site; `None` where it is not known (error pages).
     pub site_online: Option<usize>,
     /// On a conversation page: the first message the viewer has not read, marked new.
@@ -34,7 +41,7 @@ impl<'a> Page<'a> {
         title: &'a str,
         viewer: &'a Viewer,
         main_class: &'a str,
-        sidebar: Markup,
+        sidebar: Sidebar,
         site_online: usize,
     ) -> Self {
         Page {
@@ -82,7 +89,8 @@ fn csrf_headers(token: &str) -> String {
 pub fn render(page: Page<'_>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        // `no-js` until the page's first script takes it away (see app.css).
+        html.no-js lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -117,18 +125,29 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                 }
             }
             @if let Some(viewer) = page.viewer {
-                span #connection-status data-state="connecting" role="status" aria-live="polite" { "Connecting…" }
+                // Shown by the page's script, which is what connects; without it, the
+                // page says what it cannot do.
+                span #connection-status data-state="connecting" role="status" aria-live="polite" hidden { "Connecting…" }
+                @if page.live_url.is_some() {
+                    noscript { span.no-live { "Live updates need JavaScript: reload to see what is new." } }
+                }
                 nav.user-menu aria-label="Account" {
                     a href="/users" { "People" }
-                    span.me { (viewer.username) }
+                    span.me dir="auto" title=(viewer.username) { (viewer.username) }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf_token" value=(viewer.csrf_token);
                         button.link-button type="submit" { "Log out" }
                     }
                 }
-                @if page.sidebar.is_some() {
-                    // On a phone the sidebar is a popover this opens (see app.css).
-                    button.sidebar-toggle type="button" popovertarget="sidebar" { "Menu" }
+                @if let Some(sidebar) = &page.sidebar {
+                    // On a phone the sidebar is a popover this opens (see app.css), and
+                    // its badge is all that shows of what is unread in it.
+                    button.sidebar-toggle type="button" popovertarget="sidebar" {
+                        "Menu"
+                        span #menu-unread.menu-badge data-count=(sidebar.unread) aria-label={ (sidebar.unread) " unread" } {
+                            @if sidebar.unread > 0 { (sidebar.unread) }
+                        }
+                    }
                 }
             } @else {
                 nav.user-menu aria-label="Account" {
@@ -140,7 +159,7 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
         // Filled live while the server cannot reach its database (see `live::hub`).
         div #site-banner.site-banner role="status" aria-live="polite" {}
         div.shell {
-            @if let Some(sidebar) = &page.sidebar { (sidebar) }
+            @if let Some(sidebar) = &page.sidebar { (sidebar.html) }
             @match page.conversation {
                 Some((id, kind)) => {
                     main #main class=(page.main_class) data-conversation-id=(id) data-kind=(kind) { (content) }
@@ -166,9 +185,10 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 8] = [
+const BEHAVIOURS: [&str; 9] = [
     "js/hearth.js",
     "js/connection.js",
+    "js/times.js",
     "js/history.js",
     "js/composer.js",
     "js/actions.js",
@@ -177,12 +197,52 @@ const BEHAVIOURS: [&str; 8] = [
     "js/receipts.js",
 ];
 
-/// A whole error page in the site's design, with `status`.
+/// What an error response is about, kept on the response so that the error-page
+/// middleware ([`super::errors`]) can show it in the person's own layout.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// A whole error page in the site's design, with `status`; the error-page middleware
+/// shows it with the person's own header when they are signed in.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let title = status.canonical_reason().unwrap_or("Error");
+    let error = ErrorPage {
+        status,
+        message: message.to_owned(),
+    };
+    let mut resp = error_page_for(&error, None).into_response();
+    resp.set_status(status);
+    resp.extensions_mut().insert(error);
+    resp
+}
+
+/// The title of an error page, in words a person reads.
+fn error_title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "That did not make sense",
+        401 => "Please log in",
+        403 => "Not allowed",
+        404 => "Not found",
+        405 => "Nothing to see at this address",
+        409 => "That changed meanwhile",
+        413 => "That is too big",
+        422 => "That did not work",
+        429 => "Slow down a little",
+        503 => "Back in a moment",
+        507 => "Out of space",
+        _ if status.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    }
+}
+
+/// The page of `error`, for `viewer` (their header and sidebar link) or for anyone.
+pub fn error_page_for(error: &ErrorPage, viewer: Option<&Viewer>) -> Markup {
+    let title = error_title(error.status);
     let page = Page {
         title,
-        viewer: None,
+        viewer,
         live_url: None,
         main_class: "error-page",
         conversation: None,
@@ -190,18 +250,28 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         site_online: None,
         first_unread: None,
     };
-    let markup = render(
+    render(
         page,
         html! {
             section.card {
-                p.status { (status.as_u16()) }
+                p.status { (error.status.as_u16()) }
                 h1 { (title) }
-                p { (message) }
-                p { a href="/" { "Back to hearth" } }
+                p { (error.message) }
+                p.error-ways {
+                    a href="/" { "Back to the lobby" }
+                    @if viewer.is_none() { " · " a href="/login" { "Log in" } }
+                }
             }
         },
-    );
-    let mut resp = markup.into_response();
-    resp.set_status(status);
-    resp
+    )
+}
+
+/// The line where a form says why a request failed (the composer's, for htmx), empty
+/// when there is nothing to say; out of band when `oob`.
+pub fn request_error(error: Option<&str>, oob: bool) -> Markup {
+    html! {
+        p #composer-error.form-error role="alert" aria-live="assertive" hx-swap-oob=[oob.then_some("true")] {
+            @if let Some(error) = error { (error) }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! the CSRF check on every POST, the [`Viewer`] extractor for signed-in requests, the
 //! page layout and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
 //! this module knows nothing about them.
+pub mod errors;
 pub mod layout;
 pub mod request_log;
 pub mod security;

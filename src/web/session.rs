@@ -72,7 +72,11 @@ pub fn session_of(req: &Request) -> Result<Session, AppError> {
 
 /// The signed-in viewer, or `None` for an anonymous request.
 pub async fn viewer_of(req: &Request) -> Result<Option<Viewer>, AppError> {
-    let session = session_of(req)?;
+    viewer_in(session_of(req)?).await
+}
+
+/// The person signed in on `session`, if any.
+pub async fn viewer_in(session: Session) -> Result<Option<Viewer>, AppError> {
     let Some(user) = session.get::<SignedIn>(KEY_USER).await? else {
         return Ok(None);
     };
@@ -94,10 +98,33 @@ impl<'a> FromRequest<'a> for Viewer {
         match viewer_of(req).await? {
             Some(viewer) => Ok(viewer),
             None => Err(poem::Error::from_response(
-                Redirect::see_other("/login").into_response(),
+                Redirect::see_other(login_url(req)).into_response(),
             )),
         }
     }
+}
+
+/// Where an anonymous request is sent: the log-in page, which brings the person back
+/// to the page they asked for (a GET of a page other than the lobby).
+fn login_url(req: &Request) -> String {
+    let wanted = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    if req.method() != Method::GET || wanted == "/" || same_site_path(wanted).is_none() {
+        return "/login".to_owned();
+    }
+    let next: String = form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
+    format!("/login?next={next}")
+}
+
+/// `path` if it is a path of this site to send someone to after logging in: it starts
+/// with one `/` (not `//`, which a browser reads as another host, nor `/\`), and holds
+/// no control characters; anything else is `None` (no open redirect).
+pub fn same_site_path(path: &str) -> Option<&str> {
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && !path.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(path)
 }
 
 /// The session's CSRF token, created on first use.
@@ -230,7 +257,8 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
 
     if req.method() == Method::POST {
         if let Err(e) = check_csrf(&mut req, &session).await {
-            return Ok(e.into_response());
+            let htmx = is_htmx(&req);
+            return Ok(super::errors::present(e.into_response(), htmx, Some(session)).await);
         }
     }
 

@@ -23,11 +23,12 @@ pub fn warm_up() {
     std::thread::spawn(|| LazyLock::force(&SYNTAXES));
 }
 
-/// Writes one code block: `<pre><code class="language-…">…</code></pre>`.
+/// Writes one code block: `<pre tabindex="0"><code class="language-…">…</code></pre>`
+/// (a block wider than the message scrolls, and so takes the keyboard's focus).
 pub fn code_block(language: Option<&str>, code: &str, out: &mut String) {
     let syntaxes = &*SYNTAXES;
     let syntax = language.and_then(|l| syntaxes.find_syntax_by_token(l));
-    out.push_str("<pre><code");
+    out.push_str("<pre tabindex=\"0\"><code");
     if let (Some(language), Some(_)) = (language, syntax) {
         out.push_str(" class=\"language-");
         // The class says which syntax was used, in characters a class name may hold.
@@ -73,7 +74,7 @@ mod tests {
         let mut out = String::new();
         code_block(Some("rust"), "let s = \"<b>\";\n", &mut out);
         assert!(
-            out.starts_with(r#"<pre><code class="language-rust">"#),
+            out.starts_with(r#"<pre tabindex="0"><code class="language-rust">"#),
             "{out}"
         );
         assert!(out.contains("<span class=\"hl-"), "{out}");
@@ -84,6 +85,9 @@ mod tests {
     fn an_unknown_language_is_plain_escaped_text() {
         let mut out = String::new();
         code_block(Some("\"><script>"), "<i>x</i>", &mut out);
-        assert_eq!(out, "<pre><code>&lt;i&gt;x&lt;/i&gt;</code></pre>");
+        assert_eq!(
+            out,
+            r#"<pre tabindex="0"><code>&lt;i&gt;x&lt;/i&gt;</code></pre>"#
+        );
     }
 }

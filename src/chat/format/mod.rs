@@ -10,7 +10,8 @@
 //!
 //! The renderer is a whitelist: it writes only the elements above, every piece of
 //! text goes through [`escape`], and the only attributes are a link's checked `href`,
-//! an ordered list's start number and a code block's sanitised language class.
+//! an ordered list's start number, a code block's sanitised language class and its
+//! `tabindex` (it may scroll).
 //! Nothing of the input becomes markup.
 pub mod highlight;
 
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(render("> q"), "<blockquote><p>q</p></blockquote>");
         assert_eq!(render("- x\n- y"), "<ul><li>x</li><li>y</li></ul>");
         assert_eq!(render("one\ntwo"), "<p>one<br>two</p>");
-        assert!(render("```\nlet x = 1;\n```").starts_with("<pre><code>"));
+        assert!(render("```\nlet x = 1;\n```").starts_with("<pre tabindex=\"0\"><code>"));
     }
 
     #[test]

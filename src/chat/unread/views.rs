@@ -34,10 +34,7 @@ pub fn activity(conversation: &Conversation, message: &MessageView) -> Markup {
     let (label, url, title) = match kind {
         ConversationKind::Room => {
             let label = format!("#{}", conversation.name);
-            let url = format!(
-                "/rooms/{}",
-                conversation.slug.as_deref().unwrap_or_default()
-            );
+            let url = crate::chat::room_path(conversation.slug.as_deref().unwrap_or_default());
             let title = format!("{} in {label}", message.author);
             (label, url, title)
         }
