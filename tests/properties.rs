@@ -317,7 +317,7 @@ const DIALECT: &[(&str, &[&str])] = &[
     ("em", &[]),
     ("del", &[]),
     ("code", &["class"]),
-    ("pre", &[]),
+    ("pre", &["tabindex"]),
     ("blockquote", &[]),
     ("ul", &[]),
     ("ol", &["start"]),
@@ -347,6 +347,9 @@ fn body_text(body: ElementRef<'_>) -> Result<String, TestCaseError> {
                     _ => value.split(' ').all(|c| c.starts_with("hl-")),
                 };
                 prop_assert!(ok, "a class from input: {}", element.html());
+            }
+            if name == "tabindex" {
+                prop_assert_eq!(value, "0", "{}", element.html());
             }
             if name == "start" {
                 prop_assert!(value.parse::<u64>().is_ok(), "{}", element.html());

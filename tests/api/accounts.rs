@@ -383,10 +383,14 @@ async fn an_anonymous_visitor_is_sent_to_log_in_from_the_lobby_and_from_rooms() 
     alice.create_room("general").await;
 
     let stranger = app.visitor();
-    for path in ["/", "/rooms/general", "/rooms/x"] {
+    for (path, to) in [
+        ("/", "/login"),
+        ("/rooms/general", "/login?next=%2Frooms%2Fgeneral"),
+        ("/rooms/x", "/login?next=%2Frooms%2Fx"),
+    ] {
         let resp = stranger.get(path).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "GET {path}");
-        assert_eq!(location(&resp), "/login", "GET {path}");
+        assert_eq!(location(&resp), to, "GET {path}");
     }
     let login = stranger.page("/login").await;
     assert_eq!(login.status, StatusCode::OK);

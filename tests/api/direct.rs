@@ -115,7 +115,9 @@ async fn unread_counts_rise_with_messages_and_fall_to_zero_on_reading() {
     let alice = app.member("alice").await;
     let bob = app.member("bob").await;
     let chat = dm(&alice, "bob").await;
-    assert_eq!(bob.unread_on_lobby(chat).await, Some(0));
+    assert_eq!(alice.unread_on_lobby(chat).await, Some(0));
+    // A chat someone else opened is listed from its first message on.
+    assert_eq!(bob.unread_on_lobby(chat).await, None);
     let mut last = 0;
     for i in 0..3 {
         last = post(&alice, chat, &format!("m{i}")).await;

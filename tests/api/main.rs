@@ -6,6 +6,7 @@ mod accounts;
 mod actions;
 mod adversarial;
 mod direct;
+mod first_minutes;
 mod limits;
 mod live;
 mod messages;

@@ -73,6 +73,27 @@ fn free_port() -> u16 {
 pub struct Options {
     /// Desktop notifications allowed for every site, as if the person had clicked "Allow".
     pub allow_notifications: bool,
+    /// Desktop notifications refused for every site, as if the person had clicked "Block".
+    pub deny_notifications: bool,
+    /// JavaScript switched off, as some people browse.
+    pub no_javascript: bool,
+}
+
+/// axe-core's script (from npm, installed by `.ci/run` under `target/npm`), read once.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/npm/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is needed at {} ({e}): install it with \
+                 `mkdir -p target/npm && cp tests/browser/package*.json target/npm && \
+                 (cd target/npm && npm ci)`, as .ci/run does",
+                path.display()
+            )
+        })
+    })
 }
 
 /// A chromedriver process for one test; it ends the browsers it started, then itself.
@@ -150,6 +171,12 @@ impl Driver {
         });
         if options.allow_notifications {
             prefs["profile.default_content_setting_values.notifications"] = json!(1);
+        }
+        if options.deny_notifications {
+            prefs["profile.default_content_setting_values.notifications"] = json!(2);
+        }
+        if options.no_javascript {
+            prefs["profile.managed_default_content_settings.javascript"] = json!(2);
         }
         let capabilities = json!({
             "browserName": "chrome",
@@ -496,6 +523,61 @@ impl Browser {
     }
 
     /// Quits this browser (its window, its sockets, its process).
+    /// Sets the window's size (a phone is 320-430 px wide).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot resize to {width}×{height}: {e}", self.person));
+    }
+
+    /// How much wider than the window the page is, or than a box that scrolls or clips
+    /// it sideways (code blocks and dot-sized indicators excepted; 0 when it fits), and what sticks out.
+    pub async fn overflow(&self) -> (i64, String) {
+        let value = self
+            .js(
+                "const w = document.documentElement.clientWidth;\
+                 const scrolls = e => { for (let p = e.parentElement; p; p = p.parentElement) {\
+                   if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };\
+                 const wide = [...document.querySelectorAll('body *')]\
+                   .filter(e => e.getBoundingClientRect().right > w + 1 && e.getClientRects().length && !scrolls(e))\
+                   .slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className);\
+                 const clipped = [...document.querySelectorAll('body *')].filter(e => {\
+                   const s = getComputedStyle(e);\
+                   return e.tagName !== 'PRE' && e.clientWidth > 16 && s.overflowX !== 'visible' && s.textOverflow !== 'ellipsis'\
+                     && e.scrollWidth > e.clientWidth + 1; });\
+                 const over = Math.max(document.documentElement.scrollWidth - w,\
+                   ...clipped.map(e => e.scrollWidth - e.clientWidth));\
+                 const named = clipped.slice(0, 3).map(e => 'inside ' + e.tagName + (e.id ? '#' + e.id : ''));\
+                 return [over, wide.concat(named).join(', ')];",
+                vec![],
+            )
+            .await;
+        (
+            value[0].as_i64().unwrap_or(0),
+            value[1].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// The serious and critical violations axe-core finds on the page, one line each.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        self.js(&format!("{};return true;", axe_source()), vec![])
+            .await;
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(\
+                   r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')\
+                     .map(v => v.id + ': ' + v.help + ' at ' +\
+                       v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))));",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: axe did not run: {e}", self.person));
+        serde_json::from_value(found).unwrap_or_default()
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
         let mut open = self.open.lock().unwrap();

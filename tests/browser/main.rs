@@ -14,6 +14,7 @@ mod helpers;
 
 mod harness;
 
+mod first_minutes;
 mod live;
 mod messages;
 mod private_chats;

@@ -92,6 +92,7 @@ async fn a_private_message_reaches_the_other_person_with_badge_title_and_notific
     let driver = Driver::start().await;
     let allowed = Options {
         allow_notifications: true,
+        ..Options::default()
     };
     let alice = driver.browser("alice", &app.url(""), allowed.clone()).await;
     let bob = driver.browser("bob", &app.url(""), allowed).await;
