@@ -85,8 +85,13 @@ async fn stored_body(app: &TestApp, id: i64) -> String {
     row.try_get::<String>("", "body").expect("body")
 }
 
-async fn room_socket(visitor: &Visitor, room: i64) -> Socket {
-    visitor.socket(&format!("/ws?conversation={room}")).await
+/// A page's socket of the room, holding everything up to message `after` (as the page
+/// does): what happens from then on reaches it whether it lands before or after the
+/// socket has joined.
+async fn room_socket(visitor: &Visitor, room: i64, after: i64) -> Socket {
+    visitor
+        .socket(&format!("/ws?conversation={room}&after={after}"))
+        .await
 }
 
 /// The next frame on `socket` that replaces message `id`.
@@ -101,7 +106,7 @@ async fn replacement(socket: &mut Socket, id: i64) -> String {
 #[tokio::test]
 async fn an_author_edits_a_message_and_every_open_page_sees_it_marked_edited() {
     let s = scene().await;
-    let mut bob_socket = room_socket(&s.bob, s.room).await;
+    let mut bob_socket = room_socket(&s.bob, s.room, s.message).await;
     let resp = s
         .alice
         .post_form(
@@ -196,7 +201,7 @@ async fn a_message_of_someone_elses_private_chat_is_not_found_for_any_action() {
 #[tokio::test]
 async fn a_deleted_message_is_a_tombstone_everywhere_and_its_text_is_gone_from_the_row() {
     let s = scene().await;
-    let mut bob_socket = room_socket(&s.bob, s.room).await;
+    let mut bob_socket = room_socket(&s.bob, s.room, s.message).await;
     let resp = s
         .alice
         .post_htmx(&format!("/messages/{}/delete", s.message), &[])
@@ -285,7 +290,7 @@ async fn a_reaction_is_one_emoji_or_it_is_refused() {
 #[tokio::test]
 async fn a_storm_of_reactions_reaches_pages_in_a_few_frames_ending_in_the_final_state() {
     let s = scene().await;
-    let mut alice_socket = room_socket(&s.alice, s.room).await;
+    let mut alice_socket = room_socket(&s.alice, s.room, s.message).await;
     let people = [
         s.bob.clone(),
         s.app.member("carol").await,
@@ -566,7 +571,7 @@ async fn a_conversation_opens_with_a_new_line_above_the_first_unread_message() {
 async fn when_a_message_changes_its_replies_quote_it_as_it_is_now_on_every_open_page() {
     let s = scene().await;
     let reply = post_replying(&s.bob, s.room, "Welcome!", Some(s.message)).await;
-    let mut carol_socket = room_socket(&s.app.member("carol").await, s.room).await;
+    let mut carol_socket = room_socket(&s.app.member("carol").await, s.room, reply).await;
     s.alice
         .post_form(
             &format!("/messages/{}/edit", s.message),
