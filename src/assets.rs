@@ -52,6 +52,12 @@ pub fn url(name: &str) -> String {
     }
 }
 
+/// The text of the asset `name`, for what is served outside `/assets/` (the service
+/// worker, whose scope is the folder it is served from).
+pub fn text(name: &str) -> Option<String> {
+    Embedded::get(name).map(|file| String::from_utf8_lossy(&file.data).into_owned())
+}
+
 fn content_type(name: &str) -> &'static str {
     match name.rsplit_once('.').map(|(_, ext)| ext) {
         Some("css") => "text/css; charset=utf-8",

@@ -2,7 +2,7 @@
 //! flags and environment variables; tests build it directly. No parsing happens here.
 use std::time::Duration;
 
-use crate::{limits::LimitSettings, live::LiveSettings};
+use crate::{limits::LimitSettings, live::LiveSettings, push::PushSettings};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -21,6 +21,8 @@ pub struct Config {
     pub limits: LimitSettings,
     /// The live layer's clocks (ticks, pings, typing).
     pub live: LiveSettings,
+    /// Web Push: the contact push services see, and which endpoints may be called.
+    pub push: PushSettings,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(8),
             limits: LimitSettings::default(),
             live: LiveSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }

@@ -25,6 +25,8 @@
 //!   process's sockets once and in order, presence and typing, the socket's task, and
 //!   the [`live::Bus`] to other processes. It knows conversations only through
 //!   [`live::Source`], which [`chat`] provides.
+//! - [`push`]: Web Push to people with no page open, and what makes hearth installable
+//!   (the service worker, the manifest, the offline page).
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
 //! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
 //!   binary and served under content-hash URLs.
@@ -38,6 +40,7 @@ mod entities;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod push;
 pub mod rooms;
 pub mod startup;
 pub mod telemetry;

@@ -35,6 +35,9 @@ pub struct LimitSettings {
     pub sockets_per_user: usize,
     /// Sockets this process holds at most; past it new ones get 503.
     pub max_sockets: usize,
+    /// Messages with `@here` or `@everyone` one person may send at once, refilled at
+    /// one per two minutes: each one reaches a whole room.
+    pub group_mention_burst: u32,
 }
 
 impl Default for LimitSettings {
@@ -47,6 +50,7 @@ impl Default for LimitSettings {
             login_failures_per_address: 20,
             sockets_per_user: 20,
             max_sockets: 50_000,
+            group_mention_burst: 3,
         }
     }
 }
@@ -74,6 +78,7 @@ impl RetryAfter {
 pub struct Limits {
     pub settings: LimitSettings,
     messages: DefaultKeyedRateLimiter<i64>,
+    group_mentions: DefaultKeyedRateLimiter<i64>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
     login_accounts: Failures<String>,
     login_addresses: Failures<IpAddr>,
@@ -99,8 +104,12 @@ impl Limits {
         let signups = Quota::with_period(Duration::from_secs(360))
             .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
             .allow_burst(nonzero(settings.signup_burst));
+        let group_mentions = Quota::with_period(Duration::from_secs(120))
+            .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+            .allow_burst(nonzero(settings.group_mention_burst));
         Self {
             messages: RateLimiter::keyed(messages),
+            group_mentions: RateLimiter::keyed(group_mentions),
             signups: RateLimiter::keyed(signups),
             login_accounts: Failures::new(settings.login_failures_per_account),
             login_addresses: Failures::new(settings.login_failures_per_address),
@@ -111,6 +120,11 @@ impl Limits {
     /// May `user_id` post a message now?
     pub fn message(&self, user_id: i64) -> Result<(), RetryAfter> {
         check(&self.messages, &user_id)
+    }
+
+    /// May `user_id` mention `@here` or `@everyone` now?
+    pub fn group_mention(&self, user_id: i64) -> Result<(), RetryAfter> {
+        check(&self.group_mentions, &user_id)
     }
 
     /// May `address` sign up now?
@@ -139,6 +153,7 @@ impl Limits {
     /// Forgets idle keys, so the maps stay bounded by recent activity.
     pub fn tidy(&self) {
         self.messages.retain_recent();
+        self.group_mentions.retain_recent();
         self.signups.retain_recent();
         self.login_accounts.tidy();
         self.login_addresses.tidy();

@@ -53,6 +53,36 @@ struct ServeArgs {
     allowed_origins: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    push: PushArgs,
+}
+
+/// Web Push to people with no page open.
+#[derive(Args, Clone)]
+struct PushArgs {
+    /// Who runs this server, as push services are told (mailto: or https: URL).
+    #[arg(
+        long,
+        env = "HEARTH_PUSH_CONTACT",
+        default_value = "mailto:hearth@localhost"
+    )]
+    push_contact: String,
+    /// Accept push endpoints over plain HTTP or on private addresses (tests only).
+    #[arg(long, env = "HEARTH_PUSH_ALLOW_PRIVATE_ENDPOINTS")]
+    push_allow_private_endpoints: bool,
+    /// Seconds after a push during which more messages of that conversation go as one.
+    #[arg(long, env = "HEARTH_PUSH_COALESCE_SECONDS", default_value_t = 15)]
+    push_coalesce_seconds: u64,
+}
+
+impl From<PushArgs> for hearth::push::PushSettings {
+    fn from(args: PushArgs) -> Self {
+        hearth::push::PushSettings {
+            contact: args.push_contact,
+            allow_private_endpoints: args.push_allow_private_endpoints,
+            coalesce: Duration::from_secs(args.push_coalesce_seconds),
+        }
+    }
 }
 
 /// Abuse limits; the defaults suit a public server.
@@ -79,6 +109,10 @@ struct LimitArgs {
     /// WebSockets this process holds at most (503 past it).
     #[arg(long, env = "HEARTH_MAX_SOCKETS", default_value_t = 50_000)]
     max_sockets: usize,
+    /// Messages with @here or @everyone one person may send at once (then one per
+    /// two minutes).
+    #[arg(long, env = "HEARTH_GROUP_MENTION_BURST", default_value_t = 3)]
+    group_mention_burst: u32,
 }
 
 impl From<LimitArgs> for hearth::limits::LimitSettings {
@@ -91,6 +125,7 @@ impl From<LimitArgs> for hearth::limits::LimitSettings {
             login_failures_per_address: args.login_failures_per_address,
             sockets_per_user: args.sockets_per_user,
             max_sockets: args.max_sockets,
+            group_mention_burst: args.group_mention_burst,
         }
     }
 }
@@ -105,6 +140,7 @@ impl From<ServeArgs> for hearth::Config {
             shutdown_grace: Duration::from_secs(8),
             limits: args.limits.into(),
             live: hearth::live::LiveSettings::default(),
+            push: args.push.into(),
         }
     }
 }

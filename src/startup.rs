@@ -15,14 +15,15 @@ use sea_orm::DatabaseConnection;
 use crate::{
     accounts, assets,
     chat::{
-        self, Chat, actions::routes as actions, members::Members, source::ChatSource, unread,
-        writer::Writer,
+        self, Chat, actions::routes as actions, members::Members, mentions::routes as mentions,
+        source::ChatSource, unread, writer::Writer,
     },
     config::Config,
     db, direct,
     error::AppError,
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
+    push::{self, Pusher},
     rooms,
     web::{
         errors, request_log, security, serve,
@@ -42,6 +43,7 @@ pub struct Parts {
     pub sessions: Arc<Sessions>,
     /// Public rooms by slug.
     pub rooms: Arc<rooms::Directory>,
+    pub pusher: Pusher,
 }
 
 /// A server bound to its address, ready to run.
@@ -93,7 +95,19 @@ impl Server {
             .context("the listener has no socket address")?;
         let limits = Arc::new(Limits::new(config.limits.clone()));
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
-        let announcer = unread::Announcer::start(db.clone(), hub.clone(), members.clone());
+        let vapid = push::keys::load_or_create(&db)
+            .await
+            .context("cannot read or make the Web Push key")?;
+        let pusher = Pusher::start(
+            db.clone(),
+            hub.clone(),
+            members.clone(),
+            vapid,
+            config.push.clone(),
+        )
+        .context("cannot start Web Push")?;
+        let announcer =
+            unread::Announcer::start(db.clone(), hub.clone(), members.clone(), pusher.clone());
         let writer = Writer::start(
             db.clone(),
             write_gate.clone(),
@@ -123,6 +137,7 @@ impl Server {
             limits,
             sessions,
             rooms: Arc::new(rooms::Directory::default()),
+            pusher,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         if db::is_sqlite(&parts.db) {
@@ -190,12 +205,19 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/rooms/:slug", get(rooms::routes::show))
         .at("/rooms/:slug/leave", post(rooms::routes::leave))
         .at("/users", get(direct::routes::directory))
+        .at("/users/:username", get(direct::routes::profile))
         .at("/dm/:username", get(direct::routes::open_chat))
         .at(
             "/conversations/:id/messages",
             post(chat::routes::post_message),
         )
         .at("/conversations/:id/read", post(unread::routes::mark_read))
+        .at(
+            "/conversations/:id/notifications",
+            post(chat::levels::choose),
+        )
+        .at("/conversations/:id/people", get(mentions::people))
+        .at("/mentions", get(mentions::mentions))
         .at("/messages/:id", get(actions::permalink))
         .at("/messages/:id/reply", get(actions::reply))
         .at(
@@ -208,6 +230,15 @@ pub fn app(parts: Parts) -> impl Endpoint {
         )
         .at("/messages/:id/react", get(actions::react_form))
         .at("/messages/:id/reactions", post(actions::react))
+        .at("/push/key", get(push::routes::key))
+        .at("/push/subscriptions", post(push::routes::subscribe))
+        .at(
+            "/push/subscriptions/delete",
+            post(push::routes::unsubscribe),
+        )
+        .at("/sw.js", get(push::routes::service_worker))
+        .at("/manifest.webmanifest", get(push::routes::manifest))
+        .at("/offline", get(push::routes::offline))
         .at("/ws", get(chat::socket::connect))
         .at("/healthz", get(healthz))
         .at("/assets/*path", get(assets::serve))
@@ -231,6 +262,7 @@ impl Parts {
         req.set_data(self.limits.clone());
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
+        req.set_data(self.pusher.clone());
     }
 }
 

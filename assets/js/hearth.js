@@ -3,8 +3,8 @@
  * Owns: `window.hearth`, a few helpers that read the page (who is viewing, which
  * conversation, the CSRF token, message ids), and a tiny event channel between the
  * behaviours (`hearth.on`, `hearth.emit`). Each behaviour is a file of its own:
- * connection.js, history.js, composer.js, actions.js, sidebar.js, notifications.js,
- * receipts.js.
+ * connection.js, times.js, history.js, mentions.js, composer.js, actions.js,
+ * sidebar.js, notifications.js, receipts.js.
  *
  * Must not: be needed for anything to work (every form and link works without
  * script), inject inline scripts or styles, use eval, or change what a message says.
@@ -43,6 +43,18 @@
         if (n > max) max = n;
       }
       return max;
+    },
+    /** What notifies the viewer in a conversation: "everything", "mentions" or
+     * "nothing", as the sidebar's mark says (the kind's default without one). */
+    levelOf: (conversationId, kind) => {
+      const mark = document.getElementById("level-" + conversationId);
+      if (mark && mark.dataset.level) return mark.dataset.level;
+      return kind === "direct" ? "everything" : "mentions";
+    },
+    /** Whether a message (its article) mentions the viewer, alone or in a group. */
+    mentionsMe: (article) => {
+      const me = document.body.dataset.userId;
+      return !!me && !!article.querySelector(`.message-body .mention[data-user-id="${CSS.escape(me)}"], .message-body .mention-all`);
     },
     csrfToken: () => {
       const b = document.body;

@@ -1,8 +1,12 @@
 /* Desktop notifications (assets/js/notifications.js): the button that asks for them,
- * and a notification for a private message while the person looks elsewhere.
+ * and a notification for what the person's level in a conversation asks for (every
+ * message, or mentions only; nothing when muted) while they look elsewhere. Clicking
+ * one opens the message. Once allowed, this browser also subscribes to Web Push, so
+ * that the service worker (/sw.js) tells the person when no page is open.
  *
- * Owns: the permission button in the account menu, and `notify`. Must not notify of
- * the person's own messages, or while they look at the page.
+ * Owns: the permission button in the account menu, `notify`, the service worker's
+ * registration and this browser's push subscription. Must not notify of the person's
+ * own messages, or of the conversation they are looking at.
  */
 (() => {
   "use strict";
@@ -22,24 +26,70 @@
     } catch (_) { /* e.g. Android Chrome wants a service worker */ }
   }
 
-  // A private message on another page of the person's.
+  const wanted = (conversationId, kind, mentionsMe) => {
+    const level = h.levelOf(conversationId, kind);
+    return level === "everything" || (level === "mentions" && mentionsMe);
+  };
+
+  // A message for the person on another of their pages.
   h.on("message-elsewhere", (d) => {
-    if (d.kind === "direct") notify(d.title, d.body, d.url, d.conversationId);
+    if (wanted(d.conversationId, d.kind, !!d.mentionsMe)) {
+      notify(d.title, d.body, "/messages/" + d.messageId, d.conversationId);
+    }
   });
 
-  // A private message in the chat shown, while the window is elsewhere.
+  // A message in the conversation shown, while the window is elsewhere.
   h.on("arrivals", (articles) => {
     const shown = h.conversation();
-    if (!shown || shown.kind !== "direct") return;
+    if (!shown) return;
     const theirs = articles.filter((a) => a.dataset.authorId !== h.me());
-    if (!theirs.length) return;
-    const last = theirs[theirs.length - 1];
+    const notifying = theirs.filter((a) => wanted(shown.id, shown.kind, h.mentionsMe(a)));
+    if (!notifying.length) return;
+    const last = notifying[notifying.length - 1];
     const body = h.$(".message-body", last);
-    notify(last.dataset.author, body ? body.textContent.slice(0, 140) : "", location.pathname, shown.id);
+    const id = h.messageId(last);
+    notify(last.dataset.author, body ? body.textContent.trim().slice(0, 140) : "", "/messages/" + id, shown.id);
   });
+
+  const base64url = (text) => {
+    const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const raw = atob(b64 + "===".slice((b64.length + 3) % 4));
+    return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  };
+
+  // Subscribes this browser to the person's pushes, or renews a subscription made with
+  // another server key. Quietly does nothing where push is not offered.
+  async function subscribePush(registration) {
+    if (!registration || !("pushManager" in registration) || Notification.permission !== "granted") return;
+    try {
+      const key = (await (await fetch("/push/key", { credentials: "same-origin" })).text()).trim();
+      let subscription = await registration.pushManager.getSubscription();
+      const current = subscription && subscription.options && subscription.options.applicationServerKey;
+      if (subscription && current && btoa(String.fromCharCode(...new Uint8Array(current))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "") !== key) {
+        await subscription.unsubscribe();
+        subscription = null;
+      }
+      if (!subscription) {
+        subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64url(key) });
+      }
+      const token = h.csrfToken();
+      await fetch("/push/subscriptions", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+        body: JSON.stringify(subscription),
+      });
+    } catch (_) { /* no push service here (e.g. a headless browser) */ }
+  }
+
+  let registered = null;
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    registered = navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => null);
+  }
 
   h.ready(() => {
     if (!canNotify() || !h.me()) return;
+    if (registered) registered.then(subscribePush);
     let btn = document.getElementById("enable-notifications");
     const menu = h.$(".user-menu");
     if (!btn && menu) {
@@ -72,6 +122,7 @@
     btn.addEventListener("click", async () => {
       try { await Notification.requestPermission(); } catch (_) { /* old API or blocked */ }
       sync();
+      if (registered) registered.then(subscribePush);
     });
     sync();
   });

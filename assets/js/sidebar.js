@@ -1,14 +1,19 @@
-/* The sidebar (assets/js/sidebar.js): unread badges, the order of conversations, and
- * the unread count in the tab's title.
+/* The sidebar (assets/js/sidebar.js): unread and mention badges, the order of
+ * conversations, and the count in the tab's title.
  *
  * Owns: what a `.live-event` from the server (news of a message elsewhere, see
- * src/chat/unread/views.rs) does to the sidebar, badges of the conversation shown
- * while the window is elsewhere, the title, and the total on the phone's Menu button. The phone drawer is the platform's:
- * the Menu button opens `#sidebar` as a popover, with no script at all.
+ * src/chat/unread/views.rs) does to the sidebar and to an open /mentions page, badges
+ * of the conversation shown while the window is elsewhere, the title, and the total on
+ * the phone's Menu button. The count is what notifies: every unread message where the
+ * level is "everything", unread mentions where it is "mentions", nothing where muted.
+ * The phone drawer is the platform's: the Menu button opens `#sidebar` as a popover,
+ * with no script at all.
  */
 (() => {
   "use strict";
   const h = window.hearth;
+
+  const count = (el) => (el ? Math.max(0, parseInt(el.dataset.count, 10) || 0) : 0);
 
   function setBadge(badge, n) {
     badge.dataset.count = String(n);
@@ -16,15 +21,29 @@
     badge.setAttribute("aria-label", `${n} unread`);
   }
 
+  function setMentions(badge, n) {
+    badge.dataset.count = String(n);
+    badge.textContent = n > 0 ? "@" + n : "";
+    badge.setAttribute("aria-label", `${n} unread ${n === 1 ? "mention" : "mentions"}`);
+  }
+
   function bumpBadge(conversationId, by = 1) {
     const badge = document.getElementById("unread-" + conversationId);
-    if (badge) setBadge(badge, (parseInt(badge.dataset.count, 10) || 0) + by);
+    if (badge) setBadge(badge, count(badge) + by);
+  }
+
+  function bumpMentions(conversationId, by = 1) {
+    const badge = document.getElementById("mentions-" + conversationId);
+    if (badge) setMentions(badge, count(badge) + by);
   }
 
   function updateTitle() {
     let n = 0;
-    for (const b of document.querySelectorAll("#sidebar .unread-badge:not(#menu-unread)")) {
-      n += Math.max(0, parseInt(b.dataset.count, 10) || 0);
+    for (const item of document.querySelectorAll("#sidebar li.conv-item")) {
+      const id = item.dataset.conversationId;
+      const level = (h.$(".level", item) || { dataset: {} }).dataset.level;
+      if (level === "everything") n += count(document.getElementById("unread-" + id));
+      else if (level === "mentions") n += count(document.getElementById("mentions-" + id));
     }
     const base = document.title.replace(/^\(\d+\) /, "");
     const want = n > 0 ? `(${n}) ${base}` : base;
@@ -55,13 +74,31 @@
     event.remove();
     if (d.event !== "message") return;
     const mine = d.authorId === h.me();
+    const named = (d.mentions || "").split(" ");
+    d.mentionsMe = !mine && (named.includes(h.me()) || named.includes("all")) ? "1" : "";
     // The author's other pages only reorder: the template names the author.
-    const placed = moveToTop(d.conversationId, d.kind, mine ? null : event.querySelector("template"));
+    const template = mine ? null : event.querySelector("template.sidebar-entry");
+    const placed = moveToTop(d.conversationId, d.kind, template);
     if (!mine) {
       if (placed !== "added") bumpBadge(d.conversationId); // a new entry shows 1 already
+      if (d.mentionsMe) {
+        bumpMentions(d.conversationId);
+        showMention(event.querySelector("template.mention-line"));
+      }
       h.emit("message-elsewhere", d);
     }
     updateTitle();
+  }
+
+  // An open /mentions page gets the new mention at its top.
+  function showMention(template) {
+    const list = document.getElementById("mentions-list");
+    if (!list || !template || !template.content.firstElementChild) return;
+    const line = template.content.firstElementChild.cloneNode(true);
+    if (document.getElementById(line.id)) return;
+    list.prepend(line);
+    const empty = h.$(".mentions-empty");
+    if (empty) empty.hidden = true;
   }
 
   // New messages in the conversation shown: it moves up, and while the window is
@@ -74,6 +111,7 @@
     const theirs = articles.filter((a) => a.dataset.authorId !== h.me());
     if (!theirs.length || h.focused()) return;
     bumpBadge(shown.id, theirs.length);
+    bumpMentions(shown.id, theirs.filter(h.mentionsMe).length);
     updateTitle();
   });
 

@@ -13,6 +13,9 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Username(String);
 
+/// Names a mention gives a meaning of its own to.
+const RESERVED: [&str; 4] = ["here", "everyone", "channel", "all"];
+
 impl Username {
     pub const MIN: usize = 3;
     pub const MAX: usize = 32;
@@ -35,6 +38,16 @@ impl Username {
             return Err("Usernames may only use letters, digits, _ and -.");
         }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name for a new account: the rules, and none that a mention gives a meaning of
+    /// its own (accounts made before keep theirs).
+    pub fn parse_new(raw: &str) -> Result<Self, &'static str> {
+        let name = Self::parse(raw)?;
+        if RESERVED.contains(&name.key().as_str()) {
+            return Err("That name means a group in messages (@here, @everyone): choose another.");
+        }
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {

@@ -74,7 +74,7 @@ pub async fn signup(
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
     let next = landing(&form.next);
-    let username = Username::parse(&form.username);
+    let username = Username::parse_new(&form.username);
     let password = Password::parse(&form.password);
     let (username, password) = match (username, password) {
         (Ok(u), Ok(p)) => (u, p),

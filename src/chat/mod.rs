@@ -11,13 +11,17 @@
 //! - [`queries`], [`page`], [`views`]: history and its rendering; [`sidebar`] and
 //!   [`unread`]: the conversations of a person and what they have not read.
 //! - [`access`] decides who may see a conversation; [`members`] keeps who is in one.
+//! - [`mentions`] finds whom a message names; [`levels`] holds what each member wants
+//!   to hear of a conversation.
 //! - [`socket`] is the WebSocket endpoint of a page; [`routes`] the composer's action.
 pub mod access;
 pub mod actions;
 mod body;
 pub mod catchup;
 pub mod format;
+pub mod levels;
 pub mod members;
+pub mod mentions;
 pub mod page;
 pub mod queries;
 pub mod reactions;
@@ -113,7 +117,7 @@ impl Chat {
             Some(id) => Some(self.quote(conversation.id, id).await?),
             None => None,
         };
-        let body_html = format::render(body.as_str());
+        let rendered = mentions::render(self, conversation, author_id, body.as_str()).await?;
         Ok(self
             .writer
             .post(store::NewMessage {
@@ -121,8 +125,9 @@ impl Chat {
                 author_id,
                 author: author.to_owned(),
                 body,
-                body_html,
+                body_html: rendered.html,
                 reply,
+                mentioned: rendered.mentioned,
             })
             .await?)
     }

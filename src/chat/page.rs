@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{
     Chat, Conversation, ConversationKind, PAGE_SIZE, access,
+    levels::Level,
     queries::{self, Window},
     sidebar, unread,
     views::{self, History},
@@ -162,10 +163,11 @@ pub async fn render(
     };
     let entries = sidebar::entries(&chat.db, viewer.id).await?;
     // The first message the viewer has not read, marked as new on their page alone.
-    let read_up_to = entries
+    let own = entries
         .iter()
-        .find(|e| e.conversation_id == conversation.id)
-        .map(|e| (e.read_up_to, e.unread));
+        .find(|e| e.conversation_id == conversation.id);
+    let read_up_to = own.map(|e| (e.read_up_to, e.unread));
+    let level = own.map_or_else(|| Level::default_for(kind), |e| e.level);
     let first_unread = match read_up_to {
         Some((read_up_to, unread)) if unread > 0 && window == Window::Latest => {
             history.first_unread(read_up_to, viewer.id)
@@ -190,6 +192,7 @@ pub async fn render(
         reply: reply.as_ref(),
         first_unread,
         peer_read,
+        level,
         sidebar: Some(sidebar::of(&entries, Some(conversation.id))),
     }))
 }

@@ -253,6 +253,7 @@ pub async fn join(
         user_id: Set(user_id),
         last_read_message_id: Set(0),
         joined_at: Set(now_ms()),
+        notify: Set(None),
     })
     .on_conflict(
         OnConflict::columns([

@@ -1,10 +1,11 @@
 //! The sidebar on every signed-in page: the rooms you are in and your private chats,
-//! most recent activity first, each with its unread count. Unread means: written by
-//! someone else after the last message you read there.
+//! most recent activity first, each with its unread count, its count of unread
+//! mentions and its notification level. Unread means: written by someone else after
+//! the last message you read there.
 use maud::{Markup, html};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
-use super::ConversationKind;
+use super::{ConversationKind, levels::Level};
 use crate::{db, web::layout::Sidebar};
 
 /// One line of the sidebar.
@@ -16,8 +17,23 @@ pub struct Entry {
     pub label: String,
     pub url: String,
     pub unread: i64,
+    /// Unread messages that mention the person.
+    pub mentions: i64,
     /// The last message the person has read there.
     pub read_up_to: i64,
+    pub level: Level,
+}
+
+impl Entry {
+    /// What the entry adds to the count on the tab and the Menu button: every unread
+    /// message, the mentions among them, or nothing, as the level says.
+    pub fn notifying(&self) -> i64 {
+        match self.level {
+            Level::Everything => self.unread.max(0),
+            Level::Mentions => self.mentions.max(0),
+            Level::Nothing => 0,
+        }
+    }
 }
 
 /// The sidebar of `user_id`: rooms and private chats, most recently active first; a
@@ -27,9 +43,11 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
     let rows = db
         .query_all_raw(db::statement(
             db,
-            "SELECT c.id, c.kind, c.name, c.slug, m.last_read_message_id, \
+            "SELECT c.id, c.kind, c.name, c.slug, m.last_read_message_id, m.notify, \
                (SELECT COUNT(*) FROM messages msg WHERE msg.conversation_id = c.id \
                   AND msg.id > m.last_read_message_id AND msg.author_id <> ?) AS unread, \
+               (SELECT COUNT(*) FROM mentions mn WHERE mn.user_id = m.user_id \
+                  AND mn.conversation_id = c.id AND mn.message_id > m.last_read_message_id) AS mentions, \
                (SELECT u.username FROM memberships other JOIN users u ON u.id = other.user_id \
                   WHERE c.kind = 'direct' AND other.conversation_id = c.id \
                     AND other.user_id <> ? LIMIT 1) AS other_name \
@@ -50,7 +68,9 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
         let conversation_id: i64 = row.try_get("", "id")?;
         let kind: String = row.try_get("", "kind")?;
         let unread: i64 = row.try_get("", "unread")?;
+        let mentions: i64 = row.try_get("", "mentions")?;
         let read_up_to: i64 = row.try_get("", "last_read_message_id")?;
+        let notify: Option<String> = row.try_get("", "notify")?;
         let entry = if kind == ConversationKind::Direct.as_str() {
             // A private chat whose other member is gone has nobody to show.
             let Some(other) = row.try_get::<Option<String>>("", "other_name")? else {
@@ -62,7 +82,9 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                 url: format!("/dm/{other}"),
                 label: other,
                 unread,
+                mentions,
                 read_up_to,
+                level: Level::stored(notify.as_deref(), ConversationKind::Direct),
             }
         } else {
             let name: String = row.try_get("", "name")?;
@@ -73,7 +95,9 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                 label: format!("#{name}"),
                 url: super::room_path(&slug.unwrap_or_default()),
                 unread,
+                mentions,
                 read_up_to,
+                level: Level::stored(notify.as_deref(), ConversationKind::Room),
             }
         };
         entries.push(entry);
@@ -88,6 +112,8 @@ pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
             a.conv-link href=(e.url) data-conversation-id=(e.conversation_id)
                 aria-current=[(current == Some(e.conversation_id)).then_some("page")] {
                 span.conv-label dir="auto" { (e.label) }
+                (super::levels::mark(e.conversation_id, e.level, false))
+                (super::unread::mention_badge(e.conversation_id, e.mentions, false))
                 (super::unread::badge(e.conversation_id, e.unread, false))
             }
         }
@@ -110,7 +136,7 @@ pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
             ul #sidebar-direct.conv-list {
                 @for e in direct { (entry(e, current)) }
             }
-            p.sidebar-more { a href="/users" { "Find people" } " · " a href="/" { "All rooms" } }
+            p.sidebar-more { a href="/mentions" { "Mentions" } " · " a href="/users" { "Find people" } " · " a href="/" { "All rooms" } }
         }
     }
 }
@@ -128,6 +154,6 @@ pub async fn for_user(
 pub fn of(entries: &[Entry], current: Option<i64>) -> Sidebar {
     Sidebar {
         html: render(entries, current, false),
-        unread: entries.iter().map(|e| e.unread.max(0)).sum(),
+        unread: entries.iter().map(Entry::notifying).sum(),
     }
 }

@@ -83,9 +83,9 @@ impl crate::live::Source for ChatSource {
                 message_id,
                 posted: true,
                 ..
-            } => match queries::message_by_id(&self.db, *message_id).await {
-                Ok(Some(message)) => {
-                    unread::push::announce(&self.db, hub, &self.members, &message).await
+            } => match super::mentions::queries::posted(&self.db, *message_id).await {
+                Ok(Some(posted)) => {
+                    unread::push::announce(&self.db, hub, &self.members, &posted).await
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "could not load a message to announce"),

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
-use super::{MessageBody, MessageView, queries::Quote};
+use super::{MessageBody, MessageView, mentions::Mentioned, queries::Quote};
 use crate::{
     db::{self, now_ms},
     live::{Bus, Event},
 };
 
-/// A message to store: where, by whom, its checked body (and that body rendered), and
-/// the message it answers.
+/// A message to store: where, by whom, its checked body (and that body rendered), the
+/// message it answers, and whom it mentions.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub conversation_id: i64,
@@ -23,12 +23,14 @@ pub struct NewMessage {
     pub body: MessageBody,
     pub body_html: String,
     pub reply: Option<Quote>,
+    pub mentioned: Mentioned,
 }
 
 /// A committed message: it is event `message.seq` of its conversation.
 #[derive(Clone, Debug)]
 pub struct Posted {
     pub message: MessageView,
+    pub mentioned: Mentioned,
 }
 
 impl Posted {
@@ -42,6 +44,10 @@ impl Posted {
         }
     }
 }
+
+/// Mention rows written per statement at most (an `@everyone` in a big room writes
+/// one per member; statements take a bounded number of values).
+const MENTION_ROWS: usize = 1000;
 
 /// Each conversation's latest event and message before a batch, moved on as the
 /// batch is numbered.
@@ -93,6 +99,7 @@ fn stored(batch: &[NewMessage], ids: &[i64], seqs: &[i64], now: i64) -> Vec<Post
                 reply: new.reply.clone(),
                 reactions: Vec::new(),
             },
+            mentioned: new.mentioned.clone(),
         })
         .collect()
 }
@@ -236,6 +243,29 @@ pub async fn insert_messages_postgres(
     ))
     .await?;
 
+    // Whom each message mentions, for their counts and `/mentions`.
+    let mentions: Vec<(i64, i64, i64)> = batch
+        .iter()
+        .zip(&ids)
+        .flat_map(|(new, id)| {
+            new.mentioned
+                .people
+                .iter()
+                .map(move |user| (*id, *user, new.conversation_id))
+        })
+        .collect();
+    for chunk in mentions.chunks(MENTION_ROWS) {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        txn.execute_raw(db::statement(
+            db,
+            &format!("INSERT INTO mentions (message_id, user_id, conversation_id) VALUES {rows}"),
+            chunk
+                .iter()
+                .flat_map(|(m, u, c)| [(*m).into(), (*u).into(), (*c).into()]),
+        ))
+        .await?;
+    }
+
     let posted = stored(batch, &ids, &seqs, now);
     let events: Vec<Event> = posted.iter().map(Posted::event).collect();
     bus.publish_all_in(&txn, &events).await?;
@@ -314,6 +344,19 @@ pub fn insert_messages_sqlite(
                 head.message_id = Some(id);
             }
             read_up_to.insert((new.conversation_id, new.author_id), id);
+            if !new.mentioned.is_empty() {
+                let mut mention = txn
+                    .prepare_cached(
+                        "INSERT INTO mentions (message_id, user_id, conversation_id) \
+                         VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(from_sqlite)?;
+                for user in &new.mentioned.people {
+                    mention
+                        .execute(params![id, user, new.conversation_id])
+                        .map_err(from_sqlite)?;
+                }
+            }
         }
         let mut touch = txn
             .prepare_cached(

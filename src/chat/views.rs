@@ -292,6 +292,8 @@ pub struct ConversationPage<'a> {
     pub first_unread: Option<i64>,
     /// In a private chat: how far the other person has read.
     pub peer_read: Option<i64>,
+    /// What notifies the viewer here.
+    pub level: super::levels::Level,
     pub sidebar: Option<layout::Sidebar>,
 }
 
@@ -339,6 +341,7 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                             (online_users(&p.presence, false))
                         }
                     }
+                    (super::levels::control(p.id, p.level, &p.viewer.csrf_token, false))
                 }
                 div #history.history data-first-unread=[p.first_unread] {
                     // One box inside the scroller: without script, the page's CSS opens it

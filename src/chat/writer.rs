@@ -204,7 +204,7 @@ fn answer(
             author_id: Some(message.author_id),
             coalesce: None,
         });
-        told.announcer.posted(message.clone());
+        told.announcer.posted(posted.clone());
     }
     let _ = reply.send(stored);
 }

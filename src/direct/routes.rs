@@ -1,4 +1,4 @@
-//! `GET /users?q=` and `GET /dm/{username}`.
+//! `GET /users?q=`, `GET /users/{username}` and `GET /dm/{username}`.
 use std::sync::Arc;
 
 use poem::{
@@ -79,6 +79,50 @@ pub async fn directory(
         views::directory(&viewer, q, &people, chat.hub.site_online().await, sidebar)
             .into_response(),
     )
+}
+
+/// `GET /users/{username}`: who someone is, whether they are online, and a way to
+/// message them (where a mention links).
+#[handler]
+pub async fn profile(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(username): Path<String>,
+) -> Result<Response, AppError> {
+    let person = match Username::parse(&username) {
+        Ok(name) => {
+            user::Entity::find()
+                .filter(user::Column::UsernameKey.eq(name.key()))
+                .one(&chat.db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let Some(person) = person else {
+        return Ok(layout::error_page(
+            StatusCode::NOT_FOUND,
+            "There is nobody with that name on hearth.",
+        ));
+    };
+    let online = chat
+        .hub
+        .online_among(&[person.id])
+        .await
+        .contains(&person.id)
+        || person.id == viewer.id;
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    Ok(views::profile(
+        &viewer,
+        &views::Person {
+            id: person.id,
+            username: person.username,
+            online,
+        },
+        person.created_at,
+        chat.hub.site_online().await,
+        sidebar,
+    )
+    .into_response())
 }
 
 #[handler]

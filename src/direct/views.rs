@@ -1,4 +1,4 @@
-//! The people directory.
+//! The people directory and a person's profile.
 use maud::{Markup, html};
 
 use crate::{
@@ -50,6 +50,34 @@ pub fn directory(
                     @if people.len() >= super::routes::DIRECTORY_LIMIT {
                         p.muted { "Showing the first " (people.len()) ". Type more of a name to narrow it down." }
                     }
+                }
+            }
+        },
+    )
+}
+
+/// A person's page: their name, whether they are online (live), since when they are on
+/// hearth, and a way to message them.
+pub fn profile(
+    viewer: &Viewer,
+    person: &Person,
+    joined_at: i64,
+    site_online: usize,
+    sidebar: layout::Sidebar,
+) -> Markup {
+    let mut page = Page::signed_in(&person.username, viewer, "page", sidebar, site_online);
+    page.live_url = Some(format!("/ws?watch={}", person.id));
+    layout::render(
+        page,
+        html! {
+            section.card.profile data-user-id=(person.id) {
+                h1 dir="auto" { (person.username) }
+                p.profile-status { (person_status(person.id, person.online, false)) }
+                p.muted { "On hearth since " (crate::chat::views::relative_time(joined_at)) }
+                @if person.id != viewer.id {
+                    p { a.button.primary href={ "/dm/" (person.username) } { "Send a message" } }
+                } @else {
+                    p.muted { "This is you." }
                 }
             }
         },

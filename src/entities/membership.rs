@@ -9,6 +9,9 @@ pub struct Model {
     pub user_id: i64,
     pub last_read_message_id: i64,
     pub joined_at: i64,
+    /// What the member wants to hear of: `everything`, `mentions` or `nothing`; `None`
+    /// is the default of the conversation's kind.
+    pub notify: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

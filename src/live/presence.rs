@@ -222,18 +222,23 @@ impl Hub {
 
     /// Which of `users` are online on the site.
     pub async fn online_among(&self, users: &[i64]) -> HashSet<i64> {
+        // Here at once; in other processes as their leases say (written on a tick, so
+        // someone who just connected here may not be in them yet).
+        let mut online: HashSet<i64> = {
+            let state = self.state();
+            users
+                .iter()
+                .copied()
+                .filter(|u| state.registry.users.contains_key(u))
+                .collect()
+        };
         if let Some(leases) = &self.inner.leases {
             match leases.online_among(users).await {
-                Ok(online) => return online,
+                Ok(elsewhere) => online.extend(elsewhere),
                 Err(e) => tracing::warn!(error = %e, "could not read shared presence"),
             }
         }
-        let state = self.state();
-        users
-            .iter()
-            .copied()
-            .filter(|u| state.registry.users.contains_key(u))
-            .collect()
+        online
     }
 
     /// Sends out the presence that changed since the last tick. `written` is what this

@@ -64,7 +64,10 @@ fn viewer_style(viewer: Option<&Viewer>, first_unread: Option<i64>) -> String {
              main[data-kind=\"direct\"] .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
              #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}\
              .message[data-author-id=\"{id}\"] .own-only{{display:revert}}\
-             .reaction[data-users~=\"{id}\"]{{background:var(--accent-soft);border-color:var(--accent)}}",
+             .reaction[data-users~=\"{id}\"]{{background:var(--accent-soft);border-color:var(--accent)}}\
+             .mention[data-user-id=\"{id}\"]{{background:var(--mention-bg);color:var(--mention-text);font-weight:600}}\
+             .message:has(.mention[data-user-id=\"{id}\"]):not([data-author-id=\"{id}\"]),\
+             .message:has(.mention-all):not([data-author-id=\"{id}\"]){{box-shadow:inset 3px 0 var(--mention-edge);background:var(--mention-row)}}",
             id = v.id
         ),
         None => "#typing [data-viewer]{display:none}".to_owned(),
@@ -99,6 +102,10 @@ pub fn render(page: Page<'_>, content: Markup) -> Markup {
                 title { (page.title) " · hearth" }
                 link rel="stylesheet" href=(assets::url("app.css"));
                 link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
+                // Installable as an app (see `push::routes`).
+                link rel="manifest" href="/manifest.webmanifest";
+                link rel="apple-touch-icon" href=(assets::url("icons/hearth-192.png"));
+                meta name="theme-color" content="#d9582b";
                 style nonce=[super::security::style_nonce()] { (PreEscaped(viewer_style(page.viewer, page.first_unread))) }
             }
             @match page.viewer {
@@ -185,11 +192,13 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 9] = [
+const BEHAVIOURS: [&str; 10] = [
     "js/hearth.js",
     "js/connection.js",
     "js/times.js",
     "js/history.js",
+    // Before the composer: while its suggestions are open, Enter picks a name.
+    "js/mentions.js",
     "js/composer.js",
     "js/actions.js",
     "js/sidebar.js",

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     chat::{
-        Chat, Conversation, MessageBody, access, format, queries, reactions::Emoji,
+        Chat, Conversation, MessageBody, access, mentions, queries, reactions::Emoji,
         views as chat_views,
     },
     error::AppError,
@@ -165,8 +165,13 @@ pub async fn edit(
             return Ok(resp);
         }
     };
-    let html = format::render(body.as_str());
-    let message = change(chat, &viewer, &target, Change::Edit { body, html }).await?;
+    let rendered = mentions::render(chat, &conversation, viewer.id, body.as_str()).await?;
+    let edit = Change::Edit {
+        body,
+        html: rendered.html,
+        mentioned: rendered.mentioned.people,
+    };
+    let message = change(chat, &viewer, &target, edit).await?;
     Ok(answered(req, &message, true))
 }
 

@@ -15,8 +15,12 @@ use crate::{
 /// A change to one message.
 #[derive(Clone, Debug)]
 pub enum Change {
-    /// New text, and that text rendered.
-    Edit { body: MessageBody, html: String },
+    /// New text, that text rendered, and the people it mentions.
+    Edit {
+        body: MessageBody,
+        html: String,
+        mentioned: Vec<i64>,
+    },
     /// The text goes; the tombstone keeps the message's place, author and time.
     Delete,
     /// The person's reaction with this emoji is added, or taken back if it was there.
@@ -111,7 +115,24 @@ pub async fn apply(
 
     let now = now_ms();
     match change {
-        Change::Edit { body, html } => {
+        Change::Edit {
+            body,
+            html,
+            mentioned,
+        } => {
+            // The mentions are the new text's: counts and `/mentions` follow the edit.
+            txn.execute_raw(statement(
+                "DELETE FROM mentions WHERE message_id = ?",
+                vec![id.into()],
+            ))
+            .await?;
+            for user in mentioned {
+                txn.execute_raw(statement(
+                    "INSERT INTO mentions (message_id, user_id, conversation_id) VALUES (?, ?, ?)",
+                    vec![id.into(), (*user).into(), target.conversation_id.into()],
+                ))
+                .await?;
+            }
             txn.execute_raw(statement(
                 "UPDATE messages SET body = ?, body_html = ?, edited_at = ?, updated_seq = ? \
                  WHERE id = ?",
@@ -126,11 +147,13 @@ pub async fn apply(
             .await?;
         }
         Change::Delete => {
-            txn.execute_raw(statement(
-                "DELETE FROM reactions WHERE message_id = ?",
-                vec![id.into()],
-            ))
-            .await?;
+            for table in ["reactions", "mentions"] {
+                txn.execute_raw(statement(
+                    &format!("DELETE FROM {table} WHERE message_id = ?"),
+                    vec![id.into()],
+                ))
+                .await?;
+            }
             txn.execute_raw(statement(
                 "UPDATE messages SET body = '', body_html = '', deleted_at = ?, updated_seq = ? \
                  WHERE id = ?",

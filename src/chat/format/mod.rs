@@ -8,10 +8,15 @@
 //! link of the site has. What it does not make: headings, images, rules, tables, raw
 //! HTML. Those are shown as the text that was typed, from its source.
 //!
+//! Mentions (`@name` outside code and links) become elements of class `mention` when
+//! the caller knows the name ([`render_with`]): a link to the person with their
+//! `data-user-id`, or `@here` and `@everyone` marked `mention-all`. The caller looks
+//! the names up first ([`mentioned_names`]); rendering stays a pure function.
+//!
 //! The renderer is a whitelist: it writes only the elements above, every piece of
 //! text goes through [`escape`], and the only attributes are a link's checked `href`,
 //! an ordered list's start number, a code block's sanitised language class and its
-//! `tabindex` (it may scroll).
+//! `tabindex` (it may scroll), and a mention's user id and profile path.
 //! Nothing of the input becomes markup.
 pub mod highlight;
 
@@ -23,14 +28,51 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 /// The attributes of every link in a message.
 const LINK_ATTRIBUTES: &str = r#" rel="noopener noreferrer nofollow" target="_blank""#;
 
-/// Renders message text as HTML. Total: any text gives safe HTML.
+/// Whom an `@name` in a message names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mention {
+    /// A person, by id and username as it is spelled.
+    Person { id: i64, username: String },
+    /// `@here`: the members online now.
+    Here,
+    /// `@everyone`: every member.
+    Everyone,
+}
+
+/// What a message's mentions name: the name in lower case, to whom (`None`: plain text).
+pub type Mentions<'a> = &'a dyn Fn(&str) -> Option<Mention>;
+
+/// Renders message text as HTML, mentioning nobody. Total: any text gives safe HTML.
 pub fn render(text: &str) -> String {
+    render_with(text, &|_| None)
+}
+
+/// The names after `@` in `text` where a mention may be (outside code and links), in
+/// lower case, each once, in order.
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let names = std::cell::RefCell::new(Vec::<String>::new());
+    if text.contains('@') {
+        render_with(text, &|name| {
+            let mut names = names.borrow_mut();
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+            None
+        });
+    }
+    names.into_inner()
+}
+
+/// Renders message text as HTML, `mentions` saying whom each `@name` names.
+pub fn render_with(text: &str, mentions: Mentions<'_>) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4 + 16);
     let mut renderer = Renderer {
         source: text,
         out: &mut out,
         links: Vec::new(),
         code: None,
+        pending: String::new(),
+        mentions,
     };
     let parser = Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH).into_offset_iter();
     // A construct shown as its source: the events inside it are skipped, up to its end
@@ -64,6 +106,7 @@ pub fn render(text: &str) -> String {
             event => renderer.event(event),
         }
     }
+    renderer.flush_text();
     out
 }
 
@@ -116,6 +159,10 @@ struct Renderer<'a> {
     links: Vec<bool>,
     /// A code block being collected: its language and its text.
     code: Option<(Option<String>, String)>,
+    /// Text not yet written: the parser may hand one run of text over in pieces (at
+    /// every `_`, say), and a name or an address must be seen whole.
+    pending: String,
+    mentions: Mentions<'a>,
 }
 
 impl Renderer<'_> {
@@ -128,10 +175,15 @@ impl Renderer<'_> {
             }
             return;
         }
+        if let Event::Text(text) = &event {
+            self.pending.push_str(text);
+            return;
+        }
+        self.flush_text();
         match event {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
-            Event::Text(text) => self.text(&text),
+            Event::Text(_) => {}
             Event::Code(code) => {
                 self.out.push_str("<code>");
                 escape(&code, self.out);
@@ -208,7 +260,15 @@ impl Renderer<'_> {
         self.out.push_str(close);
     }
 
-    /// Text, with bare web addresses made links (unless it is a link's text already).
+    fn flush_text(&mut self) {
+        if !self.pending.is_empty() {
+            let text = std::mem::take(&mut self.pending);
+            self.text(&text);
+        }
+    }
+
+    /// Text, with bare web addresses made links and mentions marked (unless it is a
+    /// link's text already).
     fn text(&mut self, text: &str) {
         if !self.links.is_empty() {
             escape(text, self.out);
@@ -227,9 +287,46 @@ impl Renderer<'_> {
                     escape(span.as_str(), self.out);
                     self.out.push_str("</a>");
                 }
-                _ => escape(span.as_str(), self.out),
+                _ => self.mentions_in(span.as_str()),
             }
         }
+    }
+
+    /// Text with its `@name`s of people and groups marked, the rest escaped.
+    fn mentions_in(&mut self, text: &str) {
+        let mut written = 0;
+        for (at, name) in mention_spans(text) {
+            let Some(mention) = (self.mentions)(&name.to_ascii_lowercase()) else {
+                continue;
+            };
+            escape(&text[written..at], self.out);
+            match mention {
+                Mention::Person { id, username } => {
+                    self.out.push_str("<a class=\"mention\" data-user-id=\"");
+                    self.out.push_str(&id.to_string());
+                    self.out.push_str("\" href=\"/users/");
+                    escape(&username, self.out);
+                    self.out.push_str("\">@");
+                    escape(&username, self.out);
+                    self.out.push_str("</a>");
+                }
+                Mention::Here | Mention::Everyone => {
+                    let group = if mention == Mention::Here {
+                        "here"
+                    } else {
+                        "everyone"
+                    };
+                    self.out
+                        .push_str("<span class=\"mention mention-all\" data-mention=\"");
+                    self.out.push_str(group);
+                    self.out.push_str("\">@");
+                    self.out.push_str(group);
+                    self.out.push_str("</span>");
+                }
+            }
+            written = at + 1 + name.len();
+        }
+        escape(&text[written..], self.out);
     }
 
     fn end_code_block(&mut self) {
@@ -242,6 +339,7 @@ impl Renderer<'_> {
     /// A construct shown as it was typed: its source, as text (a paragraph of its own
     /// when it is a block), its line breaks kept.
     fn source_of(&mut self, range: Range<usize>, block: bool) {
+        self.flush_text();
         let source = self.source.get(range).unwrap_or_default();
         let source = source.trim_end_matches(['\n', '\r']);
         if block {
@@ -259,9 +357,60 @@ impl Renderer<'_> {
     }
 }
 
+/// Where `@name`s are in `text`: the byte offset of each `@` and the name after it.
+/// An `@` inside a word (`ann@example.com`) starts none; a name is what a username may
+/// hold, `-` and `_` at its end left out (`@bob_` as emphasis, `@bob-` as a dash).
+fn mention_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    text.match_indices('@').filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | '/')) {
+            return None;
+        }
+        let rest = &bytes[at + 1..];
+        let mut end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))
+            .unwrap_or(rest.len());
+        while end > 0 && matches!(rest[end - 1], b'_' | b'-') {
+            end -= 1;
+        }
+        (end > 0).then(|| (at, &text[at + 1..at + 1 + end]))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{Mention, mentioned_names, render, render_with};
+
+    #[test]
+    fn mentions_of_known_names_are_marked_and_the_rest_is_text() {
+        let known = |name: &str| match name {
+            "bob" => Some(Mention::Person {
+                id: 7,
+                username: "Bob".into(),
+            }),
+            "here" => Some(Mention::Here),
+            _ => None,
+        };
+        assert_eq!(
+            render_with("hi @BOB, @nobody and @here", &known),
+            "<p>hi <a class=\"mention\" data-user-id=\"7\" href=\"/users/Bob\">@Bob</a>, @nobody and \
+             <span class=\"mention mention-all\" data-mention=\"here\">@here</span></p>"
+        );
+        assert_eq!(
+            render_with("`@bob` ann@bob.example", &known),
+            "<p><code>@bob</code> ann@bob.example</p>"
+        );
+        assert_eq!(
+            render_with("_@bob_", &known),
+            "<p><em><a class=\"mention\" data-user-id=\"7\" href=\"/users/Bob\">@Bob</a></em></p>"
+        );
+        assert_eq!(
+            mentioned_names("@Ann, @bob_smith: ask @ann; `@carl` https://x.example/@dan"),
+            ["ann", "bob_smith"]
+        );
+    }
 
     #[test]
     fn the_dialect_makes_what_the_contract_names() {

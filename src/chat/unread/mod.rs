@@ -12,4 +12,4 @@ pub mod routes;
 pub mod views;
 
 pub use push::Announcer;
-pub use views::{badge, peer_read};
+pub use views::{badge, mention_badge, peer_read};

@@ -1,6 +1,6 @@
 //! What pushes unread counts and receipts to open pages. A new message is announced to
 //! its conversation's members who are on other pages ([`Announcer`]), off the thread
-//! that committed it; a read sends the reader's pages their new count and, in a
+//! that committed it, and handed on to Web Push for those with no page open; a read sends the reader's pages their new count and, in a
 //! private chat, the other person's pages the receipt ([`read`]).
 use std::sync::Arc;
 
@@ -10,43 +10,43 @@ use tokio::sync::mpsc;
 
 use super::{queries, views};
 use crate::{
-    chat::{MessageView, members::Members, queries::conversation_by_id},
+    chat::{Posted, members::Members, queries::conversation_by_id},
     live::{Hub, Outgoing},
+    push::Pusher,
 };
 
 /// Announces new messages to members on other pages, in the order they committed.
 #[derive(Clone)]
 pub struct Announcer {
-    posted: mpsc::UnboundedSender<MessageView>,
+    posted: mpsc::UnboundedSender<Posted>,
 }
 
 impl Announcer {
     /// Starts the announcing task; it ends when the last handle is dropped.
-    pub fn start(db: DatabaseConnection, hub: Hub, members: Arc<Members>) -> Self {
-        let (posted, mut queue) = mpsc::unbounded_channel::<MessageView>();
+    pub fn start(db: DatabaseConnection, hub: Hub, members: Arc<Members>, pusher: Pusher) -> Self {
+        let (posted, mut queue) = mpsc::unbounded_channel::<Posted>();
         tokio::spawn(async move {
-            while let Some(message) = queue.recv().await {
-                announce(&db, &hub, &members, &message).await;
+            while let Some(posted) = queue.recv().await {
+                announce(&db, &hub, &members, &posted).await;
+                // Only the process that stored a message pushes it: once, wherever
+                // its members' pages are.
+                pusher.posted(&posted);
             }
         });
         Self { posted }
     }
 
-    /// `message` was posted (called from the committing thread: it never waits).
-    pub fn posted(&self, message: MessageView) {
-        let _ = self.posted.send(message);
+    /// A message was posted (called from the committing thread: it never waits).
+    pub fn posted(&self, posted: Posted) {
+        let _ = self.posted.send(posted);
     }
 }
 
-/// Tells the conversation's members who are on other pages that `message` came: their
-/// unread counts, the order of their sidebar, a notification. One fragment for all,
-/// rendered only when someone is there to get it.
-pub async fn announce(
-    db: &DatabaseConnection,
-    hub: &Hub,
-    members: &Members,
-    message: &MessageView,
-) {
+/// Tells the conversation's members who are on other pages that a message came: their
+/// unread and mention counts, the order of their sidebar, a notification, the line on
+/// `/mentions`. One fragment for all, rendered only when someone is there to get it.
+pub async fn announce(db: &DatabaseConnection, hub: &Hub, members: &Members, posted: &Posted) {
+    let message = &posted.message;
     let conversation_id = message.conversation_id;
     let members = match members.of(conversation_id).await {
         Ok(members) => members,
@@ -66,7 +66,7 @@ pub async fn announce(
             return;
         }
     };
-    let out = Outgoing::html(views::activity(&conversation, message));
+    let out = Outgoing::html(views::activity(&conversation, message, &posted.mentioned));
     hub.send_to_users_elsewhere(&members, conversation_id, &out);
 }
 
@@ -87,10 +87,13 @@ pub async fn read(
     if !hub.is_online(user_id) {
         return;
     }
-    match queries::unread_count(db, conversation_id, user_id).await {
-        Ok(count) => hub.send_to_user(
+    match queries::unread_counts(db, conversation_id, user_id).await {
+        Ok((unread, mentions)) => hub.send_to_user(
             user_id,
-            fragment(views::badge(conversation_id, count, true)),
+            fragment(maud::html! {
+                (views::badge(conversation_id, unread, true))
+                (views::mention_badge(conversation_id, mentions, true))
+            }),
         ),
         Err(e) => tracing::warn!(error = %e, "could not count unread messages"),
     }

@@ -37,23 +37,27 @@ pub async fn read_mark(
         .map_or(0, |m| m.last_read_message_id))
 }
 
-/// How many messages of one conversation `user_id` has not read.
-pub async fn unread_count(
+/// How many messages of one conversation `user_id` has not read, and how many of those
+/// mention them.
+pub async fn unread_counts(
     db: &DatabaseConnection,
     conversation_id: i64,
     user_id: i64,
-) -> Result<i64, DbErr> {
+) -> Result<(i64, i64), DbErr> {
     let row = db
         .query_one_raw(db::statement(
             db,
-            "SELECT COUNT(*) AS unread FROM messages msg JOIN memberships m \
-               ON m.conversation_id = msg.conversation_id AND m.user_id = ? \
-             WHERE msg.conversation_id = ? AND msg.id > m.last_read_message_id AND msg.author_id <> ?",
-            [user_id.into(), conversation_id.into(), user_id.into()],
+            "SELECT (SELECT COUNT(*) FROM messages msg WHERE msg.conversation_id = m.conversation_id \
+                 AND msg.id > m.last_read_message_id AND msg.author_id <> m.user_id) AS unread, \
+               (SELECT COUNT(*) FROM mentions mn WHERE mn.user_id = m.user_id \
+                 AND mn.conversation_id = m.conversation_id \
+                 AND mn.message_id > m.last_read_message_id) AS mentions \
+             FROM memberships m WHERE m.conversation_id = ? AND m.user_id = ?",
+            [conversation_id.into(), user_id.into()],
         ))
         .await?;
     match row {
-        Some(row) => row.try_get("", "unread"),
-        None => Ok(0),
+        Some(row) => Ok((row.try_get("", "unread")?, row.try_get("", "mentions")?)),
+        None => Ok((0, 0)),
     }
 }

@@ -2,7 +2,7 @@
 //! serves every page it goes to.
 use maud::{Markup, html};
 
-use crate::chat::{Conversation, ConversationKind, MessageView, sidebar};
+use crate::chat::{Conversation, ConversationKind, MessageView, mentions, sidebar};
 
 /// A conversation's unread badge in the sidebar.
 pub fn badge(conversation_id: i64, count: i64, oob: bool) -> Markup {
@@ -10,6 +10,17 @@ pub fn badge(conversation_id: i64, count: i64, oob: bool) -> Markup {
         span.unread-badge id={ "unread-" (conversation_id) } data-count=(count)
             aria-label={ (count) " unread" } hx-swap-oob=[oob.then_some("true")] {
             @if count > 0 { (count) }
+        }
+    }
+}
+
+/// A conversation's badge of unread messages that mention the viewer.
+pub fn mention_badge(conversation_id: i64, count: i64, oob: bool) -> Markup {
+    html! {
+        span.mention-badge id={ "mentions-" (conversation_id) } data-count=(count)
+            aria-label={ (count) " unread " (if count == 1 { "mention" } else { "mentions" }) }
+            hx-swap-oob=[oob.then_some("true")] {
+            @if count > 0 { "@" (count) }
         }
     }
 }
@@ -24,17 +35,24 @@ pub fn peer_read(conversation_id: i64, up_to: i64, oob: bool) -> Markup {
 }
 
 /// News of a message for a member's other pages: the page's script bumps the unread
-/// badge, moves the conversation to the top of the sidebar (adding it from the
-/// template if it is new there) and, for a private chat in an unfocused window, shows
-/// a notification. One fragment serves every member: for a private chat the label and
-/// link are the author's, which is what the one recipient needs; the author's own
-/// pages only reorder.
-pub fn activity(conversation: &Conversation, message: &MessageView) -> Markup {
+/// badge (and the mention badge of those it mentions), moves the conversation to the
+/// top of the sidebar (adding it from the template if it is new there), puts it on
+/// `/mentions` if that page is open, and notifies as the member's level there says.
+/// One fragment serves every member: for a private chat the label and link are the
+/// author's, which is what the one recipient needs; the author's own pages only
+/// reorder. Whom it mentions is a list of ids the script finds the viewer in (or
+/// `all`, for `@everyone`).
+pub fn activity(
+    conversation: &Conversation,
+    message: &MessageView,
+    mentioned: &mentions::Mentioned,
+) -> Markup {
     let kind = ConversationKind::of(conversation);
+    let slug = conversation.slug.as_deref().unwrap_or_default();
     let (label, url, title) = match kind {
         ConversationKind::Room => {
             let label = format!("#{}", conversation.name);
-            let url = crate::chat::room_path(conversation.slug.as_deref().unwrap_or_default());
+            let url = crate::chat::room_path(slug);
             let title = format!("{} in {label}", message.author);
             (label, url, title)
         }
@@ -44,21 +62,39 @@ pub fn activity(conversation: &Conversation, message: &MessageView) -> Markup {
             message.author.clone(),
         ),
     };
-    let preview: String = message.body.chars().take(140).collect();
+    let preview = crate::chat::format::excerpt(&message.body, 140);
     let entry = sidebar::Entry {
         conversation_id: conversation.id,
         kind,
         label,
         url: url.clone(),
         unread: 1,
+        mentions: 0,
         read_up_to: 0,
+        level: crate::chat::levels::Level::default_for(kind),
+    };
+    let named = if mentioned.everyone {
+        "all".to_owned()
+    } else {
+        mentioned
+            .people
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     html! {
         div hx-swap-oob="beforeend:#live-events" {
             div.live-event data-event="message" data-conversation-id=(conversation.id) data-kind=(kind.as_str())
                 data-message-id=(message.id) data-author-id=(message.author_id)
-                data-title=(title) data-body=(preview) data-url=(url) {
-                template { (sidebar::entry(&entry, None)) }
+                data-title=(title) data-body=(preview) data-url=(url)
+                data-mentions=[(!named.is_empty()).then_some(&named)] {
+                template.sidebar-entry { (sidebar::entry(&entry, None)) }
+                @if !mentioned.is_empty() {
+                    template.mention-line {
+                        (mentions::views::item(message, &mentions::views::place(kind, &conversation.name, slug, &message.author)))
+                    }
+                }
             }
         }
     }
