@@ -369,6 +369,19 @@ impl Visitor {
             .expect("POST")
     }
 
+    /// POSTs `value` as JSON, as a page's script does (the token in `X-CSRF-Token`).
+    pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        self.http
+            .post(self.url(path))
+            .header("X-CSRF-Token", token)
+            .header("Content-Type", "application/json")
+            .body(value.to_string())
+            .send()
+            .await
+            .expect("POST")
+    }
+
     pub async fn signup(&self, username: &str, password: &str) -> reqwest::Response {
         self.post_form("/signup", &[("username", username), ("password", password)])
             .await

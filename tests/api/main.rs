@@ -9,7 +9,9 @@ mod direct;
 mod first_minutes;
 mod limits;
 mod live;
+mod mentions;
 mod messages;
+mod push;
 mod rooms;
 
 /// Every test above, again on PostgreSQL: this test binary runs itself with the

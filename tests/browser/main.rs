@@ -16,7 +16,9 @@ mod harness;
 
 mod first_minutes;
 mod live;
+mod mentions;
 mod messages;
+mod offline;
 mod private_chats;
 mod readme;
 mod rooms;
