@@ -275,10 +275,21 @@ async fn without_javascript_hearth_works_and_says_what_it_cannot_do() {
     alice
         .type_into("#composer-body", "sent without script")
         .await;
+    // The answer is a new page at the same address: wait for the page to be replaced.
+    alice.mark_page().await;
     alice.click("#composer button[type=submit]").await;
+    alice
+        .until("the page after the post", async || {
+            (!alice.page_is_marked().await).then_some(())
+        })
+        .await;
     alice.until_at(&room).await;
-    let last = alice.messages().await.last().cloned().unwrap_or_default();
-    assert_eq!(last.1, "sent without script");
+    alice
+        .until("the post shown last", async || {
+            let last = alice.messages().await.last().cloned().unwrap_or_default();
+            (last.1 == "sent without script").then_some(())
+        })
+        .await;
     assert_eq!(
         alice.js(latest_seen, vec![]).await,
         json!(true),
