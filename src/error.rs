@@ -1,6 +1,8 @@
 //! The errors a request can end in, each mapped to one HTTP answer a person can read.
 //! Validation failures are not here: a form with a mistake is re-rendered by its handler
 //! with status 422, because the person needs the form back, not an error page.
+use std::time::Duration;
+
 use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
 use sea_orm::{DbErr, RuntimeErr};
 
@@ -131,7 +133,14 @@ impl ResponseError for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let mut resp = layout::error_page(status, &self.message());
-        if let AppError::TooManyRequests(wait) = self {
+        let wait = match self {
+            AppError::TooManyRequests(wait) => Some(*wait),
+            // Pages retry by themselves; these are the waits a person would try again after.
+            AppError::TooManySockets => Some(crate::limits::RetryAfter(Duration::from_secs(10))),
+            AppError::ServerFull => Some(crate::limits::RetryAfter(Duration::from_secs(5))),
+            _ => None,
+        };
+        if let Some(wait) = wait {
             if let Ok(value) = poem::http::HeaderValue::from_str(&wait.seconds().to_string()) {
                 resp.headers_mut()
                     .insert(poem::http::header::RETRY_AFTER, value);

@@ -67,18 +67,30 @@ struct LimitArgs {
     /// Sign-ups one address may make in a burst (then one per six minutes).
     #[arg(long, env = "HEARTH_SIGNUP_BURST", default_value_t = 10)]
     signup_burst: u32,
+    /// Rooms one person may create in a burst (then one a minute).
+    #[arg(long, env = "HEARTH_ROOM_BURST", default_value_t = 10)]
+    room_burst: u32,
     /// Failed log-ins for one account before attempts are slowed down.
     #[arg(long, env = "HEARTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     login_failures_per_account: u32,
     /// Failed log-ins from one address before attempts are slowed down.
     #[arg(long, env = "HEARTH_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
     login_failures_per_address: u32,
+    /// Password hashes (log-ins, sign-ups) in flight at once; more wait outside (429).
+    #[arg(long, env = "HEARTH_HASHES_IN_FLIGHT", default_value_t = 32)]
+    hashes_in_flight: usize,
+    /// Password hashes in flight at once for one address.
+    #[arg(long, env = "HEARTH_HASHES_IN_FLIGHT_PER_ADDRESS", default_value_t = 2)]
+    hashes_in_flight_per_address: usize,
     /// WebSockets one person may hold open.
     #[arg(long, env = "HEARTH_SOCKETS_PER_USER", default_value_t = 20)]
     sockets_per_user: usize,
     /// WebSockets this process holds at most (503 past it).
     #[arg(long, env = "HEARTH_MAX_SOCKETS", default_value_t = 50_000)]
     max_sockets: usize,
+    /// WebSockets being set up at once (upgrade and catch-up); past it, 503.
+    #[arg(long, env = "HEARTH_HANDSHAKES_IN_FLIGHT", default_value_t = 256)]
+    handshakes_in_flight: usize,
 }
 
 impl From<LimitArgs> for hearth::limits::LimitSettings {
@@ -87,10 +99,14 @@ impl From<LimitArgs> for hearth::limits::LimitSettings {
             message_burst: args.message_burst,
             messages_per_second: args.messages_per_second,
             signup_burst: args.signup_burst,
+            room_burst: args.room_burst,
             login_failures_per_account: args.login_failures_per_account,
             login_failures_per_address: args.login_failures_per_address,
+            hashes_in_flight: args.hashes_in_flight,
+            hashes_in_flight_per_address: args.hashes_in_flight_per_address,
             sockets_per_user: args.sockets_per_user,
             max_sockets: args.max_sockets,
+            handshakes_in_flight: args.handshakes_in_flight,
         }
     }
 }

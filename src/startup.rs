@@ -28,6 +28,7 @@ use crate::{
         errors, request_log, security, serve,
         session::{self, Sessions},
         session_store::DbSessionStore,
+        signing::Signer,
     },
 };
 
@@ -42,6 +43,8 @@ pub struct Parts {
     pub sessions: Arc<Sessions>,
     /// Public rooms by slug.
     pub rooms: Arc<rooms::Directory>,
+    /// The key the log-in device cookies are signed with.
+    pub signer: Arc<Signer>,
 }
 
 /// A server bound to its address, ready to run.
@@ -60,6 +63,9 @@ impl Server {
         db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
+        let signer = Signer::load(&db, "device-cookies")
+            .await
+            .context("cannot read the signing key")?;
         let members = Arc::new(Members::new(db.clone()));
         let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
@@ -123,6 +129,7 @@ impl Server {
             limits,
             sessions,
             rooms: Arc::new(rooms::Directory::default()),
+            signer: Arc::new(signer),
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         if db::is_sqlite(&parts.db) {
@@ -231,6 +238,7 @@ impl Parts {
         req.set_data(self.limits.clone());
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
+        req.set_data(self.signer.clone());
     }
 }
 

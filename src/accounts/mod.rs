@@ -1,6 +1,7 @@
 //! Accounts: signing up, logging in and out, and the rules for usernames and
 //! passwords. Sessions themselves belong to [`crate::web::session`]; this module decides
 //! who someone is and hands that to it.
+pub mod device;
 pub mod password;
 pub mod routes;
 mod views;

@@ -81,6 +81,10 @@ pub async fn create(
             return Ok(resp);
         }
     };
+    // Counted once the name is valid: a typo costs nothing, a flood of rooms waits.
+    chat.limits
+        .room(viewer.id)
+        .map_err(AppError::TooManyRequests)?;
     let now = now_ms();
     let inserted = conversation::Entity::insert(conversation::ActiveModel {
         kind: Set(ConversationKind::Room.as_str().to_owned()),

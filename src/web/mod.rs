@@ -1,5 +1,5 @@
 //! What every page shares: the HTTP server loop, the session middleware and its store,
-//! the CSRF check on every POST, the [`Viewer`] extractor for signed-in requests, the
+//! the CSRF check on every POST, the key cookies are signed with, the [`Viewer`] extractor for signed-in requests, the
 //! page layout and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
 //! this module knows nothing about them.
 pub mod errors;
@@ -9,5 +9,6 @@ pub mod security;
 pub mod serve;
 pub mod session;
 pub mod session_store;
+pub mod signing;
 
 pub use session::{Viewer, is_htmx};
