@@ -240,3 +240,156 @@ async fn one_person_may_create_a_burst_of_rooms_and_then_waits() {
     let bob = app.member("bob").await;
     bob.create_room("bobs room").await;
 }
+
+/// Asks for `count` sockets at once as `visitor`; answers how many opened, keeping
+/// them open until all are counted.
+async fn sockets_at_once(visitor: &Visitor, count: usize) -> (usize, Vec<u16>) {
+    let origin = visitor.url("");
+    let attempts = (0..count).map(|_| visitor.try_socket("/ws", Some(&origin)));
+    let results = join_all(attempts).await;
+    let refusals = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().copied())
+        .collect();
+    (results.iter().filter(|r| r.is_ok()).count(), refusals)
+}
+
+#[tokio::test]
+async fn concurrent_upgrades_cannot_pass_the_per_person_socket_cap() {
+    let app = TestApp::builder()
+        .configure(|c| c.limits.sockets_per_user = 5)
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let (opened, refusals) = sockets_at_once(&alice, 30).await;
+    assert_eq!(opened, 5, "refusals: {refusals:?}");
+    assert!(refusals.iter().all(|&s| s == 429), "{refusals:?}");
+}
+
+#[tokio::test]
+async fn concurrent_upgrades_cannot_pass_the_server_s_socket_cap() {
+    let app = TestApp::builder()
+        .configure(|c| c.limits.max_sockets = 6)
+        .spawn()
+        .await;
+    let mut people = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        people.push(app.member(name).await);
+    }
+    let all = join_all(people.iter().map(|p| sockets_at_once(p, 10))).await;
+    let opened: usize = all.iter().map(|(n, _)| n).sum();
+    assert_eq!(opened, 6, "{all:?}");
+    assert!(
+        all.iter().all(|(_, r)| r.iter().all(|&s| s == 503)),
+        "{all:?}"
+    );
+}
+
+/// Sends `request` on a new connection to `app` and reads the answer's head.
+async fn raw_exchange(app: &TestApp, request: &str) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(crate::helpers::PATIENCE, tcp.read(&mut byte))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert_eq!(
+            read, 1,
+            "the connection closed before the answer's head ended"
+        );
+        head.push(byte[0]);
+    }
+    (tcp, String::from_utf8_lossy(&head).into_owned())
+}
+
+fn upgrade_request(app: &TestApp, cookie: &str, version: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\
+         Cookie: {cookie}\r\n\r\n",
+        app.addr
+    )
+}
+
+#[tokio::test]
+async fn an_upgrade_for_another_websocket_version_is_answered_426_naming_13() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let cookie = alice.cookie_header();
+    let (_tcp, head) = raw_exchange(&app, &upgrade_request(&app, &cookie, "8")).await;
+    assert!(head.starts_with("HTTP/1.1 426"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{head}"
+    );
+    let (_tcp, head) = raw_exchange(&app, &upgrade_request(&app, &cookie, "13")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+}
+
+#[tokio::test]
+async fn a_socket_from_this_host_under_another_scheme_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let https = format!("https://{}", app.addr);
+    assert_eq!(alice.try_socket("/ws", Some(&https)).await.err(), Some(403));
+    let http = format!("http://{}", app.addr);
+    assert!(alice.try_socket("/ws", Some(&http)).await.is_ok());
+}
+
+/// Reads frames off a raw server-to-client WebSocket until a close; answers its code.
+async fn close_code(tcp: &mut tokio::net::TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        loop {
+            let mut head = [0u8; 2];
+            tcp.read_exact(&mut head).await.ok()?;
+            let mut len = u64::from(head[1] & 0x7f);
+            if len == 126 {
+                let mut ext = [0u8; 2];
+                tcp.read_exact(&mut ext).await.ok()?;
+                len = u64::from(u16::from_be_bytes(ext));
+            } else if len == 127 {
+                let mut ext = [0u8; 8];
+                tcp.read_exact(&mut ext).await.ok()?;
+                len = u64::from_be_bytes(ext);
+            }
+            let mut payload = vec![0u8; usize::try_from(len).ok()?];
+            tcp.read_exact(&mut payload).await.ok()?;
+            if head[0] & 0x0f == 0x8 {
+                return payload
+                    .get(..2)
+                    .map(|code| u16::from_be_bytes([code[0], code[1]]));
+            }
+        }
+    };
+    tokio::time::timeout(crate::helpers::PATIENCE, read)
+        .await
+        .expect("a close in time")
+}
+
+#[tokio::test]
+async fn malformed_frames_close_with_the_code_for_their_kind() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let cookie = alice.cookie_header();
+    // A masked text frame (mask 0) whose payload is not UTF-8, then one with a
+    // reserved bit set; each on a socket of its own.
+    let cases: [(&[u8], u16); 2] = [
+        (&[0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28], 1007),
+        (&[0xc1, 0x82, 0, 0, 0, 0, b'h', b'i'], 1002),
+    ];
+    for (frame, expected) in cases {
+        let (mut tcp, head) = raw_exchange(&app, &upgrade_request(&app, &cookie, "13")).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        tcp.write_all(frame).await.expect("write");
+        assert_eq!(close_code(&mut tcp).await, Some(expected), "{frame:?}");
+    }
+}
