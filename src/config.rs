@@ -2,7 +2,7 @@
 //! flags and environment variables; tests build it directly. No parsing happens here.
 use std::time::Duration;
 
-use crate::{limits::LimitSettings, live::LiveSettings};
+use crate::{limits::LimitSettings, live::LiveSettings, web::serve::HttpSettings};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -21,6 +21,8 @@ pub struct Config {
     pub limits: LimitSettings,
     /// The live layer's clocks (ticks, pings, typing).
     pub live: LiveSettings,
+    /// HTTP timeouts and connection limits.
+    pub http: HttpSettings,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(8),
             limits: LimitSettings::default(),
             live: LiveSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

@@ -26,6 +26,9 @@ pub enum AppError {
     CsrfRejected,
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request's body did not arrive in time: 408.
+    #[error("request body timed out")]
+    BodyTimedOut,
     /// Over a rate limit: try again after this long.
     #[error("too many requests")]
     TooManyRequests(crate::limits::RetryAfter),
@@ -93,6 +96,9 @@ impl AppError {
                 "This form has expired or did not come from hearth. Go back, reload the page and try again."
             }
             AppError::PayloadTooLarge => "That was more than hearth accepts in one request.",
+            AppError::BodyTimedOut => {
+                "That took too long to arrive, so hearth stopped waiting: nothing was saved. Try again."
+            }
             e if e.is_storage_full() => {
                 "hearth is out of storage space, so it cannot save anything right now: nothing was saved. Try again later."
             }
@@ -114,6 +120,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             AppError::TooManyRequests(_) | AppError::TooManySockets => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -53,6 +53,37 @@ struct ServeArgs {
     allowed_origins: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+/// How long connections may wait, and how many one address may hold.
+#[derive(Args, Clone)]
+struct HttpArgs {
+    /// Seconds from a request's first byte to the end of its head.
+    #[arg(long, env = "HEARTH_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds an idle connection is kept open for its next request.
+    #[arg(long, env = "HEARTH_KEEP_ALIVE_TIMEOUT", default_value_t = 30)]
+    keep_alive_timeout: u64,
+    /// Seconds a request's body may take to arrive (408 past it).
+    #[arg(long, env = "HEARTH_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// HTTP connections one address may hold open at once (behind a proxy, the
+    /// proxy is one address: raise it).
+    #[arg(long, env = "HEARTH_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    connections_per_address: usize,
+}
+
+impl From<HttpArgs> for hearth::web::serve::HttpSettings {
+    fn from(args: HttpArgs) -> Self {
+        hearth::web::serve::HttpSettings {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            connections_per_address: args.connections_per_address,
+        }
+    }
 }
 
 /// Abuse limits; the defaults suit a public server.
@@ -121,6 +152,7 @@ impl From<ServeArgs> for hearth::Config {
             shutdown_grace: Duration::from_secs(8),
             limits: args.limits.into(),
             live: hearth::live::LiveSettings::default(),
+            http: args.http.into(),
         }
     }
 }

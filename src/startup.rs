@@ -120,6 +120,7 @@ impl Server {
         let sessions = Arc::new(Sessions {
             store,
             secure_cookies: config.secure_cookies,
+            body_timeout: config.http.body_timeout,
         });
         let parts = Parts {
             db,
@@ -171,7 +172,8 @@ impl Server {
             tracing::info!("shutting down");
             hub.shutdown();
         };
-        let served = serve::serve(self.listener, app(self.parts), signal, grace).await;
+        let http = self.parts.config.http.clone();
+        let served = serve::serve(self.listener, app(self.parts), signal, grace, &http).await;
         // Leave the shared presence now rather than when the leases run out.
         tokio::time::timeout(Duration::from_secs(2), hub_after.withdraw())
             .await

@@ -196,14 +196,20 @@ fn same_token(a: &str, b: &str) -> bool {
 
 /// Rejects a POST that does not carry this session's CSRF token. The body is read
 /// (bounded) and put back for the handler.
-async fn check_csrf(req: &mut Request, session: &Session) -> Result<(), AppError> {
-    // Every POST body is read here, bounded, whatever carries the token: no handler
-    // ever reads an unbounded body.
-    let body = req
-        .take_body()
-        .into_bytes_limit(MAX_FORM_BYTES)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
+async fn check_csrf(
+    req: &mut Request,
+    session: &Session,
+    body_timeout: std::time::Duration,
+) -> Result<(), AppError> {
+    // Every POST body is read here, bounded in size and time, whatever carries the
+    // token: no handler ever reads an unbounded body, nor waits on a slow one.
+    let body = tokio::time::timeout(
+        body_timeout,
+        req.take_body().into_bytes_limit(MAX_FORM_BYTES),
+    )
+    .await
+    .map_err(|_| AppError::BodyTimedOut)?
+    .map_err(|_| AppError::PayloadTooLarge)?;
     let header = req
         .headers()
         .get("X-CSRF-Token")
@@ -239,6 +245,8 @@ pub struct Sessions {
     pub store: Arc<DbSessionStore>,
     /// Mark the cookie `Secure` (served over HTTPS).
     pub secure_cookies: bool,
+    /// How long a POST's body may take to arrive: past it, 408.
+    pub body_timeout: std::time::Duration,
 }
 
 /// The middleware: `Route::new()…around(session::middleware)`, with [`Sessions`] in the
@@ -256,7 +264,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     req.extensions_mut().insert(session.clone());
 
     if req.method() == Method::POST {
-        if let Err(e) = check_csrf(&mut req, &session).await {
+        if let Err(e) = check_csrf(&mut req, &session, sessions.body_timeout).await {
             let htmx = is_htmx(&req);
             return Ok(super::errors::present(e.into_response(), htmx, Some(session)).await);
         }

@@ -393,3 +393,148 @@ async fn malformed_frames_close_with_the_code_for_their_kind() {
         assert_eq!(close_code(&mut tcp).await, Some(expected), "{frame:?}");
     }
 }
+
+/// A raw connection to `app` from the loopback address `local`.
+async fn connect_from(app: &TestApp, local: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from((local, 0)))
+        .expect("bind a loopback address");
+    socket.connect(app.addr).await.expect("connect")
+}
+
+/// Whether the server closes `tcp` within [`PATIENCE`], reading (and dropping)
+/// whatever it sends first.
+async fn closed_by_server(tcp: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let closed = async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(crate::helpers::PATIENCE, closed)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
+    let app = TestApp::builder()
+        .configure(|c| c.http.keep_alive_timeout = std::time::Duration::from_secs(1))
+        .spawn()
+        .await;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
+    let (mut tcp, head) = raw_exchange(&app, &request).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        closed_by_server(&mut tcp).await,
+        "the idle connection stayed open"
+    );
+}
+
+#[tokio::test]
+async fn a_request_head_sent_a_byte_at_a_time_is_dropped_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::builder()
+        .configure(|c| c.http.header_read_timeout = std::time::Duration::from_secs(1))
+        .spawn()
+        .await;
+    let tcp = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let (mut read, mut write) = tcp.into_split();
+    // A slowloris: a header byte every 100 ms, never the blank line that ends the head.
+    let trickle = tokio::spawn(async move {
+        write
+            .write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+            .await?;
+        loop {
+            write.write_all(b"a").await?;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    });
+    let closed = tokio::time::timeout(crate::helpers::PATIENCE, async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(closed.is_ok(), "the half-sent head kept its connection");
+}
+
+#[tokio::test]
+async fn a_request_body_that_does_not_arrive_in_time_is_answered_408() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::builder()
+        .configure(|c| c.http.body_timeout = std::time::Duration::from_secs(1))
+        .spawn()
+        .await;
+    let mut tcp = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 100\r\n\r\nusername=a",
+        app.addr
+    );
+    tcp.write_all(head.as_bytes()).await.expect("write");
+    let answer = tokio::time::timeout(crate::helpers::PATIENCE, async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tcp.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    })
+    .await
+    .expect("an answer in time");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_past_an_address_s_cap_are_closed_while_other_addresses_are_served() {
+    let app = TestApp::builder()
+        .configure(|c| c.http.connections_per_address = 5)
+        .spawn()
+        .await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(connect_from(&app, [127, 0, 0, 2]).await);
+    }
+    let mut one_more = connect_from(&app, [127, 0, 0, 2]).await;
+    assert!(
+        closed_by_server(&mut one_more).await,
+        "a sixth connection from one address was kept"
+    );
+    let bystander = app.visitor();
+    assert_eq!(bystander.get("/healthz").await.status(), StatusCode::OK);
+    // A place given back is free again.
+    drop(held.pop());
+    crate::helpers::eventually("a freed place is taken", || async {
+        let visitor = app.visitor_from([127, 0, 0, 2]);
+        visitor
+            .http
+            .get(visitor.url("/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+}
