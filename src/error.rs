@@ -55,22 +55,58 @@ impl AppError {
     }
 }
 
+/// Why the database cannot do what serving needs, when that is the database's state
+/// and not the request: it will not take writes, or part of its schema is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unservable {
+    ReadOnly,
+    SchemaMissing,
+}
+
 impl AppError {
-    /// Whether the database refused a write because its disk is full: SQLite's
-    /// `SQLITE_FULL` (13), PostgreSQL's `disk_full` (53100).
-    fn is_storage_full(&self) -> bool {
+    fn database_error(&self) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
         let AppError::Db(
             DbErr::Exec(RuntimeErr::SqlxError(e))
             | DbErr::Query(RuntimeErr::SqlxError(e))
             | DbErr::Conn(RuntimeErr::SqlxError(e)),
         ) = self
         else {
-            return false;
+            return None;
         };
-        let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
-            return false;
-        };
-        code == "13" || code == "53100"
+        e.as_database_error()
+    }
+
+    /// SQLite's read-only family (8, with its extended codes: a read-only file or
+    /// directory, a moved database); PostgreSQL's read-only transaction (25006) and
+    /// missing privilege (42501); a missing table (PostgreSQL's 42P01, SQLite's plain
+    /// error with its words).
+    fn unservable(&self) -> Option<Unservable> {
+        let error = self.database_error()?;
+        let code = error.code()?;
+        if let Ok(sqlite) = code.parse::<i32>() {
+            if sqlite & 0xff == 8 {
+                return Some(Unservable::ReadOnly);
+            }
+            if sqlite == 1 && error.message().starts_with("no such table") {
+                return Some(Unservable::SchemaMissing);
+            }
+            return None;
+        }
+        match &*code {
+            "25006" | "42501" => Some(Unservable::ReadOnly),
+            "42P01" => Some(Unservable::SchemaMissing),
+            _ => None,
+        }
+    }
+}
+
+impl AppError {
+    /// Whether the database refused a write because its disk is full: SQLite's
+    /// `SQLITE_FULL` (13), PostgreSQL's `disk_full` (53100).
+    fn is_storage_full(&self) -> bool {
+        self.database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "13" || code == "53100")
     }
 }
 
@@ -99,6 +135,12 @@ impl AppError {
             AppError::BodyTimedOut => {
                 "That took too long to arrive, so hearth stopped waiting: nothing was saved. Try again."
             }
+            e if e.unservable() == Some(Unservable::ReadOnly) => {
+                "hearth's database is not taking writes right now, so nothing was saved. The people who run hearth have been told; try again later."
+            }
+            e if e.unservable() == Some(Unservable::SchemaMissing) => {
+                "hearth's database is missing part of what it needs, so this cannot be done right now and nothing was saved. The people who run hearth have been told; try again later."
+            }
             e if e.is_storage_full() => {
                 "hearth is out of storage space, so it cannot save anything right now: nothing was saved. Try again later."
             }
@@ -126,6 +168,7 @@ impl ResponseError for AppError {
             }
             AppError::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
+            e if e.unservable().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,7 +187,9 @@ impl ResponseError for AppError {
             AppError::TooManyRequests(wait) => Some(*wait),
             // Pages retry by themselves; these are the waits a person would try again after.
             AppError::TooManySockets => Some(crate::limits::RetryAfter(Duration::from_secs(10))),
-            AppError::ServerFull => Some(crate::limits::RetryAfter(Duration::from_secs(5))),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(crate::limits::RetryAfter(Duration::from_secs(5)))
+            }
             _ => None,
         };
         if let Some(wait) = wait {

@@ -25,6 +25,7 @@
 //!   process's sockets once and in order, presence and typing, the socket's task, and
 //!   the [`live::Bus`] to other processes. It knows conversations only through
 //!   [`live::Source`], which [`chat`] provides.
+//! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
 //! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
 //!   binary and served under content-hash URLs.
@@ -36,6 +37,7 @@ pub mod db;
 pub mod direct;
 mod entities;
 pub mod error;
+pub mod health;
 pub mod limits;
 pub mod live;
 pub mod rooms;

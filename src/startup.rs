@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use poem::{Endpoint, EndpointExt, Route, get, handler, post, web::Data};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -19,8 +19,7 @@ use crate::{
         writer::Writer,
     },
     config::Config,
-    db, direct,
-    error::AppError,
+    db, direct, health,
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     rooms,
@@ -36,6 +35,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Parts {
     pub db: DatabaseConnection,
+    /// SQLite's queue of writers (open on PostgreSQL).
+    pub gate: db::WriteGate,
     pub config: Arc<Config>,
     pub hub: Hub,
     pub chat: Arc<Chat>,
@@ -123,6 +124,7 @@ impl Server {
             body_timeout: config.http.body_timeout,
         });
         let parts = Parts {
+            gate: write_gate.clone(),
             db,
             config: Arc::new(config),
             hub,
@@ -218,7 +220,8 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/messages/:id/react", get(actions::react_form))
         .at("/messages/:id/reactions", post(actions::react))
         .at("/ws", get(chat::socket::connect))
-        .at("/healthz", get(healthz))
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
         .at("/assets/*path", get(assets::serve))
         .around(errors::middleware)
         .around(session::middleware)
@@ -234,6 +237,7 @@ impl Parts {
     /// Puts each part in the request's data, where handlers take what they use.
     fn lend(&self, req: &mut poem::Request) {
         req.set_data(self.db.clone());
+        req.set_data(self.gate.clone());
         req.set_data(self.config.clone());
         req.set_data(self.hub.clone());
         req.set_data(self.chat.clone());
@@ -241,18 +245,6 @@ impl Parts {
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
         req.set_data(self.signer.clone());
-    }
-}
-
-/// `GET /healthz`: 200 `ok` while the database answers.
-#[handler]
-async fn healthz(Data(db): Data<&DatabaseConnection>) -> Result<&'static str, AppError> {
-    if db::ping(db).await {
-        Ok("ok")
-    } else {
-        Err(AppError::Db(sea_orm::DbErr::Conn(
-            sea_orm::RuntimeErr::Internal("database unreachable".into()),
-        )))
     }
 }
 

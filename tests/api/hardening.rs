@@ -241,17 +241,22 @@ async fn one_person_may_create_a_burst_of_rooms_and_then_waits() {
     bob.create_room("bobs room").await;
 }
 
-/// Asks for `count` sockets at once as `visitor`; answers how many opened, keeping
-/// them open until all are counted.
-async fn sockets_at_once(visitor: &Visitor, count: usize) -> (usize, Vec<u16>) {
+/// Asks for `count` sockets at once as `visitor`; answers those that opened (to be
+/// kept open until every attempt is counted) and the statuses of the refusals.
+async fn sockets_at_once(
+    visitor: &Visitor,
+    count: usize,
+) -> (Vec<crate::helpers::Socket>, Vec<u16>) {
     let origin = visitor.url("");
     let attempts = (0..count).map(|_| visitor.try_socket("/ws", Some(&origin)));
-    let results = join_all(attempts).await;
-    let refusals = results
-        .iter()
-        .filter_map(|r| r.as_ref().err().copied())
-        .collect();
-    (results.iter().filter(|r| r.is_ok()).count(), refusals)
+    let (mut opened, mut refusals) = (Vec::new(), Vec::new());
+    for result in join_all(attempts).await {
+        match result {
+            Ok(socket) => opened.push(socket),
+            Err(status) => refusals.push(status),
+        }
+    }
+    (opened, refusals)
 }
 
 #[tokio::test]
@@ -262,7 +267,7 @@ async fn concurrent_upgrades_cannot_pass_the_per_person_socket_cap() {
         .await;
     let alice = app.member("alice").await;
     let (opened, refusals) = sockets_at_once(&alice, 30).await;
-    assert_eq!(opened, 5, "refusals: {refusals:?}");
+    assert_eq!(opened.len(), 5, "refusals: {refusals:?}");
     assert!(refusals.iter().all(|&s| s == 429), "{refusals:?}");
 }
 
@@ -277,11 +282,12 @@ async fn concurrent_upgrades_cannot_pass_the_server_s_socket_cap() {
         people.push(app.member(name).await);
     }
     let all = join_all(people.iter().map(|p| sockets_at_once(p, 10))).await;
-    let opened: usize = all.iter().map(|(n, _)| n).sum();
-    assert_eq!(opened, 6, "{all:?}");
+    let opened: usize = all.iter().map(|(open, _)| open.len()).sum();
+    let refusals: Vec<&Vec<u16>> = all.iter().map(|(_, r)| r).collect();
+    assert_eq!(opened, 6, "refusals: {refusals:?}");
     assert!(
-        all.iter().all(|(_, r)| r.iter().all(|&s| s == 503)),
-        "{all:?}"
+        refusals.iter().all(|r| r.iter().all(|&s| s == 503)),
+        "{refusals:?}"
     );
 }
 
@@ -537,4 +543,114 @@ async fn connections_past_an_address_s_cap_are_closed_while_other_addresses_are_
             .is_ok_and(|r| r.status() == StatusCode::OK)
     })
     .await;
+}
+
+async fn execute(app: &TestApp, sql: &str) {
+    use sea_orm::ConnectionTrait;
+    app.state
+        .db
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn on_postgres(app: &TestApp) -> bool {
+    !hearth::db::is_sqlite(&app.state.db)
+}
+
+#[tokio::test]
+async fn readiness_names_what_is_missing_while_liveness_stays_ok() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let ready = alice.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.text().await.expect("body"), "ready");
+
+    // Writes refused (as when INSERT is revoked): the probe's write fails.
+    if on_postgres(&app) {
+        execute(
+            &app,
+            "CREATE FUNCTION refuse_writes() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'no writes'; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        execute(
+            &app,
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON sessions \
+             FOR EACH ROW EXECUTE FUNCTION refuse_writes()",
+        )
+        .await;
+    } else {
+        execute(
+            &app,
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'no writes'); END",
+        )
+        .await;
+    }
+    // The schema behind the server's back: its version row and a table gone.
+    execute(
+        &app,
+        "DELETE FROM seaql_migrations WHERE version = \
+         (SELECT MAX(version) FROM seaql_migrations)",
+    )
+    .await;
+    execute(&app, "DROP TABLE reactions").await;
+
+    let not_ready = alice.get("/readyz").await;
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(not_ready.headers().contains_key("retry-after"));
+    let why = not_ready.text().await.expect("body");
+    for reason in [
+        "refuses writes",
+        "schema is not at version",
+        "reactions is missing",
+    ] {
+        assert!(why.contains(reason), "{reason:?} not in {why:?}");
+    }
+    let alive = alice.get("/healthz").await;
+    assert_eq!(
+        alive.status(),
+        StatusCode::OK,
+        "liveness is about the process"
+    );
+}
+
+#[tokio::test]
+async fn a_write_that_fails_for_a_missing_table_answers_503_in_words() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let url = alice.create_room("general").await;
+    let room = alice.conversation_id(&url).await;
+    let said = alice.say(room, "hello").await;
+    assert_eq!(said.status(), StatusCode::SEE_OTHER);
+    let id = *alice
+        .page(&url)
+        .await
+        .message_ids()
+        .last()
+        .expect("the message");
+    execute(&app, "DROP TABLE reactions").await;
+    let resp = alice
+        .post_form(&format!("/messages/{id}/reactions"), &[("emoji", "👍")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = resp.text().await.expect("page");
+    assert!(page.contains("missing part of what it needs"), "{page}");
+}
+
+#[tokio::test]
+async fn a_database_in_a_directory_that_does_not_exist_is_refused_in_words() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("not-made-yet");
+    let url = format!("sqlite://{}?mode=rwc", missing.join("hearth.db").display());
+    let Err(error) = hearth::Server::build(hearth::Config::for_database(&url)).await else {
+        panic!("the server started on a database it cannot create");
+    };
+    let said = format!("{error:#}");
+    assert!(
+        said.contains("does not exist") && said.contains("not-made-yet"),
+        "{said}"
+    );
+    assert!(!said.contains("code: 14"), "{said}");
 }
