@@ -654,3 +654,56 @@ async fn a_database_in_a_directory_that_does_not_exist_is_refused_in_words() {
     );
     assert!(!said.contains("code: 14"), "{said}");
 }
+
+#[tokio::test]
+async fn the_lobby_lists_rooms_a_page_at_a_time_and_filters_them_by_name() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    // 120 rooms straight into the database, the newest activity last.
+    let values: Vec<String> = (0..120)
+        .map(|i| format!("('room', 'Room {i:03}', 'room-{i:03}', 1, {i}, {i}, 0)"))
+        .collect();
+    execute(
+        &app,
+        &format!(
+            "INSERT INTO conversations (kind, name, slug, created_by, created_at, \
+             last_activity_at, last_seq) VALUES {}",
+            values.join(", ")
+        ),
+    )
+    .await;
+    let first = alice.page("/").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let listed = first.texts("#rooms li a");
+    assert_eq!(listed.len(), 50);
+    assert_eq!(listed[0], "#Room 119", "most recently active first");
+    let next = first
+        .attr("a[rel=next]", "href")
+        .expect("a link to the next page");
+    assert_eq!(next, "/?page=2");
+    let third = alice.page("/?page=3").await;
+    assert_eq!(third.texts("#rooms li a").len(), 20);
+    assert!(!third.has("a[rel=next]"), "the last page links no further");
+    assert!(third.has("a[rel=prev]"));
+    // A page far past the end is bounded, and a page that is not a number is refused.
+    let far = alice.page("/?page=99999999").await;
+    assert_eq!(far.status, StatusCode::OK);
+    assert!(far.texts("#rooms li a").is_empty());
+    assert_eq!(
+        alice.page("/?page=abc").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // The filter box finds a room by part of its name, in any case.
+    let found = alice.page("/?q=ROOM+00").await;
+    assert_eq!(found.attr("#rooms-q", "value").as_deref(), Some("ROOM 00"));
+    let mut names = found.texts("#rooms li a");
+    names.sort();
+    let expected: Vec<String> = (0..10).map(|i| format!("#Room 00{i}")).collect();
+    assert_eq!(names, expected);
+    let filtered_next = alice.page("/?q=room").await;
+    assert_eq!(
+        filtered_next.attr("a[rel=next]", "href").as_deref(),
+        Some("/?q=room&page=2"),
+        "the filter is kept across pages"
+    );
+}
