@@ -44,7 +44,7 @@ pub struct Parts {
     pub sessions: Arc<Sessions>,
     /// Public rooms by slug.
     pub rooms: Arc<rooms::Directory>,
-    /// The key the log-in device cookies are signed with.
+    /// The key cookies are signed with (log-in device cookies, anonymous CSRF tokens).
     pub signer: Arc<Signer>,
 }
 
@@ -64,9 +64,11 @@ impl Server {
         db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
-        let signer = Signer::load(&db, "device-cookies")
-            .await
-            .context("cannot read the signing key")?;
+        let signer = Arc::new(
+            Signer::load(&db, "cookies")
+                .await
+                .context("cannot read the signing key")?,
+        );
         let members = Arc::new(Members::new(db.clone()));
         let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
@@ -122,6 +124,7 @@ impl Server {
             store,
             secure_cookies: config.secure_cookies,
             body_timeout: config.http.body_timeout,
+            signer: signer.clone(),
         });
         let parts = Parts {
             gate: write_gate.clone(),
@@ -132,7 +135,7 @@ impl Server {
             limits,
             sessions,
             rooms: Arc::new(rooms::Directory::default()),
-            signer: Arc::new(signer),
+            signer,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         if db::is_sqlite(&parts.db) {

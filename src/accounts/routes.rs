@@ -20,7 +20,7 @@ use crate::{
     limits::{Limits, RetryAfter},
     live::Hub,
     web::{
-        session::{self, Viewer, csrf_token, session_of, viewer_of},
+        session::{self, Viewer, form_token, session_of, viewer_of},
         signing::Signer,
     },
 };
@@ -64,7 +64,7 @@ pub async fn signup_form(
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other(next).into_response());
     }
-    let token = csrf_token(&session_of(req)?).await?;
+    let token = form_token(req).await?;
     Ok(views::signup(&token, "", &[], next, hub.site_online().await).into_response())
 }
 
@@ -86,7 +86,7 @@ pub async fn signup(
         (Ok(u), Ok(p)) => (u, p),
         (u, p) => {
             let errors: Vec<&str> = [u.err(), p.err()].into_iter().flatten().collect();
-            let token = csrf_token(&session).await?;
+            let token = form_token(req).await?;
             let page = views::signup(
                 &token,
                 &form.username,
@@ -106,7 +106,7 @@ pub async fn signup(
     let turn = match turn {
         Ok(turn) => turn,
         Err(wait) => {
-            let token = csrf_token(&session).await?;
+            let token = form_token(req).await?;
             let error = format!(
                 "Too many sign-ups from your network. Try again in {}.",
                 wait.in_words()
@@ -132,7 +132,7 @@ pub async fn signup(
     let id = match user::Entity::insert(new_user).exec(db).await {
         Ok(done) => done.last_insert_id,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            let token = csrf_token(&session).await?;
+            let token = form_token(req).await?;
             let errors = ["That username is taken. Choose another one."];
             let page = views::signup(
                 &token,
@@ -171,7 +171,7 @@ pub async fn login_form(
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other(next).into_response());
     }
-    let token = csrf_token(&session_of(req)?).await?;
+    let token = form_token(req).await?;
     Ok(views::login(&token, "", None, next, hub.site_online().await).into_response())
 }
 
@@ -198,7 +198,7 @@ pub async fn login(
     let next = landing(&form.next);
     let address = client_ip(req);
     let form_with = async |error: &str| -> Result<maud::Markup, AppError> {
-        let token = csrf_token(&session).await?;
+        let token = form_token(req).await?;
         Ok(views::login(
             &token,
             &form.username,

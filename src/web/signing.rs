@@ -1,7 +1,8 @@
 //! The server's signing key, kept in the database's `secrets` table so that every
 //! process on the database and every restart signs alike. It signs short values a
-//! browser holds for the server (the log-in device cookie) and checks them when they
-//! come back; what the values mean is their owner's business.
+//! browser holds for the server (the log-in device cookie, an anonymous visitor's CSRF
+//! token) and checks them when they come back; what the values mean is their owner's
+//! business.
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;

@@ -249,11 +249,18 @@ async fn the_session_id_changes_at_log_in_so_an_id_known_before_is_worthless_aft
     let app = TestApp::spawn().await;
     app.member("alice").await;
 
-    let browser = app.visitor();
+    // The log-in page makes no session; an id planted in the browser beforehand (by
+    // someone who hopes to share the session once it is signed in) is not kept.
+    let fresh = app.visitor();
+    assert_eq!(fresh.page("/login").await.status, StatusCode::OK);
+    assert_eq!(
+        fresh.session_cookie(),
+        None,
+        "the log-in page made a session"
+    );
+    let before = "hearth_session=AAAAAAAAAAAAAAAAAAAAAA".to_owned();
+    let browser = app.visitor_with_cookie(&before);
     assert_eq!(browser.page("/login").await.status, StatusCode::OK);
-    let before = browser
-        .session_cookie()
-        .expect("the log-in page gives a session cookie");
     let resp = browser.login("alice", "password123").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let after = browser

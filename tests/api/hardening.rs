@@ -707,3 +707,54 @@ async fn the_lobby_lists_rooms_a_page_at_a_time_and_filters_them_by_name() {
         "the filter is kept across pages"
     );
 }
+
+#[tokio::test]
+async fn anonymous_visits_to_the_log_in_and_sign_up_forms_write_no_session() {
+    let app = TestApp::spawn().await;
+    let _alice = app.member("alice").await;
+    let before = app.rows("sessions").await;
+    // Fresh browsers, 20 at a time.
+    let app = &app;
+    for _ in 0..5 {
+        let visits = (0..20).map(|i| async move {
+            let visitor = app.visitor();
+            let path = if i % 2 == 0 { "/login" } else { "/signup" };
+            let page = visitor.page(path).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(!page.csrf_token().is_empty());
+        });
+        join_all(visits).await;
+    }
+    // A form sent back wrong is re-rendered, and writes nothing either.
+    let visitor = app.visitor();
+    assert_eq!(
+        visitor.signup("bob", "short").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        visitor.login("alice", "wrong-guess").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.rows("sessions").await,
+        before,
+        "a session row was written"
+    );
+    // The token from the form still guards the log-in, and logging in makes a session.
+    assert_eq!(
+        visitor
+            .post_with_token(
+                "/login",
+                &[("username", "alice"), ("password", "password123")],
+                "made-up-token"
+            )
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        visitor.login("alice", "password123").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.rows("sessions").await, before + 1);
+}
