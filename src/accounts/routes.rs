@@ -81,7 +81,7 @@ pub async fn signup(
     let session = session_of(req)?;
     let next = landing(&form.next);
     let username = Username::parse(&form.username);
-    let password = Password::parse(&form.password);
+    let password = Password::choose(&form.password, &form.username);
     let (username, password) = match (username, password) {
         (Ok(u), Ok(p)) => (u, p),
         (u, p) => {

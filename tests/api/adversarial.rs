@@ -50,7 +50,7 @@ async fn look_alike_and_invisible_characters_cannot_make_a_name() {
         "alice\u{00A0}",   // no-break space (not trimmed as ASCII)
     ] {
         let visitor = app.visitor();
-        let resp = visitor.signup(disguise, "password123").await;
+        let resp = visitor.signup(disguise, "tulip-harbor-42").await;
         assert_eq!(
             resp.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -126,4 +126,29 @@ async fn markup_in_names_rooms_and_messages_never_becomes_markup() {
         .page("/users?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
         .await;
     assert!(search.select("main script").is_empty());
+}
+
+#[tokio::test]
+async fn the_commonest_passwords_and_a_password_equal_to_the_username_are_refused() {
+    let app = TestApp::spawn().await;
+    for (name, password) in [
+        ("alice", "password"),
+        ("alice", "12345678"),
+        ("alice", "password123"),
+        ("alice_1984", "alice_1984"),
+        ("alice_1984", "ALICE_1984"),
+    ] {
+        let resp = app.visitor().signup(name, password).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{password:?} for {name}"
+        );
+        let page = resp.text().await.expect("page");
+        assert!(
+            page.contains("most common") || page.contains("can't be your username"),
+            "{password:?}: no clear reason"
+        );
+    }
+    assert_eq!(app.rows("users").await, 0, "nothing created");
 }

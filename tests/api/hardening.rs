@@ -95,12 +95,12 @@ async fn a_browser_that_logged_in_before_is_not_locked_out_by_guesses_from_elsew
     assert!(retry_after(&locked).is_some(), "429 without Retry-After");
     // A browser the account has never logged in from shares the locked allowance...
     let new_browser = app.visitor_from([127, 0, 0, 3]);
-    let refused = new_browser.login("alice", "password123").await;
+    let refused = new_browser.login("alice", "tulip-harbor-42").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&refused).is_some(), "429 without Retry-After");
     // ...but Alice's own browser has an allowance of its own.
     assert_eq!(
-        alice.login("alice", "password123").await.status(),
+        alice.login("alice", "tulip-harbor-42").await.status(),
         StatusCode::SEE_OTHER
     );
     assert!(alice.is_signed_in().await);
@@ -118,12 +118,12 @@ async fn a_browser_s_own_wrong_guesses_lock_only_that_browser() {
         );
     }
     assert_eq!(
-        alice.login("alice", "password123").await.status(),
+        alice.login("alice", "tulip-harbor-42").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
     let laptop = app.visitor_from([127, 0, 0, 4]);
     assert_eq!(
-        laptop.login("alice", "password123").await.status(),
+        laptop.login("alice", "tulip-harbor-42").await.status(),
         StatusCode::SEE_OTHER,
         "the account's shared allowance is untouched"
     );
@@ -156,7 +156,7 @@ async fn a_burst_of_log_ins_from_one_address_is_refused_before_it_queues_for_has
             .send()
     });
     let (answers, alice_logs_in) =
-        tokio::join!(join_all(guesses), alice.login("alice", "password123"));
+        tokio::join!(join_all(guesses), alice.login("alice", "tulip-harbor-42"));
     let answers: Vec<(StatusCode, Option<u64>)> = answers
         .into_iter()
         .map(|r| {
@@ -206,7 +206,7 @@ async fn sign_ups_and_sockets_past_their_limits_say_when_to_retry() {
     for i in 0..10 {
         app.member(&format!("user{i}")).await;
     }
-    let refused = app.visitor().signup("one-more", "password123").await;
+    let refused = app.visitor().signup("one-more", "tulip-harbor-42").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(
         retry_after(&refused).is_some(),
@@ -214,7 +214,7 @@ async fn sign_ups_and_sockets_past_their_limits_say_when_to_retry() {
     );
 
     let user = app.visitor();
-    user.login("user0", "password123").await;
+    user.login("user0", "tulip-harbor-42").await;
     let _open = user.socket("/ws").await;
     let refused = user.raw_socket_refusal("/ws").await;
     assert_eq!(refused.status(), 429);
@@ -745,7 +745,7 @@ async fn anonymous_visits_to_the_log_in_and_sign_up_forms_write_no_session() {
         visitor
             .post_with_token(
                 "/login",
-                &[("username", "alice"), ("password", "password123")],
+                &[("username", "alice"), ("password", "tulip-harbor-42")],
                 "made-up-token"
             )
             .await
@@ -753,7 +753,7 @@ async fn anonymous_visits_to_the_log_in_and_sign_up_forms_write_no_session() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        visitor.login("alice", "password123").await.status(),
+        visitor.login("alice", "tulip-harbor-42").await.status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(app.rows("sessions").await, before + 1);

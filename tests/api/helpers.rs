@@ -166,10 +166,10 @@ impl TestApp {
         Visitor::from_address(self.addr, local)
     }
 
-    /// A visitor who has signed up as `username` (password `password123`).
+    /// A visitor who has signed up as `username` (password `tulip-harbor-42`).
     pub async fn member(&self, username: &str) -> Visitor {
         let visitor = self.visitor();
-        let resp = visitor.signup(username, "password123").await;
+        let resp = visitor.signup(username, "tulip-harbor-42").await;
         assert_eq!(
             resp.status(),
             StatusCode::SEE_OTHER,
