@@ -10,6 +10,7 @@
 //!   ([`source`]).
 //! - [`queries`], [`page`], [`views`]: history and its rendering; [`sidebar`] and
 //!   [`unread`]: the conversations of a person and what they have not read.
+//! - [`invisible`]: the characters that disguise text, taken out of messages and names.
 //! - [`access`] decides who may see a conversation; [`members`] keeps who is in one.
 //! - [`socket`] is the WebSocket endpoint of a page; [`routes`] the composer's action.
 pub mod access;
@@ -17,6 +18,7 @@ pub mod actions;
 mod body;
 pub mod catchup;
 pub mod format;
+pub mod invisible;
 pub mod members;
 pub mod page;
 pub mod queries;

@@ -88,7 +88,9 @@ fn is_emoji(c: char) -> bool {
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         use unicode_normalization::UnicodeNormalization;
-        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Invisible characters would make names that look alike but are not one room.
+        let visible = crate::chat::invisible::strip(raw);
+        let name = visible.split_whitespace().collect::<Vec<_>>().join(" ");
         let length = name.chars().count();
         if length == 0 {
             return Err("Give the room a name.");
@@ -157,5 +159,14 @@ mod tests {
         assert_eq!(slug("ｃａｆｅ"), slug("cafe"), "full-width letters");
         assert_eq!(slug("日本語の部屋"), Ok("日本語の部屋".to_owned()));
         assert!(RoomName::parse("☕☕").is_ok());
+        assert_eq!(
+            slug("gen\u{200B}eral"),
+            slug("general"),
+            "a zero-width space"
+        );
+        assert!(
+            RoomName::parse("\u{3164}\u{3164}").is_err(),
+            "Hangul fillers"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! `*italic*` and `_italic_`, `~~struck~~`, `` `code` ``, fenced code blocks (with
 //! syntax highlighting, [`highlight`]), `> quotes` and lists, and links: `[text](url)`,
 //! `<url>` and bare `https://…` alike, for http(s) only, with the rel attributes every
-//! link of the site has. What it does not make: headings, images, rules, tables, raw
+//! link of the site has, a host that mixes scripts in punycode ([`links`]). What it
+//! does not make: headings, images, rules, tables, raw
 //! HTML. Those are shown as the text that was typed, from its source.
 //!
 //! The renderer is a whitelist: it writes only the elements above, every piece of
@@ -14,6 +15,7 @@
 //! `tabindex` (it may scroll).
 //! Nothing of the input becomes markup.
 pub mod highlight;
+mod links;
 
 use std::ops::Range;
 
@@ -177,7 +179,7 @@ impl Renderer<'_> {
                 let anchor = is_web_link(&dest_url) && self.links.is_empty();
                 if anchor {
                     self.out.push_str("<a href=\"");
-                    escape(&dest_url, self.out);
+                    escape(&links::shown(&dest_url), self.out);
                     self.out.push('"');
                     self.out.push_str(LINK_ATTRIBUTES);
                     self.out.push('>');
@@ -219,12 +221,13 @@ impl Renderer<'_> {
         for span in finder.spans(text) {
             match span.kind() {
                 Some(LinkKind::Url) if is_web_link(span.as_str()) => {
+                    let shown = links::shown(span.as_str());
                     self.out.push_str("<a href=\"");
-                    escape(span.as_str(), self.out);
+                    escape(&shown, self.out);
                     self.out.push('"');
                     self.out.push_str(LINK_ATTRIBUTES);
                     self.out.push('>');
-                    escape(span.as_str(), self.out);
+                    escape(&shown, self.out);
                     self.out.push_str("</a>");
                 }
                 _ => escape(span.as_str(), self.out),
