@@ -15,7 +15,7 @@
 //! `tabindex` (it may scroll).
 //! Nothing of the input becomes markup.
 pub mod highlight;
-mod links;
+pub mod links;
 
 use std::ops::Range;
 
