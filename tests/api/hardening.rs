@@ -758,3 +758,41 @@ async fn anonymous_visits_to_the_log_in_and_sign_up_forms_write_no_session() {
     );
     assert_eq!(app.rows("sessions").await, before + 1);
 }
+
+#[tokio::test]
+#[ignore = "needs postgres"]
+async fn sockets_being_set_up_are_capped_and_each_frees_its_place_once_set_up() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let database = crate::helpers::TestDatabase::create().await;
+    let app = TestApp::builder()
+        .database(database.url())
+        .configure(|c| c.limits.handshakes_in_flight = 1)
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let origin = alice.url("");
+    // The table a socket's set-up reads first (its sidebar), held, so that the set-up
+    // of the first socket waits after its upgrade.
+    let blocker = sea_orm::Database::connect(database.url())
+        .await
+        .expect("connect");
+    let hold = blocker.begin().await.expect("begin");
+    hold.execute_unprepared("LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let first = alice
+        .try_socket("/ws", Some(&origin))
+        .await
+        .expect("the first socket is upgraded");
+    assert_eq!(
+        alice.try_socket("/ws", Some(&origin)).await.err(),
+        Some(503),
+        "a second socket while the first is still being set up"
+    );
+    hold.rollback().await.expect("release");
+    crate::helpers::eventually("a socket opens once the first is set up", || async {
+        alice.try_socket("/ws", Some(&origin)).await.is_ok()
+    })
+    .await;
+    drop(first);
+}
