@@ -3,6 +3,15 @@
 //! database takes a write, and, with other processes, the bus is listening. A load
 //! balancer keeps a live process that is not ready out of rotation and an orchestrator
 //! restarts one that is not alive, so the two answer different questions.
+//!
+//! Anyone may ask, so the readiness checks (a dozen statements and a write) run at
+//! most once per [`FRESH`] however often `/readyz` is asked, and give up after
+//! [`PATIENCE`]: the answer in between is the last one.
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
 use migration::MigratorTrait;
 use poem::{Response, handler, http::StatusCode, web::Data};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -38,14 +47,54 @@ pub async fn healthz(Data(db): Data<&DatabaseConnection>) -> Response {
     }
 }
 
+/// How long a readiness answer is given again without checking.
+const FRESH: Duration = Duration::from_secs(1);
+/// How long the checks may take before the process counts as not ready.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+/// The last readiness answer, shared by the requests that ask for it.
+#[derive(Default)]
+pub struct Readiness {
+    last: tokio::sync::Mutex<Option<(Instant, Arc<Vec<String>>)>>,
+}
+
+impl Readiness {
+    /// Why the process cannot serve (empty when it can), checked at most once per
+    /// [`FRESH`]: those who ask meanwhile wait for the check in progress.
+    async fn reasons(
+        &self,
+        db: &DatabaseConnection,
+        gate: &WriteGate,
+        hub: &Hub,
+    ) -> Arc<Vec<String>> {
+        let mut last = self.last.lock().await;
+        if let Some((at, reasons)) = last.as_ref() {
+            if at.elapsed() < FRESH {
+                return reasons.clone();
+            }
+        }
+        let reasons = match tokio::time::timeout(PATIENCE, not_ready(db, gate, hub)).await {
+            Ok(reasons) => reasons,
+            Err(_) => vec![format!(
+                "the database did not answer the checks within {} seconds",
+                PATIENCE.as_secs()
+            )],
+        };
+        let reasons = Arc::new(reasons);
+        *last = Some((Instant::now(), reasons.clone()));
+        reasons
+    }
+}
+
 /// `GET /readyz`: 200 `ready`, or 503 with every reason it is not (readiness).
 #[handler]
 pub async fn readyz(
     Data(db): Data<&DatabaseConnection>,
     Data(gate): Data<&WriteGate>,
     Data(hub): Data<&Hub>,
+    Data(readiness): Data<&Arc<Readiness>>,
 ) -> Response {
-    let reasons = not_ready(db, gate, hub).await;
+    let reasons = readiness.reasons(db, gate, hub).await;
     if reasons.is_empty() {
         text(StatusCode::OK, "ready".to_owned())
     } else {

@@ -44,6 +44,8 @@ pub struct Parts {
     pub sessions: Arc<Sessions>,
     /// Public rooms by slug.
     pub rooms: Arc<rooms::Directory>,
+    /// The last answer of `/readyz`.
+    pub readiness: Arc<health::Readiness>,
     /// The key cookies are signed with (log-in device cookies, anonymous CSRF tokens).
     pub signer: Arc<Signer>,
 }
@@ -135,6 +137,7 @@ impl Server {
             limits,
             sessions,
             rooms: Arc::new(rooms::Directory::default()),
+            readiness: Arc::default(),
             signer,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
@@ -248,6 +251,7 @@ impl Parts {
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
         req.set_data(self.signer.clone());
+        req.set_data(self.readiness.clone());
     }
 }
 
