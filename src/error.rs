@@ -37,6 +37,9 @@ pub enum AppError {
     TooManySockets,
     #[error("the server is at its socket limit")]
     ServerFull,
+    /// Too many sockets are being set up at this moment: 503, briefly.
+    #[error("too many sockets are being set up at once")]
+    SocketsBusy,
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("session error: {0}")]
@@ -124,6 +127,9 @@ impl AppError {
                 "You have too many hearth pages open. Close some tabs and reload this one."
             }
             AppError::ServerFull => "hearth is full right now. Try again in a minute.",
+            AppError::SocketsBusy => {
+                "hearth is connecting many pages at once. This one will try again in a moment."
+            }
             AppError::NotFound => {
                 "There is nothing here. It may have been removed, or you may not be allowed to see it."
             }
@@ -166,7 +172,7 @@ impl ResponseError for AppError {
             AppError::TooManyRequests(_) | AppError::TooManySockets => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServerFull | AppError::SocketsBusy => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             e if e.unservable().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,

@@ -95,7 +95,8 @@ pub async fn connect(
     let mut slot = match chat.hub.reserve_socket(viewer.id, caps) {
         Ok(slot) => slot,
         Err(Refusal::PersonFull) => return Err(AppError::TooManySockets),
-        Err(Refusal::ServerFull | Refusal::Busy) => return Err(AppError::ServerFull),
+        Err(Refusal::ServerFull) => return Err(AppError::ServerFull),
+        Err(Refusal::Busy) => return Err(AppError::SocketsBusy),
     };
     let owner = SocketOwner {
         user_id: viewer.id,
