@@ -2,7 +2,9 @@
 //! flags and environment variables; tests build it directly. No parsing happens here.
 use std::time::Duration;
 
-use crate::{limits::LimitSettings, live::LiveSettings, push::PushSettings};
+use crate::{
+    limits::LimitSettings, live::LiveSettings, push::PushSettings, web::serve::HttpSettings,
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -23,6 +25,8 @@ pub struct Config {
     pub live: LiveSettings,
     /// Web Push: the contact push services see, and which endpoints may be called.
     pub push: PushSettings,
+    /// HTTP timeouts and connection limits.
+    pub http: HttpSettings,
 }
 
 impl Config {
@@ -37,6 +41,7 @@ impl Config {
             limits: LimitSettings::default(),
             live: LiveSettings::default(),
             push: PushSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

@@ -122,9 +122,108 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     } else {
         options.max_connections(20).min_connections(1);
     }
-    let db = Database::connect(options).await?;
-    ensure_writable(&db).await?;
+    let db = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(e) if url.starts_with("sqlite:") => return Err(explain_sqlite_open(url, e)),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = ensure_writable(&db).await {
+        return Err(match sqlite_directory(url) {
+            Some(dir) if url.starts_with("sqlite:") && !directory_writable(&dir) => {
+                read_only_directory(&dir, url)
+            }
+            _ => e,
+        });
+    }
     Ok(db)
+}
+
+/// `error` from opening the SQLite database at `url`, in words a person can act on
+/// when its cause is the file's directory: SQLite says only "unable to open database
+/// file" (14) or gives a read-only code (8, or 1544 for a read-only directory).
+fn explain_sqlite_open(url: &str, error: DbErr) -> DbErr {
+    let code = sqlite_code(&error);
+    if !code.is_some_and(|c| c == 14 || c & 0xff == 8) {
+        return error;
+    }
+    let Some(dir) = sqlite_directory(url) else {
+        return error;
+    };
+    if !dir.is_dir() {
+        return DbErr::Custom(format!(
+            "the directory {} does not exist, so the database {} cannot be created \
+             there (create the directory, or point --database-url elsewhere)",
+            dir.display(),
+            sqlite_path(url)
+        ));
+    }
+    if !directory_writable(&dir) {
+        return read_only_directory(&dir, url);
+    }
+    let path = sqlite_path(url);
+    DbErr::Custom(format!(
+        "cannot open the database file {path}: check that this user may read and \
+         write it ({error})"
+    ))
+}
+
+/// The file a `sqlite://` URL names.
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+}
+
+/// The directory the file of a `sqlite://` URL is in (`None` for an in-memory one).
+fn sqlite_directory(url: &str) -> Option<std::path::PathBuf> {
+    let path = sqlite_path(url);
+    if path.is_empty() || path.starts_with(':') || url.contains("mode=memory") {
+        return None;
+    }
+    let dir = match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    Some(std::fs::canonicalize(&dir).unwrap_or(dir))
+}
+
+fn read_only_directory(dir: &std::path::Path, url: &str) -> DbErr {
+    DbErr::Custom(format!(
+        "the directory {} is read-only, and hearth needs to write there: the database \
+         {} and the -wal and -shm files SQLite keeps beside it (run hearth in a writable \
+         directory, or point --database-url at one)",
+        dir.display(),
+        sqlite_path(url)
+    ))
+}
+
+/// SQLite's extended result code in `error`, if it carries one.
+fn sqlite_code(error: &DbErr) -> Option<i32> {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = error
+    else {
+        return None;
+    };
+    e.as_database_error()?.code()?.parse().ok()
+}
+
+/// Whether a file can be created in `dir` (permissions alone do not say: a read-only
+/// mount refuses even root).
+fn directory_writable(dir: &std::path::Path) -> bool {
+    let probe = dir.join(format!(".hearth-write-probe-{}", std::process::id()));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .is_ok();
+    if created {
+        let _ = std::fs::remove_file(&probe);
+    }
+    created
 }
 
 /// Fails, with a message a person can act on, when the database will not take writes.
@@ -393,6 +492,31 @@ pub fn statement(
     values: impl IntoIterator<Item = sea_orm::Value>,
 ) -> sea_orm::Statement {
     statement_for(db.get_database_backend(), sql, values)
+}
+
+/// The secret named `name` in `secrets`, storing `fresh` first if there is none. Two
+/// processes asking at once keep one: the second's insert is ignored and both read
+/// what was stored.
+pub async fn kept_secret(
+    db: &DatabaseConnection,
+    name: &str,
+    fresh: String,
+) -> Result<String, DbErr> {
+    db.execute_raw(statement(
+        db,
+        "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        [name.into(), fresh.into()],
+    ))
+    .await?;
+    let row = db
+        .query_one_raw(statement(
+            db,
+            "SELECT value FROM secrets WHERE name = ?",
+            [name.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("the secret {name}")))?;
+    row.try_get("", "value")
 }
 
 /// [`statement`] for a backend (in a transaction, say).

@@ -10,10 +10,12 @@
 //!   [`config`] is what the binary's flags turn into. Handlers take the parts they use.
 //! - [`db`] connects to SQLite or PostgreSQL and runs the migrations of `migrations/`;
 //!   `entities` describes the tables.
-//! - [`web`] is what every page shares: the server loop, the session middleware and
-//!   store, the CSRF check, the [`web::Viewer`] extractor, the page layout and the error
-//!   pages. It knows nothing of the capabilities above it.
-//! - [`accounts`]: sign up, log in, log out, and the validated [`accounts::Username`].
+//! - [`web`] is what every page shares: the server loop (with its connection limits
+//!   and timeouts), the session middleware and store, the signing key, the CSRF check,
+//!   the [`web::Viewer`] extractor, the page layout and the error pages. It knows
+//!   nothing of the capabilities above it.
+//! - [`accounts`]: sign up, log in (with device cookies), log out, and the validated
+//!   [`accounts::Username`] and [`accounts::Password`].
 //! - [`rooms`]: the lobby, creating a room, opening and leaving one.
 //! - [`direct`]: private chats of two people, and the people directory.
 //! - [`chat`]: what rooms and private chats share ([`chat::Chat`]): messages as
@@ -28,6 +30,9 @@
 //! - [`push`]: Web Push to people with no page open, and what makes hearth installable
 //!   (the service worker, the manifest, the offline page).
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
+//! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
+//! - [`limits`]: how fast one person may post, create rooms, sign up or guess
+//!   passwords, and how many password hashes may be in flight.
 //! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
 //!   binary and served under content-hash URLs.
 pub mod accounts;
@@ -38,6 +43,7 @@ pub mod db;
 pub mod direct;
 mod entities;
 pub mod error;
+pub mod health;
 pub mod limits;
 pub mod live;
 pub mod push;

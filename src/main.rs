@@ -55,6 +55,8 @@ struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     push: PushArgs,
+    #[command(flatten)]
+    http: HttpArgs,
 }
 
 /// Web Push to people with no page open.
@@ -85,6 +87,35 @@ impl From<PushArgs> for hearth::push::PushSettings {
     }
 }
 
+/// How long connections may wait, and how many one address may hold.
+#[derive(Args, Clone)]
+struct HttpArgs {
+    /// Seconds from a request's first byte to the end of its head.
+    #[arg(long, env = "HEARTH_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds an idle connection is kept open for its next request.
+    #[arg(long, env = "HEARTH_KEEP_ALIVE_TIMEOUT", default_value_t = 30)]
+    keep_alive_timeout: u64,
+    /// Seconds a request's body may take to arrive (408 past it).
+    #[arg(long, env = "HEARTH_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// HTTP connections one address may hold open at once (behind a proxy, the
+    /// proxy is one address: raise it).
+    #[arg(long, env = "HEARTH_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    connections_per_address: usize,
+}
+
+impl From<HttpArgs> for hearth::web::serve::HttpSettings {
+    fn from(args: HttpArgs) -> Self {
+        hearth::web::serve::HttpSettings {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            connections_per_address: args.connections_per_address,
+        }
+    }
+}
+
 /// Abuse limits; the defaults suit a public server.
 #[derive(Args, Clone)]
 struct LimitArgs {
@@ -97,12 +128,21 @@ struct LimitArgs {
     /// Sign-ups one address may make in a burst (then one per six minutes).
     #[arg(long, env = "HEARTH_SIGNUP_BURST", default_value_t = 10)]
     signup_burst: u32,
+    /// Rooms one person may create in a burst (then one a minute).
+    #[arg(long, env = "HEARTH_ROOM_BURST", default_value_t = 10)]
+    room_burst: u32,
     /// Failed log-ins for one account before attempts are slowed down.
     #[arg(long, env = "HEARTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     login_failures_per_account: u32,
     /// Failed log-ins from one address before attempts are slowed down.
     #[arg(long, env = "HEARTH_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
     login_failures_per_address: u32,
+    /// Password hashes (log-ins, sign-ups) in flight at once; more wait outside (429).
+    #[arg(long, env = "HEARTH_HASHES_IN_FLIGHT", default_value_t = 32)]
+    hashes_in_flight: usize,
+    /// Password hashes in flight at once for one address.
+    #[arg(long, env = "HEARTH_HASHES_IN_FLIGHT_PER_ADDRESS", default_value_t = 2)]
+    hashes_in_flight_per_address: usize,
     /// WebSockets one person may hold open.
     #[arg(long, env = "HEARTH_SOCKETS_PER_USER", default_value_t = 20)]
     sockets_per_user: usize,
@@ -113,6 +153,9 @@ struct LimitArgs {
     /// two minutes).
     #[arg(long, env = "HEARTH_GROUP_MENTION_BURST", default_value_t = 3)]
     group_mention_burst: u32,
+    /// WebSockets being set up at once (upgrade and catch-up); past it, 503.
+    #[arg(long, env = "HEARTH_HANDSHAKES_IN_FLIGHT", default_value_t = 256)]
+    handshakes_in_flight: usize,
 }
 
 impl From<LimitArgs> for hearth::limits::LimitSettings {
@@ -121,11 +164,15 @@ impl From<LimitArgs> for hearth::limits::LimitSettings {
             message_burst: args.message_burst,
             messages_per_second: args.messages_per_second,
             signup_burst: args.signup_burst,
+            room_burst: args.room_burst,
             login_failures_per_account: args.login_failures_per_account,
             login_failures_per_address: args.login_failures_per_address,
+            hashes_in_flight: args.hashes_in_flight,
+            hashes_in_flight_per_address: args.hashes_in_flight_per_address,
             sockets_per_user: args.sockets_per_user,
             max_sockets: args.max_sockets,
             group_mention_burst: args.group_mention_burst,
+            handshakes_in_flight: args.handshakes_in_flight,
         }
     }
 }
@@ -141,6 +188,7 @@ impl From<ServeArgs> for hearth::Config {
             limits: args.limits.into(),
             live: hearth::live::LiveSettings::default(),
             push: args.push.into(),
+            http: args.http.into(),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use poem::{Endpoint, EndpointExt, Route, get, handler, post, web::Data};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -19,8 +19,7 @@ use crate::{
         source::ChatSource, unread, writer::Writer,
     },
     config::Config,
-    db, direct,
-    error::AppError,
+    db, direct, health,
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
@@ -29,6 +28,7 @@ use crate::{
         errors, request_log, security, serve,
         session::{self, Sessions},
         session_store::DbSessionStore,
+        signing::Signer,
     },
 };
 
@@ -36,6 +36,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Parts {
     pub db: DatabaseConnection,
+    /// SQLite's queue of writers (open on PostgreSQL).
+    pub gate: db::WriteGate,
     pub config: Arc<Config>,
     pub hub: Hub,
     pub chat: Arc<Chat>,
@@ -44,6 +46,10 @@ pub struct Parts {
     /// Public rooms by slug.
     pub rooms: Arc<rooms::Directory>,
     pub pusher: Pusher,
+    /// The last answer of `/readyz`.
+    pub readiness: Arc<health::Readiness>,
+    /// The key cookies are signed with (log-in device cookies, anonymous CSRF tokens).
+    pub signer: Arc<Signer>,
 }
 
 /// A server bound to its address, ready to run.
@@ -62,6 +68,11 @@ impl Server {
         db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
+        let signer = Arc::new(
+            Signer::load(&db, "cookies")
+                .await
+                .context("cannot read the signing key")?,
+        );
         let members = Arc::new(Members::new(db.clone()));
         let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
@@ -128,8 +139,11 @@ impl Server {
         let sessions = Arc::new(Sessions {
             store,
             secure_cookies: config.secure_cookies,
+            body_timeout: config.http.body_timeout,
+            signer: signer.clone(),
         });
         let parts = Parts {
+            gate: write_gate.clone(),
             db,
             config: Arc::new(config),
             hub,
@@ -138,6 +152,8 @@ impl Server {
             sessions,
             rooms: Arc::new(rooms::Directory::default()),
             pusher,
+            readiness: Arc::default(),
+            signer,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         if db::is_sqlite(&parts.db) {
@@ -179,7 +195,8 @@ impl Server {
             tracing::info!("shutting down");
             hub.shutdown();
         };
-        let served = serve::serve(self.listener, app(self.parts), signal, grace).await;
+        let http = self.parts.config.http.clone();
+        let served = serve::serve(self.listener, app(self.parts), signal, grace, &http).await;
         // Leave the shared presence now rather than when the leases run out.
         tokio::time::timeout(Duration::from_secs(2), hub_after.withdraw())
             .await
@@ -240,7 +257,8 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/manifest.webmanifest", get(push::routes::manifest))
         .at("/offline", get(push::routes::offline))
         .at("/ws", get(chat::socket::connect))
-        .at("/healthz", get(healthz))
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
         .at("/assets/*path", get(assets::serve))
         .around(errors::middleware)
         .around(session::middleware)
@@ -256,6 +274,7 @@ impl Parts {
     /// Puts each part in the request's data, where handlers take what they use.
     fn lend(&self, req: &mut poem::Request) {
         req.set_data(self.db.clone());
+        req.set_data(self.gate.clone());
         req.set_data(self.config.clone());
         req.set_data(self.hub.clone());
         req.set_data(self.chat.clone());
@@ -263,18 +282,8 @@ impl Parts {
         req.set_data(self.sessions.clone());
         req.set_data(self.rooms.clone());
         req.set_data(self.pusher.clone());
-    }
-}
-
-/// `GET /healthz`: 200 `ok` while the database answers.
-#[handler]
-async fn healthz(Data(db): Data<&DatabaseConnection>) -> Result<&'static str, AppError> {
-    if db::ping(db).await {
-        Ok("ok")
-    } else {
-        Err(AppError::Db(sea_orm::DbErr::Conn(
-            sea_orm::RuntimeErr::Internal("database unreachable".into()),
-        )))
+        req.set_data(self.signer.clone());
+        req.set_data(self.readiness.clone());
     }
 }
 

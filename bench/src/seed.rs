@@ -99,7 +99,11 @@ pub async fn seed_database(
         .await
         .context("cannot migrate the database")?;
     let password = Password::parse(BENCH_PASSWORD).map_err(|e| anyhow!(e))?;
-    let password_hash = hearth::accounts::password::hash(password)
+    let limits = hearth::limits::Limits::new(hearth::limits::LimitSettings::default());
+    let turn = limits
+        .hashing_turn(std::net::Ipv4Addr::LOCALHOST.into())
+        .map_err(|_| anyhow!("no turn at hashing"))?;
+    let password_hash = hearth::accounts::password::hash(password, turn)
         .await
         .map_err(|e| anyhow!("hashing the bench password: {e}"))?;
 

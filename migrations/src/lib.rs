@@ -9,7 +9,8 @@ mod m20261123_000001_initial;
 mod m20261123_000002_presence;
 mod m20261201_000003_event_sequence;
 mod m20261201_000004_message_actions;
-mod m20261201_000005_notifications;
+mod m20261201_000005_secrets;
+mod m20261201_000006_notifications;
 
 pub struct Migrator;
 
@@ -21,7 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_presence::Migration),
             Box::new(m20261201_000003_event_sequence::Migration),
             Box::new(m20261201_000004_message_actions::Migration),
-            Box::new(m20261201_000005_notifications::Migration),
+            Box::new(m20261201_000005_secrets::Migration),
+            Box::new(m20261201_000006_notifications::Migration),
         ]
     }
 }

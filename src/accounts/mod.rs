@@ -1,6 +1,7 @@
 //! Accounts: signing up, logging in and out, and the rules for usernames and
 //! passwords. Sessions themselves belong to [`crate::web::session`]; this module decides
 //! who someone is and hands that to it.
+pub mod device;
 pub mod password;
 pub mod routes;
 mod views;
@@ -86,6 +87,23 @@ impl Password {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A password for a new account of `username`: within the length rules, not the
+    /// username itself, and not one of the commonest passwords (zxcvbn's lowest score:
+    /// found within about a thousand guesses, the username's variations among them).
+    pub fn choose(raw: &str, username: &str) -> Result<Self, &'static str> {
+        let password = Self::parse(raw)?;
+        let name = username.trim();
+        if !name.is_empty() && raw.trim().eq_ignore_ascii_case(name) {
+            return Err("Your password can't be your username.");
+        }
+        if zxcvbn::zxcvbn(raw, &[name]).score() == zxcvbn::Score::Zero {
+            return Err(
+                "That password is one of the most common ones. Choose one that is harder to guess.",
+            );
+        }
+        Ok(password)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -119,5 +137,17 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(257)).is_err());
         assert!(Password::parse("long enough").is_ok());
+    }
+
+    #[test]
+    fn the_commonest_passwords_and_the_username_are_refused() {
+        for common in ["password", "12345678", "qwertyuiop", "iloveyou"] {
+            assert!(Password::choose(common, "alice").is_err(), "{common}");
+        }
+        assert!(Password::choose("alice_1984", "alice_1984").is_err());
+        assert!(Password::choose("ALICE_1984", "alice_1984").is_err());
+        assert!(Password::choose("tulip-harbor-42", "alice").is_ok());
+        assert!(Password::choose("password123", "alice").is_err());
+        assert!(Password::choose("correct horse battery", "alice").is_ok());
     }
 }

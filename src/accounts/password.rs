@@ -4,7 +4,8 @@
 //! own: one fewer than the cores (at least one), in the idle scheduling class and off
 //! the first core, so that a storm of log-ins queues here and takes only the CPU the
 //! chat leaves (and 19 MiB per hash, a bounded number of times, in other caches than
-//! one core's).
+//! one core's). How many hashes may wait here is [`crate::limits`]'s: a request
+//! without a turn is refused before it queues.
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use argon2::{
@@ -13,7 +14,7 @@ use argon2::{
 };
 
 use super::Password;
-use crate::error::AppError;
+use crate::{error::AppError, limits::HashingTurn};
 
 fn hasher() -> Argon2<'static> {
     // The parameters are constants within argon2's limits, so this cannot fail.
@@ -124,13 +125,17 @@ fn keep_off_first_core() {
     }
 }
 
-/// Runs `work` on a hashing thread; answers what it returns.
+/// Runs `work` on a hashing thread; answers what it returns. The `turn` is held until
+/// the work is done, even when the request is dropped while the job waits: it bounds
+/// what is queued here, not only what is awaited.
 async fn hashing<T: Send + 'static>(
+    turn: HashingTurn,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = reply.send(work());
+        drop(turn);
     });
     if let Err(mpsc::SendError(job)) = HASHERS.send(job) {
         // No hashing thread could start: the blocking pool does it instead.
@@ -141,8 +146,8 @@ async fn hashing<T: Send + 'static>(
         .map_err(|_| AppError::Internal("the hashing thread stopped".into()))
 }
 
-pub async fn hash(password: Password) -> Result<String, AppError> {
-    hashing(move || {
+pub async fn hash(password: Password, turn: HashingTurn) -> Result<String, AppError> {
+    hashing(turn, move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         hasher()
             .hash_password(password.expose().as_bytes(), &salt)
@@ -154,8 +159,12 @@ pub async fn hash(password: Password) -> Result<String, AppError> {
 
 /// Checks `password` against `stored`, or against a dummy hash when there is no user,
 /// taking about the same time either way.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
-    hashing(move || {
+pub async fn verify(
+    password: String,
+    stored: Option<String>,
+    turn: HashingTurn,
+) -> Result<bool, AppError> {
+    hashing(turn, move || {
         let (hash, real) = match stored {
             Some(hash) => (hash, true),
             None => (DUMMY_HASH.clone(), false),

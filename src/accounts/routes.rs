@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use poem::{
     IntoResponse, Request, Response, handler,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     web::{Data, Form, Query, Redirect},
 };
 use sea_orm::{
@@ -11,14 +11,18 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::{Password, Username, password, views};
+use super::{Password, Username, device, password, views};
 use crate::{
+    config::Config,
     db::now_ms,
     entities::user,
     error::AppError,
-    limits::Limits,
+    limits::{Limits, RetryAfter},
     live::Hub,
-    web::session::{self, Viewer, csrf_token, session_of, viewer_of},
+    web::{
+        session::{self, Viewer, form_token, session_of, viewer_of},
+        signing::Signer,
+    },
 };
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +64,7 @@ pub async fn signup_form(
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other(next).into_response());
     }
-    let token = csrf_token(&session_of(req)?).await?;
+    let token = form_token(req).await?;
     Ok(views::signup(&token, "", &[], next, hub.site_online().await).into_response())
 }
 
@@ -70,17 +74,19 @@ pub async fn signup(
     Data(db): Data<&DatabaseConnection>,
     Data(hub): Data<&Hub>,
     Data(limits): Data<&Arc<Limits>>,
+    Data(signer): Data<&Arc<Signer>>,
+    Data(config): Data<&Arc<Config>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
     let next = landing(&form.next);
     let username = Username::parse_new(&form.username);
-    let password = Password::parse(&form.password);
+    let password = Password::choose(&form.password, &form.username);
     let (username, password) = match (username, password) {
         (Ok(u), Ok(p)) => (u, p),
         (u, p) => {
             let errors: Vec<&str> = [u.err(), p.err()].into_iter().flatten().collect();
-            let token = csrf_token(&session).await?;
+            let token = form_token(req).await?;
             let page = views::signup(
                 &token,
                 &form.username,
@@ -92,22 +98,30 @@ pub async fn signup(
         }
     };
 
-    if let Err(wait) = limits.signup(client_ip(req)) {
-        let token = csrf_token(&session).await?;
-        let error = format!(
-            "Too many sign-ups from your network. Try again in {}.",
-            wait.in_words()
-        );
-        let page = views::signup(
-            &token,
-            &form.username,
-            &[&error],
-            next,
-            hub.site_online().await,
-        );
-        return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
-    }
-    let password_hash = password::hash(password).await?;
+    let address = client_ip(req);
+    let turn = limits.hashing_turn(address).and_then(|turn| {
+        limits.signup(address)?;
+        Ok(turn)
+    });
+    let turn = match turn {
+        Ok(turn) => turn,
+        Err(wait) => {
+            let token = form_token(req).await?;
+            let error = format!(
+                "Too many sign-ups from your network. Try again in {}.",
+                wait.in_words()
+            );
+            let page = views::signup(
+                &token,
+                &form.username,
+                &[&error],
+                next,
+                hub.site_online().await,
+            );
+            return Ok(too_many(page, wait));
+        }
+    };
+    let password_hash = password::hash(password, turn).await?;
     let new_user = user::ActiveModel {
         username: Set(username.as_str().to_owned()),
         username_key: Set(username.key()),
@@ -118,7 +132,7 @@ pub async fn signup(
     let id = match user::Entity::insert(new_user).exec(db).await {
         Ok(done) => done.last_insert_id,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            let token = csrf_token(&session).await?;
+            let token = form_token(req).await?;
             let errors = ["That username is taken. Choose another one."];
             let page = views::signup(
                 &token,
@@ -133,7 +147,18 @@ pub async fn signup(
     };
     tracing::info!(user_id = id, "account created");
     session::sign_in(&session, id, username.as_str()).await?;
-    Ok(Redirect::see_other(next).into_response())
+    let mut resp = Redirect::see_other(next).into_response();
+    remember_device(&mut resp, signer, &username.key(), config.secure_cookies);
+    Ok(resp)
+}
+
+/// Gives the browser a device cookie for `account` (see [`device`]): its next log-ins
+/// draw on an allowance of their own.
+fn remember_device(resp: &mut Response, signer: &Signer, account: &str, secure: bool) {
+    let cookie = device::issue(signer, account, secure);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 #[handler]
@@ -146,8 +171,17 @@ pub async fn login_form(
     if viewer_of(req).await?.is_some() {
         return Ok(Redirect::see_other(next).into_response());
     }
-    let token = csrf_token(&session_of(req)?).await?;
+    let token = form_token(req).await?;
     Ok(views::login(&token, "", None, next, hub.site_online().await).into_response())
+}
+
+/// A 429 that says when to come back, in words and in `Retry-After`.
+fn too_many(page: maud::Markup, wait: RetryAfter) -> Response {
+    let mut resp = with_status(page, StatusCode::TOO_MANY_REQUESTS);
+    if let Ok(value) = HeaderValue::from_str(&wait.seconds().to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
 }
 
 #[handler]
@@ -156,61 +190,84 @@ pub async fn login(
     Data(db): Data<&DatabaseConnection>,
     Data(hub): Data<&Hub>,
     Data(limits): Data<&Arc<Limits>>,
+    Data(signer): Data<&Arc<Signer>>,
+    Data(config): Data<&Arc<Config>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
     let next = landing(&form.next);
-    let account = form.username.trim().to_ascii_lowercase();
     let address = client_ip(req);
-    if let Err(wait) = limits.login_attempt(&account, address) {
-        let token = csrf_token(&session).await?;
-        let error = format!(
-            "Too many failed attempts. Wait {} and try again.",
-            wait.in_words()
-        );
-        let page = views::login(
+    let form_with = async |error: &str| -> Result<maud::Markup, AppError> {
+        let token = form_token(req).await?;
+        Ok(views::login(
             &token,
             &form.username,
-            Some(&error),
+            Some(error),
             next,
             hub.site_online().await,
-        );
-        return Ok(with_status(page, StatusCode::TOO_MANY_REQUESTS));
-    }
-    // A malformed name cannot belong to anyone, but it still costs one hash, like any
-    // other failed log-in.
-    let found = match Username::parse(&form.username) {
-        Ok(name) => {
+        ))
+    };
+    // The limits come before any hashing, and the name is checked before it becomes
+    // one of their keys.
+    let turn = match limits.hashing_turn(address) {
+        Ok(turn) => turn,
+        Err(wait) => {
+            let error = "Too many log-ins from your network at once. Try again in a moment.";
+            let page = form_with(error).await?;
+            return Ok(too_many(page, wait));
+        }
+    };
+    let name = Username::parse(&form.username).ok();
+    let attempt = match &name {
+        Some(name) => {
+            let account = name.key();
+            let device = device::presented(req, signer).filter(|d| d.account == account);
+            limits.login_attempt(&account, device.as_ref().map(|d| d.nonce.as_str()), address)
+        }
+        None => limits.login_attempt_without_account(address),
+    };
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let error = format!(
+                "Too many failed attempts. Wait {} and try again.",
+                wait.in_words()
+            );
+            let page = form_with(&error).await?;
+            return Ok(too_many(page, wait));
+        }
+    };
+    let found = match &name {
+        Some(name) => {
             user::Entity::find()
                 .filter(user::Column::UsernameKey.eq(name.key()))
                 .one(db)
                 .await?
         }
-        Err(_) => None,
+        None => None,
     };
-    let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let password_ok = if form.password.len() > 4 * Password::MAX {
+    // A malformed name cannot belong to anyone, and says so by its form alone: it
+    // costs no hash. A valid name costs one whether or not it has an account, so the
+    // answer's timing does not tell who has one.
+    let password_ok = if name.is_none() || form.password.len() > 4 * Password::MAX {
         false
     } else {
-        password::verify(form.password, stored).await?
+        let stored = found.as_ref().map(|u| u.password_hash.clone());
+        password::verify(form.password.clone(), stored, turn).await?
     };
     match found {
         Some(user) if password_ok => {
-            limits.login_succeeded(&account);
+            limits.login_succeeded(attempt);
             session::sign_in(&session, user.id, &user.username).await?;
             tracing::info!(user_id = user.id, "logged in");
-            Ok(Redirect::see_other(next).into_response())
+            let mut resp = Redirect::see_other(next).into_response();
+            remember_device(&mut resp, signer, &user.username_key, config.secure_cookies);
+            Ok(resp)
         }
         _ => {
-            limits.login_failed(&account, address);
-            let token = csrf_token(&session).await?;
-            let page = views::login(
-                &token,
-                &form.username,
-                Some("Wrong username or password."),
-                next,
-                hub.site_online().await,
-            );
+            // The attempt stays counted as failed.
+            drop(attempt);
+            let page = form_with("Wrong username or password.").await?;
             Ok(with_status(page, StatusCode::UNAUTHORIZED))
         }
     }

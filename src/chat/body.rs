@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// The text of a message: 1 to 4000 characters after trimming, with control characters
-/// other than newline and tab removed.
+/// other than newline and tab removed, and the invisible ones that disguise text
+/// ([`super::invisible`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageBody(String);
 
@@ -24,6 +25,11 @@ impl MessageBody {
         // Counting while filtering keeps a huge input from being copied twice; the
         // request size limits bound `raw` before it gets here.
         let cleaned: String = raw.chars().filter(|&c| is_kept(c)).collect();
+        let cleaned = if super::invisible::has_any(&cleaned) {
+            super::invisible::strip(&cleaned)
+        } else {
+            cleaned
+        };
         let trimmed = cleaned.trim();
         let length = trimmed.chars().count();
         if length == 0 {

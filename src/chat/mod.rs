@@ -10,6 +10,7 @@
 //!   ([`source`]).
 //! - [`queries`], [`page`], [`views`]: history and its rendering; [`sidebar`] and
 //!   [`unread`]: the conversations of a person and what they have not read.
+//! - [`invisible`]: the characters that disguise text, taken out of messages and names.
 //! - [`access`] decides who may see a conversation; [`members`] keeps who is in one.
 //! - [`mentions`] finds whom a message names; [`levels`] holds what each member wants
 //!   to hear of a conversation.
@@ -19,6 +20,7 @@ pub mod actions;
 mod body;
 pub mod catchup;
 pub mod format;
+pub mod invisible;
 pub mod levels;
 pub mod members;
 pub mod mentions;

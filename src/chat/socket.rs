@@ -30,6 +30,7 @@ use crate::{
     error::AppError,
     live::{
         SocketOwner,
+        slots::{Caps, Refusal},
         socket::{self, CatchUp, Command, Socket, Upgrade, parse_frame},
     },
     web::session::viewer_of,
@@ -66,7 +67,7 @@ pub async fn connect(
     Data(config): Data<&Arc<Config>>,
     Query(query): Query<SocketQuery>,
 ) -> Result<Response, AppError> {
-    if !socket::origin_allowed(req, &config.allowed_origins) {
+    if !socket::origin_allowed(req, &config.allowed_origins, config.secure_cookies) {
         return Ok(socket::refuse(
             StatusCode::FORBIDDEN,
             "This socket may only be opened from hearth's own pages.",
@@ -75,20 +76,27 @@ pub async fn connect(
     let Some(viewer) = viewer_of(req).await? else {
         return Ok(socket::refuse(StatusCode::UNAUTHORIZED, "Log in first."));
     };
-    let limits = &chat.limits.settings;
-    if chat.hub.socket_count() >= limits.max_sockets {
-        return Err(AppError::ServerFull);
-    }
-    if chat.hub.sockets_of(viewer.id) >= limits.sockets_per_user {
-        return Err(AppError::TooManySockets);
-    }
     let conversation = match query.conversation {
         Some(id) => Some(access::open(&chat.db, &viewer, id).await?),
         None => None,
     };
     let upgrade = match Upgrade::of(req) {
         Ok(upgrade) => upgrade,
-        Err(refusal) => return Ok(socket::refuse(StatusCode::BAD_REQUEST, refusal)),
+        Err(refusal) => return Ok(refusal.response()),
+    };
+    // The place is taken here, before the upgrade, and held by the socket's task: a
+    // burst of upgrades cannot pass the caps between a check and a registration.
+    let limits = &chat.limits.settings;
+    let caps = Caps {
+        per_user: limits.sockets_per_user,
+        total: limits.max_sockets,
+        handshakes: limits.handshakes_in_flight,
+    };
+    let mut slot = match chat.hub.reserve_socket(viewer.id, caps) {
+        Ok(slot) => slot,
+        Err(Refusal::PersonFull) => return Err(AppError::TooManySockets),
+        Err(Refusal::ServerFull) => return Err(AppError::ServerFull),
+        Err(Refusal::Busy) => return Err(AppError::SocketsBusy),
     };
     let owner = SocketOwner {
         user_id: viewer.id,
@@ -117,9 +125,11 @@ pub async fn connect(
         // The start's futures (the sidebar's query, the catch-up) run once; boxed, they
         // do not size every socket's task for as long as it lives.
         let started = Box::pin(page.start(ws, owner, cursor)).await;
+        slot.established();
         if let Some((ws, registration, cursor)) = started {
             socket::run(ws, registration, cursor, &page, silence_limit).await;
         }
+        drop(slot);
     }))
 }
 

@@ -56,6 +56,12 @@ pub trait Bus: Send + Sync + 'static {
         txn: &DatabaseTransaction,
         events: &[Event],
     ) -> Result<(), DbErr>;
+
+    /// Whether events from the other processes are being heard right now (a process
+    /// alone has none to hear, and is always listening).
+    fn is_listening(&self) -> bool {
+        true
+    }
 }
 
 /// The bus of a single process: there is no other process to tell.

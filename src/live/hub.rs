@@ -61,6 +61,8 @@ pub(super) struct Inner {
     next_fill: AtomicU64,
     /// Conversations waiting for a fill, for the hub's task.
     pub(super) fills: mpsc::UnboundedSender<i64>,
+    /// Places of sockets open or being set up.
+    slots: super::slots::Slots,
 }
 
 /// A cheap handle to the hub; clones share it.
@@ -106,6 +108,7 @@ impl Hub {
                 next_socket: AtomicU64::new(1),
                 next_fill: AtomicU64::new(1),
                 fills,
+                slots: super::slots::Slots::default(),
             }),
         };
         tokio::spawn(super::delivery::fill(Arc::downgrade(&hub.inner), wanted));
@@ -200,6 +203,16 @@ impl Hub {
     /// transactions.
     pub fn bus(&self) -> &dyn Bus {
         self.inner.bus.as_ref()
+    }
+
+    /// Takes a place for a socket of `user_id` before it is upgraded; it is held for
+    /// the socket's life (see [`super::slots`]).
+    pub fn reserve_socket(
+        &self,
+        user_id: i64,
+        caps: super::slots::Caps,
+    ) -> Result<super::slots::Slot, super::slots::Refusal> {
+        self.inner.slots.reserve(user_id, caps)
     }
 
     /// How many sockets this process holds.

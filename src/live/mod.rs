@@ -27,6 +27,7 @@ pub mod presence;
 mod registry;
 mod remote;
 mod sequence;
+pub mod slots;
 pub mod socket;
 mod ticker;
 mod typing;

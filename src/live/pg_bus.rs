@@ -9,7 +9,13 @@
 //! ([`Bus::publish_all_in`]), so it goes out if and only if the event commits. When
 //! the listening connection drops, the listener reconnects and hands the hub a
 //! [`Event::Resync`]: what committed meanwhile is read back from the database.
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use sea_orm::{
@@ -31,6 +37,8 @@ pub struct PgBus {
     db: DatabaseConnection,
     /// This process, as its notifications name it.
     origin: u64,
+    /// Whether the listener holds a connection that listens (for readiness).
+    listening: Arc<AtomicBool>,
 }
 
 /// A notification: the event and the process that sent it.
@@ -52,10 +60,25 @@ impl PgBus {
             .map_err(|e| DbErr::Custom(format!("cannot listen for events: {e}")))?;
         let origin = rand::random::<u64>();
         let (events, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(listen(listener, db.clone(), origin, events));
+        let listening = Arc::new(AtomicBool::new(true));
+        tokio::spawn(listen(
+            listener,
+            db.clone(),
+            origin,
+            events,
+            listening.clone(),
+        ));
         let (outbox, pending) = mpsc::unbounded_channel();
         tokio::spawn(send(db.clone(), origin, pending));
-        Ok((Self { outbox, db, origin }, inbox))
+        Ok((
+            Self {
+                outbox,
+                db,
+                origin,
+                listening,
+            },
+            inbox,
+        ))
     }
 }
 
@@ -96,6 +119,10 @@ impl Bus for PgBus {
             .await?;
         Ok(())
     }
+
+    fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
 }
 
 /// `SELECT pg_notify(…), pg_notify(…), …`: several notifications in one round trip,
@@ -135,7 +162,16 @@ async fn listen(
     db: DatabaseConnection,
     origin: u64,
     events: mpsc::UnboundedSender<Event>,
+    listening: Arc<AtomicBool>,
 ) {
+    // Whatever ends this task, nobody is listening after it.
+    struct Deaf(Arc<AtomicBool>);
+    impl Drop for Deaf {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
+    let _deaf = Deaf(listening.clone());
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => {
@@ -162,10 +198,12 @@ async fn listen(
                 // The listener may still hold a broken connection (a reset is not always
                 // taken for a lost connection), or none: start over with a new one.
                 tracing::warn!(error = %e, "cannot receive events; listening again");
+                listening.store(false, Ordering::Relaxed);
                 let Some(fresh) = listen_again(&db, &events).await else {
                     return;
                 };
                 listener = fresh;
+                listening.store(true, Ordering::Relaxed);
                 if events.send(Event::Resync).is_err() {
                     return;
                 }

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
-        Message,
+        Error as WsError, Message,
         handshake::derive_accept_key,
         protocol::{CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
     },
@@ -64,8 +64,10 @@ pub fn refuse(status: StatusCode, message: &str) -> Response {
         .body(message.to_owned())
 }
 
-/// Whether the request's `Origin` (when a browser sent one) is this site.
-pub fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
+/// Whether the request's `Origin` (when a browser sent one) is this site: its host
+/// and its scheme (`https` when the site is served over TLS, as `secure` says, else
+/// `http`), or one of the `allowed` origins.
+pub fn origin_allowed(req: &Request, allowed: &[String], secure: bool) -> bool {
     let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
@@ -82,8 +84,54 @@ pub fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    let scheme = if secure { "https" } else { "http" };
+    let origin_host = origin
+        .split_once("://")
+        .filter(|(origin_scheme, _)| origin_scheme.eq_ignore_ascii_case(scheme))
+        .map(|(_, rest)| rest);
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}
+
+/// Why a request to a socket's URL cannot be upgraded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotAnUpgrade {
+    /// It does not ask for a WebSocket: 400.
+    NotWebSocket,
+    /// It asks for a version of the protocol other than RFC 6455's 13: 426, naming 13.
+    OtherVersion,
+    /// Its `Sec-WebSocket-Key` is not 16 bytes in base64: 400.
+    BadKey,
+    /// The connection has no upgrade to give (HTTP/2, say): 400.
+    NotUpgradable,
+}
+
+impl NotAnUpgrade {
+    /// The answer to the request.
+    pub fn response(self) -> Response {
+        let (status, why) = match self {
+            Self::NotWebSocket => (StatusCode::BAD_REQUEST, "This URL speaks WebSocket only."),
+            Self::OtherVersion => (
+                StatusCode::UPGRADE_REQUIRED,
+                "This server speaks WebSocket version 13.",
+            ),
+            Self::BadKey => (
+                StatusCode::BAD_REQUEST,
+                "The WebSocket key is not 16 bytes in base64.",
+            ),
+            Self::NotUpgradable => (
+                StatusCode::BAD_REQUEST,
+                "This connection cannot be upgraded.",
+            ),
+        };
+        let mut resp = refuse(status, why);
+        if self == Self::OtherVersion {
+            resp.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                header::HeaderValue::from_static("13"),
+            );
+        }
+        resp
+    }
 }
 
 /// A request that asks for a WebSocket, ready to be accepted.
@@ -93,8 +141,8 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
-    /// The upgrade `req` asks for, or why it is not one (for a 400).
-    pub fn of(req: &Request) -> Result<Self, &'static str> {
+    /// The upgrade `req` asks for, or why it is not one.
+    pub fn of(req: &Request) -> Result<Self, NotAnUpgrade> {
         let is_upgrade = req
             .headers()
             .get(header::UPGRADE)
@@ -105,15 +153,26 @@ impl Upgrade {
             .get(header::SEC_WEBSOCKET_KEY)
             .and_then(|v| v.to_str().ok());
         let (true, Some(key)) = (is_upgrade, key) else {
-            return Err("This URL speaks WebSocket only.");
+            return Err(NotAnUpgrade::NotWebSocket);
         };
+        let version = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .and_then(|v| v.to_str().ok());
+        if version.map(str::trim) != Some("13") {
+            return Err(NotAnUpgrade::OtherVersion);
+        }
+        // A key is 16 bytes in base64: 24 characters.
+        if key.len() != 24 {
+            return Err(NotAnUpgrade::BadKey);
+        }
         // The server loop keeps the upgrade aside for this path (see `web::serve`).
         let Some(on_upgrade) = req
             .extensions()
             .get::<RawUpgrade>()
             .and_then(RawUpgrade::take)
         else {
-            return Err("This connection cannot be upgraded.");
+            return Err(NotAnUpgrade::NotUpgradable);
         };
         Ok(Self {
             key: key.to_owned(),
@@ -268,9 +327,16 @@ pub async fn run(
                     }
                     Some(Ok(Message::Close(_))) | None => return,
                     Some(Err(e)) => {
-                        // Oversized or malformed frames end this socket only.
+                        // Oversized or malformed frames end this socket only, with
+                        // the code RFC 6455 gives their kind.
                         tracing::debug!(error = %e, "socket read failed");
-                        let _ = close(&mut ws, 1009, "frame refused").await;
+                        let (code, reason) = match e {
+                            WsError::Capacity(_) => (1009, "frame too large"),
+                            WsError::Utf8(_) => (1007, "text is not UTF-8"),
+                            WsError::Protocol(_) => (1002, "protocol error"),
+                            _ => return,
+                        };
+                        let _ = close(&mut ws, code, reason).await;
                         return;
                     }
                     Some(Ok(_)) => {} // binary, ping, pong: nothing to do

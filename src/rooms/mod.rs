@@ -1,6 +1,7 @@
-//! Public rooms: the lobby that lists them, creating one, and opening one (its page is
+//! Public rooms: the lobby that lists them a page at a time ([`listing`]), creating one, and opening one (its page is
 //! [`crate::chat`]'s conversation page). A room's name is checked by [`RoomName`]; the
 //! [`Directory`] finds rooms by slug. It does not own messages or membership.
+pub mod listing;
 pub mod routes;
 mod views;
 
@@ -72,6 +73,14 @@ fn is_name_char(c: char) -> bool {
         || is_emoji(c)
 }
 
+/// Whether `c` stays in a slug (anything else separates its words).
+fn is_slug_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || is_emoji(c)
+        || matches!(c, '\u{200c}' | '\u{200d}' | '\u{fe0f}')
+        || unicode_normalization::char::is_combining_mark(c)
+}
+
 fn is_emoji(c: char) -> bool {
     matches!(c, '\u{2600}'..='\u{27bf}' | '\u{1f000}'..='\u{1faff}' | '\u{2b00}'..='\u{2bff}')
 }
@@ -79,7 +88,9 @@ fn is_emoji(c: char) -> bool {
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         use unicode_normalization::UnicodeNormalization;
-        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Invisible characters would make names that look alike but are not one room.
+        let visible = crate::chat::invisible::strip(raw);
+        let name = visible.split_whitespace().collect::<Vec<_>>().join(" ");
         let length = name.chars().count();
         if length == 0 {
             return Err("Give the room a name.");
@@ -98,12 +109,7 @@ impl RoomName {
         }
         let folded: String = name.nfkc().collect::<String>().to_lowercase();
         let slug = folded
-            .split(|c: char| {
-                !(c.is_alphanumeric()
-                    || is_emoji(c)
-                    || matches!(c, '\u{200c}' | '\u{200d}' | '\u{fe0f}')
-                    || unicode_normalization::char::is_combining_mark(c))
-            })
+            .split(|c: char| !is_slug_char(c))
             .filter(|part| part.chars().any(|c| c.is_alphanumeric() || is_emoji(c)))
             .collect::<Vec<_>>()
             .join("-");
@@ -153,5 +159,14 @@ mod tests {
         assert_eq!(slug("ｃａｆｅ"), slug("cafe"), "full-width letters");
         assert_eq!(slug("日本語の部屋"), Ok("日本語の部屋".to_owned()));
         assert!(RoomName::parse("☕☕").is_ok());
+        assert_eq!(
+            slug("gen\u{200B}eral"),
+            slug("general"),
+            "a zero-width space"
+        );
+        assert!(
+            RoomName::parse("\u{3164}\u{3164}").is_err(),
+            "Hangul fillers"
+        );
     }
 }

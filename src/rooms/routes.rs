@@ -6,11 +6,11 @@ use poem::{
     http::StatusCode,
     web::{Data, Form, Path, Query, Redirect},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+use sea_orm::{ActiveValue::Set, EntityTrait, SqlErr};
 use serde::Deserialize;
 
 use super::Directory;
-use super::{RoomName, views};
+use super::{RoomName, listing, views};
 use crate::{
     chat::{self, Chat, ConversationKind},
     db::now_ms,
@@ -19,19 +19,27 @@ use crate::{
     web::{Viewer, is_htmx},
 };
 
+/// `GET /?q=…&page=…`: the lobby's filter and page.
+#[derive(Debug, Default, Deserialize)]
+pub struct LobbyQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
 async fn lobby_page(
     chat: &Chat,
     viewer: &Viewer,
+    query: &LobbyQuery,
     form: views::CreateForm<'_>,
 ) -> Result<maud::Markup, AppError> {
-    let rooms = conversation::Entity::find()
-        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
-        .order_by_desc(conversation::Column::LastActivityAt)
-        .all(&chat.db)
-        .await?;
-    let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+    let filter: String = query.q.trim().chars().take(40).collect();
+    let listing = listing::page(&chat.db, &listing::fold(&filter), query.page.unwrap_or(1)).await?;
+    let ids: Vec<i64> = listing.rooms.iter().map(|r| r.id).collect();
     let counts = chat.hub.presence_counts(&ids).await;
-    let rooms: Vec<views::RoomEntry> = rooms
+    let rooms: Vec<views::RoomEntry> = listing
+        .rooms
         .into_iter()
         .map(|room| views::RoomEntry {
             online: counts.get(&room.id).copied().unwrap_or(0),
@@ -39,9 +47,15 @@ async fn lobby_page(
         })
         .collect();
     let sidebar = chat::sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let paging = views::Paging {
+        filter: &filter,
+        page: listing.page,
+        more: listing.more,
+    };
     Ok(views::lobby(
         viewer,
         &rooms,
+        paging,
         chat.hub.site_online().await,
         form,
         sidebar,
@@ -49,10 +63,16 @@ async fn lobby_page(
 }
 
 #[handler]
-pub async fn lobby(viewer: Viewer, Data(chat): Data<&Arc<Chat>>) -> Result<Response, AppError> {
-    Ok(lobby_page(chat, &viewer, views::CreateForm::default())
-        .await?
-        .into_response())
+pub async fn lobby(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Query(query): Query<LobbyQuery>,
+) -> Result<Response, AppError> {
+    Ok(
+        lobby_page(chat, &viewer, &query, views::CreateForm::default())
+            .await?
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,13 +94,17 @@ pub async fn create(
     let room = match RoomName::parse(&form.name) {
         Ok(room) => room,
         Err(error) => {
-            let mut resp = lobby_page(chat, &viewer, refuse(error))
+            let mut resp = lobby_page(chat, &viewer, &LobbyQuery::default(), refuse(error))
                 .await?
                 .into_response();
             resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
             return Ok(resp);
         }
     };
+    // Counted once the name is valid: a typo costs nothing, a flood of rooms waits.
+    chat.limits
+        .room(viewer.id)
+        .map_err(AppError::TooManyRequests)?;
     let now = now_ms();
     let inserted = conversation::Entity::insert(conversation::ActiveModel {
         kind: Set(ConversationKind::Room.as_str().to_owned()),
@@ -103,7 +127,7 @@ pub async fn create(
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             let error = "There is already a room with that name.";
-            let mut resp = lobby_page(chat, &viewer, refuse(error))
+            let mut resp = lobby_page(chat, &viewer, &LobbyQuery::default(), refuse(error))
                 .await?
                 .into_response();
             resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);

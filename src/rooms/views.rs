@@ -15,6 +15,32 @@ pub struct RoomEntry {
     pub online: usize,
 }
 
+/// Where the list of rooms is: its filter and page.
+pub struct Paging<'a> {
+    pub filter: &'a str,
+    pub page: u64,
+    pub more: bool,
+}
+
+impl Paging<'_> {
+    /// The lobby's URL for page `page` of this filter.
+    fn url(&self, page: u64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !self.filter.is_empty() {
+            query.append_pair("q", self.filter);
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{query}")
+        }
+    }
+}
+
 /// The create-room form's state: what was typed and what was wrong with it.
 #[derive(Default)]
 pub struct CreateForm<'a> {
@@ -25,6 +51,7 @@ pub struct CreateForm<'a> {
 pub fn lobby(
     viewer: &Viewer,
     rooms: &[RoomEntry],
+    paging: Paging<'_>,
     site_online: usize,
     form: CreateForm<'_>,
     sidebar: layout::Sidebar,
@@ -35,8 +62,19 @@ pub fn lobby(
         html! {
             section.card {
                 h1 { "Rooms" }
+                form.inline-form method="get" action="/" role="search" {
+                    label for="rooms-q" { "Find a room" }
+                    input #rooms-q type="search" name="q" value=(paging.filter) maxlength="40" placeholder="Part of its name";
+                    button type="submit" { "Search" }
+                }
                 @if rooms.is_empty() {
-                    p.empty { "No rooms yet. Create the first one below." }
+                    @if !paging.filter.is_empty() {
+                        p.empty { "No room's name contains “" (paging.filter) "”." }
+                    } @else if paging.page > 1 {
+                        p.empty { "No more rooms." }
+                    } @else {
+                        p.empty { "No rooms yet. Create the first one below." }
+                    }
                 }
                 ul #rooms.room-list {
                     @for entry in rooms {
@@ -46,6 +84,17 @@ pub fn lobby(
                             (room_online(entry.room.id, entry.online, false))
                             " "
                             span.room-meta.muted { "active " (relative_time(entry.room.last_activity_at)) }
+                        }
+                    }
+                }
+                @if paging.page > 1 || paging.more {
+                    nav.pager aria-label="More rooms" {
+                        @if paging.page > 1 {
+                            a rel="prev" href=(paging.url(paging.page - 1)) { "← Newer" }
+                            " "
+                        }
+                        @if paging.more {
+                            a rel="next" href=(paging.url(paging.page + 1)) { "Older →" }
                         }
                     }
                 }

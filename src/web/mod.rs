@@ -1,7 +1,9 @@
-//! What every page shares: the HTTP server loop, the session middleware and its store,
-//! the CSRF check on every POST, the [`Viewer`] extractor for signed-in requests, the
+//! What every page shares: the HTTP server loop (with its connection limits and
+//! timeouts), the session middleware and its store,
+//! the CSRF check on every POST, the key cookies are signed with, the [`Viewer`] extractor for signed-in requests, the
 //! page layout and the error pages. Capabilities (accounts, rooms, chat, live) build on this and
 //! this module knows nothing about them.
+pub mod admission;
 pub mod errors;
 pub mod layout;
 pub mod request_log;
@@ -9,5 +11,7 @@ pub mod security;
 pub mod serve;
 pub mod session;
 pub mod session_store;
+pub mod signing;
+pub mod watch;
 
 pub use session::{Viewer, is_htmx};

@@ -1,6 +1,8 @@
 //! The HTTP server loop: accepts TCP connections with Nagle's algorithm off, serves
 //! each with hyper (HTTP/1.1 and HTTP/2), hands every request to the poem endpoint, and
-//! shuts down gracefully. It knows no routes and renders nothing.
+//! shuts down gracefully. It knows no routes and renders nothing. Which connections it
+//! keeps is [`super::admission`]'s to say, and how long they may wait
+//! [`super::watch`]'s.
 //!
 //! poem's own server wraps every connection in boxed, split I/O (a lock and two
 //! dynamic calls per read and per write, several layers deep). A page does not notice;
@@ -31,6 +33,11 @@ use poem::{
 };
 use tokio::net::{TcpListener, TcpStream};
 
+use super::{
+    admission::{Admission, Reserve},
+    watch::{Timeouts, Watch, WatchedIo},
+};
+
 /// hyper's upgrade of a request that asked for one, kept out of poem's reach (poem
 /// would wrap it) in the request's extensions.
 #[derive(Clone)]
@@ -53,12 +60,37 @@ impl RawUpgrade {
     /// memory of each idle socket).
     pub async fn tcp(upgrade: hyper::upgrade::OnUpgrade) -> Option<(TcpStream, Vec<u8>)> {
         let upgraded = upgrade.await.ok()?;
-        match upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
-            Ok(parts) => Some((parts.io.into_inner(), parts.read_buf.to_vec())),
+        match upgrade::downcast::<TokioIo<WatchedIo>>(upgraded) {
+            Ok(parts) => Some((parts.io.into_inner().into_inner(), parts.read_buf.to_vec())),
             Err(_) => {
                 tracing::warn!("an upgraded connection is not a TCP stream");
                 None
             }
+        }
+    }
+}
+
+/// How the server treats connections, from flags.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// From a request's first byte to the end of its head.
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait for its next request.
+    pub keep_alive_timeout: Duration,
+    /// How long a request's body may take to arrive (read by [`super::session`]).
+    pub body_timeout: Duration,
+    /// Connections one address may hold open at once (WebSockets aside: they are
+    /// capped per person).
+    pub connections_per_address: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            connections_per_address: 256,
         }
     }
 }
@@ -70,6 +102,7 @@ pub async fn serve<E>(
     endpoint: E,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    settings: &HttpSettings,
 ) -> std::io::Result<()>
 where
     E: Endpoint + 'static,
@@ -80,47 +113,85 @@ where
     // Upgraded WebSockets are not here: their tasks are the hub's to close.
     let mut connections = tokio::task::JoinSet::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    let admission = Admission::new(settings.connections_per_address, 0);
+    let mut reserve = Reserve::new();
+    let timeouts = Timeouts {
+        header_read: settings.header_read_timeout,
+        keep_alive: settings.keep_alive_timeout,
+    };
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                Err(e) if Reserve::is_exhaustion(&e) => {
+                    // The connection that is waiting would make accept fail again at
+                    // once: let the reserve go, take it and close it.
+                    reserve.release();
+                    if let Ok(Ok((shed, _))) =
+                        tokio::time::timeout(Duration::from_millis(10), listener.accept()).await
+                    {
+                        drop(shed);
+                    }
+                    reserve.refill();
+                    tracing::warn!(error = %e, "out of file descriptors: a connection was closed unserved");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
                 Err(e) => {
-                    // Out of file descriptors, most likely: wait rather than spin.
                     tracing::warn!(error = %e, "could not accept a connection");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
+        let Some(admitted) = admission.admit(remote.ip()) else {
+            // Over the address's share, or into the reserve: closed unserved.
+            tracing::debug!(%remote, "a connection over the limits was closed");
+            continue;
+        };
         if let Err(e) = tcp.set_nodelay(true) {
             // The connection still works, only with its small writes coalesced.
             tracing::debug!(error = %e, "cannot turn Nagle's algorithm off");
         }
+        let watch = Watch::new();
         let service = {
             let endpoint = endpoint.clone();
             let local = local.clone();
+            let watch = watch.clone();
             service_fn(move |req| {
                 let endpoint = endpoint.clone();
                 let local = local.clone();
+                let watch = watch.clone();
                 async move {
+                    watch.request_started();
                     let request = poem_request(req, local, remote);
                     let response = endpoint.get_response(request).await;
+                    watch.request_ended();
                     Ok::<_, Infallible>(hyper::Response::from(response))
                 }
             })
         };
+        let io = TokioIo::new(WatchedIo::new(tcp, watch.clone()));
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .serve_connection_with_upgrades(io, service)
             .into_owned();
         let connection = graceful.watch(connection);
         // Finished connections are reaped here, so the set holds only live ones.
         while connections.try_join_next().is_some() {}
         connections.spawn(async move {
-            if let Err(e) = connection.await {
-                // A client that went away mid-request, most often.
-                tracing::debug!(error = %e, "connection ended with an error");
+            let _admitted = admitted;
+            tokio::select! {
+                ended = connection => {
+                    if let Err(e) = ended {
+                        // A client that went away mid-request, most often.
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                () = watch.expired(timeouts) => {
+                    tracing::debug!(%remote, "a connection waited too long and was closed");
+                }
             }
         });
     }

@@ -8,7 +8,9 @@
 //!
 //! Every POST is checked here, before any handler runs, for the session's CSRF token (the
 //! `X-CSRF-Token` header that htmx sends, or the `csrf_token` form field), so no handler
-//! can forget it. The cookie is `SameSite=Lax` as well, but Lax alone still lets a
+//! can forget it. A visitor who is not signed in has no session row: their token lives
+//! in a signed cookie of its own ([`CSRF_COOKIE`]) until they log in, so looking at the
+//! log-in or sign-up form writes nothing to the database. The cookie is `SameSite=Lax` as well, but Lax alone still lets a
 //! top-level cross-site form POST through in some browsers' first two minutes, and a
 //! token costs nothing.
 use std::sync::Arc;
@@ -22,10 +24,12 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::{Expiry, Session, session::Id};
 
-use super::session_store::DbSessionStore;
+use super::{session_store::DbSessionStore, signing::Signer};
 use crate::error::AppError;
 
 pub const COOKIE_NAME: &str = "hearth_session";
+/// The CSRF token of a visitor without a session, signed.
+pub const CSRF_COOKIE: &str = "hearth_csrf";
 /// Sessions live 30 days from the last visit.
 const SESSION_DAYS: i64 = 30;
 /// The most a form POST may carry; a message is at most 4000 characters (16 KiB of
@@ -127,6 +131,65 @@ pub fn same_site_path(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
+/// The CSRF token for a form on this request's page: the session's when it has one
+/// (signed in), else the anonymous visitor's from their cookie, made on first use. It
+/// writes no session.
+pub async fn form_token(req: &Request) -> Result<String, AppError> {
+    let session = session_of(req)?;
+    if let Some(token) = session.get::<String>(KEY_CSRF).await? {
+        return Ok(token);
+    }
+    let anonymous = req
+        .extensions()
+        .get::<AnonymousToken>()
+        .ok_or_else(|| AppError::Internal("session middleware is not installed".into()))?;
+    Ok(anonymous.token())
+}
+
+/// An anonymous visitor's CSRF token: the one their cookie holds, or one made for this
+/// response (the middleware then sets the cookie).
+#[derive(Clone)]
+struct AnonymousToken {
+    presented: Option<String>,
+    minted: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl AnonymousToken {
+    /// What the cookie says, when this server signed it.
+    fn of(req: &Request, signer: &Signer) -> Self {
+        let presented = cookie_value(req, CSRF_COOKIE)
+            .and_then(|raw| signer.verify(raw))
+            .and_then(|value| value.strip_prefix(CSRF_PURPOSE))
+            // A token holds no `.`; every other signed value does.
+            .filter(|token| !token.contains('.'))
+            .map(str::to_owned);
+        Self {
+            presented,
+            minted: Arc::default(),
+        }
+    }
+
+    fn token(&self) -> String {
+        if let Some(token) = &self.presented {
+            return token.clone();
+        }
+        let mut minted = self.minted.lock().unwrap_or_else(|p| p.into_inner());
+        minted.get_or_insert_with(new_token).clone()
+    }
+
+    fn minted(&self) -> Option<String> {
+        self.minted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Signed values of this cookie start so, and hold no `.` after it (a device cookie's
+/// do), so that no other signed value passes for one. Cookie-safe, so it is sent back
+/// as it was set.
+const CSRF_PURPOSE: &str = "csrf-";
+
 /// The session's CSRF token, created on first use.
 pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     if let Some(token) = session.get::<String>(KEY_CSRF).await? {
@@ -174,15 +237,19 @@ pub fn is_htmx(req: &Request) -> bool {
     req.headers().get("HX-Request").is_some_and(|v| v == "true")
 }
 
-fn cookie_session_id(req: &Request) -> Option<Id> {
+fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .and_then(|(_, value)| value.parse().ok())
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value)
+}
+
+fn cookie_session_id(req: &Request) -> Option<Id> {
+    cookie_value(req, COOKIE_NAME).and_then(|value| value.parse().ok())
 }
 
 /// Compares two tokens in time that does not depend on where they differ.
@@ -196,14 +263,21 @@ fn same_token(a: &str, b: &str) -> bool {
 
 /// Rejects a POST that does not carry this session's CSRF token. The body is read
 /// (bounded) and put back for the handler.
-async fn check_csrf(req: &mut Request, session: &Session) -> Result<(), AppError> {
-    // Every POST body is read here, bounded, whatever carries the token: no handler
-    // ever reads an unbounded body.
-    let body = req
-        .take_body()
-        .into_bytes_limit(MAX_FORM_BYTES)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
+async fn check_csrf(
+    req: &mut Request,
+    session: &Session,
+    anonymous: &AnonymousToken,
+    body_timeout: std::time::Duration,
+) -> Result<(), AppError> {
+    // Every POST body is read here, bounded in size and time, whatever carries the
+    // token: no handler ever reads an unbounded body, nor waits on a slow one.
+    let body = tokio::time::timeout(
+        body_timeout,
+        req.take_body().into_bytes_limit(MAX_FORM_BYTES),
+    )
+    .await
+    .map_err(|_| AppError::BodyTimedOut)?
+    .map_err(|_| AppError::PayloadTooLarge)?;
     let header = req
         .headers()
         .get("X-CSRF-Token")
@@ -215,7 +289,10 @@ async fn check_csrf(req: &mut Request, session: &Session) -> Result<(), AppError
             .map(|(_, v)| v.into_owned()),
     };
     req.set_body(body);
-    let expected = session.get::<String>(KEY_CSRF).await?;
+    let expected = match session.get::<String>(KEY_CSRF).await? {
+        Some(token) => Some(token),
+        None => anonymous.presented.clone(),
+    };
     match (expected, presented) {
         (Some(expected), Some(presented)) if same_token(&expected, &presented) => Ok(()),
         _ => Err(AppError::CsrfRejected),
@@ -234,11 +311,25 @@ fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> Strin
     cookie.to_string()
 }
 
+/// The anonymous CSRF cookie: for this browsing session only, like the form it serves.
+fn csrf_cookie(value: String, secure: bool) -> String {
+    let mut cookie = Cookie::new_with_str(CSRF_COOKIE, value);
+    cookie.set_http_only(true);
+    cookie.set_path("/");
+    cookie.set_same_site(poem::web::cookie::SameSite::Lax);
+    cookie.set_secure(secure);
+    cookie.to_string()
+}
+
 /// Where sessions are kept and how their cookie is set: the middleware's data.
 pub struct Sessions {
     pub store: Arc<DbSessionStore>,
     /// Mark the cookie `Secure` (served over HTTPS).
     pub secure_cookies: bool,
+    /// How long a POST's body may take to arrive: past it, 408.
+    pub body_timeout: std::time::Duration,
+    /// Signs anonymous visitors' CSRF cookies.
+    pub signer: Arc<Signer>,
 }
 
 /// The middleware: `Route::new()…around(session::middleware)`, with [`Sessions`] in the
@@ -254,9 +345,11 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
         Some(Expiry::OnInactivity(time::Duration::days(SESSION_DAYS))),
     );
     req.extensions_mut().insert(session.clone());
+    let anonymous = AnonymousToken::of(&req, &sessions.signer);
+    req.extensions_mut().insert(anonymous.clone());
 
     if req.method() == Method::POST {
-        if let Err(e) = check_csrf(&mut req, &session).await {
+        if let Err(e) = check_csrf(&mut req, &session, &anonymous, sessions.body_timeout).await {
             let htmx = is_htmx(&req);
             return Ok(super::errors::present(e.into_response(), htmx, Some(session)).await);
         }
@@ -267,6 +360,10 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
         Err(e) => e.into_response(),
     };
 
+    if let Some(token) = anonymous.minted() {
+        let signed = sessions.signer.sign(&format!("{CSRF_PURPOSE}{token}"));
+        append_cookie(&mut resp, csrf_cookie(signed, sessions.secure_cookies));
+    }
     if session.is_modified() {
         if session.is_empty().await {
             if had_cookie.is_some() {

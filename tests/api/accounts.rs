@@ -49,7 +49,7 @@ fn typed_username(page: &Page) -> Option<String> {
 async fn a_new_person_signs_up_and_lands_in_the_lobby() {
     let app = TestApp::spawn().await;
     let alice = app.visitor();
-    let resp = alice.signup("alice", "password123").await;
+    let resp = alice.signup("alice", "tulip-harbor-42").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), "/");
     let lobby = alice.page("/").await;
@@ -63,7 +63,7 @@ async fn a_new_person_signs_up_and_lands_in_the_lobby() {
 async fn usernames_and_passwords_at_the_length_limits_are_accepted() {
     let app = TestApp::spawn().await;
     let shortest = app.visitor();
-    let resp = shortest.signup("a-b", "12345678").await;
+    let resp = shortest.signup("a-b", "k7#Qv!2m").await;
     assert_eq!(
         resp.status(),
         StatusCode::SEE_OTHER,
@@ -73,7 +73,9 @@ async fn usernames_and_passwords_at_the_length_limits_are_accepted() {
 
     let longest_name = format!("{}_9", "x".repeat(30));
     let longest = app.visitor();
-    let resp = longest.signup(&longest_name, &"p".repeat(256)).await;
+    let resp = longest
+        .signup(&longest_name, &"k7#Qv!2mZ9@xL4$w".repeat(16))
+        .await;
     assert_eq!(
         resp.status(),
         StatusCode::SEE_OTHER,
@@ -86,7 +88,7 @@ async fn usernames_and_passwords_at_the_length_limits_are_accepted() {
 #[tokio::test]
 async fn a_username_shorter_than_three_characters_is_refused_and_nothing_is_created() {
     let app = TestApp::spawn().await;
-    let page = refused_signup(&app, &[("username", "al"), ("password", "password123")]).await;
+    let page = refused_signup(&app, &[("username", "al"), ("password", "tulip-harbor-42")]).await;
     assert_says(&page, "at least 3 characters");
     assert_eq!(typed_username(&page).as_deref(), Some("al"));
     assert_eq!(app.rows("users").await, 0, "accounts stored");
@@ -96,7 +98,11 @@ async fn a_username_shorter_than_three_characters_is_refused_and_nothing_is_crea
 async fn a_username_longer_than_32_characters_is_refused_and_nothing_is_created() {
     let app = TestApp::spawn().await;
     let name = "a".repeat(33);
-    let page = refused_signup(&app, &[("username", &name), ("password", "password123")]).await;
+    let page = refused_signup(
+        &app,
+        &[("username", &name), ("password", "tulip-harbor-42")],
+    )
+    .await;
     assert_says(&page, "at most 32 characters");
     assert_eq!(typed_username(&page), Some(name));
     assert_eq!(app.rows("users").await, 0, "accounts stored");
@@ -106,7 +112,8 @@ async fn a_username_longer_than_32_characters_is_refused_and_nothing_is_created(
 async fn a_username_with_other_characters_than_letters_digits_underscore_and_dash_is_refused() {
     let app = TestApp::spawn().await;
     for name in ["al ice", "ålice", "bob!", "<b>eve</b>", "zero\u{200b}width"] {
-        let page = refused_signup(&app, &[("username", name), ("password", "password123")]).await;
+        let page =
+            refused_signup(&app, &[("username", name), ("password", "tulip-harbor-42")]).await;
         assert_says(&page, "letters, digits");
         assert_eq!(
             typed_username(&page).as_deref(),
@@ -150,7 +157,7 @@ async fn a_password_longer_than_256_characters_is_refused_and_nothing_is_created
 async fn a_sign_up_with_missing_fields_is_refused_and_nothing_is_created() {
     let app = TestApp::spawn().await;
 
-    let no_name = refused_signup(&app, &[("password", "password123")]).await;
+    let no_name = refused_signup(&app, &[("password", "tulip-harbor-42")]).await;
     assert_says(&no_name, "username");
 
     let no_password = refused_signup(&app, &[("username", "alice")]).await;
@@ -188,7 +195,7 @@ async fn a_username_taken_in_another_case_is_refused_and_the_first_account_is_un
         "the refused password opens an account"
     );
     let owner = app.visitor();
-    let resp = owner.login("alice", "password123").await;
+    let resp = owner.login("alice", "tulip-harbor-42").await;
     assert_eq!(
         resp.status(),
         StatusCode::SEE_OTHER,
@@ -203,7 +210,7 @@ async fn a_member_logs_in_with_the_right_password_and_reaches_the_lobby() {
 
     let browser = app.visitor();
     assert!(!browser.is_signed_in().await);
-    let resp = browser.login("alice", "password123").await;
+    let resp = browser.login("alice", "tulip-harbor-42").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), "/");
     let lobby = browser.page("/").await;
@@ -232,7 +239,7 @@ async fn an_unknown_username_gets_the_same_answer_as_a_wrong_password() {
 
     for name in ["nobody", "a", "<script>"] {
         let browser = app.visitor();
-        let page = Page::read(browser.login(name, "password123").await).await;
+        let page = Page::read(browser.login(name, "tulip-harbor-42").await).await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "log-in as {name:?}");
         assert_eq!(
             page.texts(".form-error"),
@@ -249,12 +256,19 @@ async fn the_session_id_changes_at_log_in_so_an_id_known_before_is_worthless_aft
     let app = TestApp::spawn().await;
     app.member("alice").await;
 
-    let browser = app.visitor();
+    // The log-in page makes no session; an id planted in the browser beforehand (by
+    // someone who hopes to share the session once it is signed in) is not kept.
+    let fresh = app.visitor();
+    assert_eq!(fresh.page("/login").await.status, StatusCode::OK);
+    assert_eq!(
+        fresh.session_cookie(),
+        None,
+        "the log-in page made a session"
+    );
+    let before = "hearth_session=AAAAAAAAAAAAAAAAAAAAAA".to_owned();
+    let browser = app.visitor_with_cookie(&before);
     assert_eq!(browser.page("/login").await.status, StatusCode::OK);
-    let before = browser
-        .session_cookie()
-        .expect("the log-in page gives a session cookie");
-    let resp = browser.login("alice", "password123").await;
+    let resp = browser.login("alice", "tulip-harbor-42").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let after = browser
         .session_cookie()
@@ -303,7 +317,7 @@ async fn a_sign_up_without_the_session_csrf_token_is_forbidden_and_creates_nothi
     browser
         .assert_forgeries_forbidden(
             "/signup",
-            &[("username", "alice"), ("password", "password123")],
+            &[("username", "alice"), ("password", "tulip-harbor-42")],
             &someone_elses,
         )
         .await;
@@ -322,7 +336,7 @@ async fn a_log_in_without_the_session_csrf_token_is_forbidden_and_does_not_log_i
     browser
         .assert_forgeries_forbidden(
             "/login",
-            &[("username", "alice"), ("password", "password123")],
+            &[("username", "alice"), ("password", "tulip-harbor-42")],
             &someone_elses,
         )
         .await;
@@ -354,7 +368,7 @@ async fn the_csrf_token_may_come_in_the_x_csrf_token_header_instead_of_the_form(
         .http
         .post(browser.url("/signup"))
         .header("X-CSRF-Token", &token)
-        .form(&[("username", "alice"), ("password", "password123")])
+        .form(&[("username", "alice"), ("password", "tulip-harbor-42")])
         .send()
         .await
         .expect("POST /signup");
@@ -409,11 +423,11 @@ async fn a_post_from_a_browser_without_a_session_is_forbidden_and_changes_nothin
     let attempts: [(&str, Vec<(&str, &str)>); 5] = [
         (
             "/signup",
-            vec![("username", "mallory"), ("password", "password123")],
+            vec![("username", "mallory"), ("password", "tulip-harbor-42")],
         ),
         (
             "/login",
-            vec![("username", "alice"), ("password", "password123")],
+            vec![("username", "alice"), ("password", "tulip-harbor-42")],
         ),
         ("/logout", vec![]),
         ("/rooms", vec![("name", "spam")]),

@@ -50,7 +50,7 @@ async fn look_alike_and_invisible_characters_cannot_make_a_name() {
         "alice\u{00A0}",   // no-break space (not trimmed as ASCII)
     ] {
         let visitor = app.visitor();
-        let resp = visitor.signup(disguise, "password123").await;
+        let resp = visitor.signup(disguise, "tulip-harbor-42").await;
         assert_eq!(
             resp.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -126,4 +126,128 @@ async fn markup_in_names_rooms_and_messages_never_becomes_markup() {
         .page("/users?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
         .await;
     assert!(search.select("main script").is_empty());
+}
+
+#[tokio::test]
+async fn the_commonest_passwords_and_a_password_equal_to_the_username_are_refused() {
+    let app = TestApp::spawn().await;
+    for (name, password) in [
+        ("alice", "password"),
+        ("alice", "12345678"),
+        ("alice", "password123"),
+        ("alice_1984", "alice_1984"),
+        ("alice_1984", "ALICE_1984"),
+    ] {
+        let resp = app.visitor().signup(name, password).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{password:?} for {name}"
+        );
+        let page = resp.text().await.expect("page");
+        assert!(
+            page.contains("most common") || page.contains("can't be your username"),
+            "{password:?}: no clear reason"
+        );
+    }
+    assert_eq!(app.rows("users").await, 0, "nothing created");
+}
+
+#[tokio::test]
+async fn invisible_characters_leave_messages_and_room_names() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let url = alice.create_room("general").await;
+    let room = alice.conversation_id(&url).await;
+    let england = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}";
+    let cases = [
+        ("pay\u{200B}pal\u{FEFF} now", "paypal now".to_owned()),
+        (
+            "hidden\u{E0041}\u{E0042}\u{E0043} tags",
+            "hidden tags".to_owned(),
+        ),
+        ("soft\u{00AD}hyphen \u{3164}", "softhyphen".to_owned()),
+        (england, england.to_owned()),
+        (
+            "👩\u{200D}👩\u{200D}👧 می\u{200C}خواهم",
+            "👩\u{200D}👩\u{200D}👧 می\u{200C}خواهم".to_owned(),
+        ),
+    ];
+    for (sent, shown) in cases {
+        let resp = alice
+            .post_htmx(
+                &format!("/conversations/{room}/messages"),
+                &[("body", sent)],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{sent:?}");
+        let id = message_ids_in(&resp.text().await.expect("body"))[0];
+        let page = alice.page(&url).await;
+        let body = page.text_of(&format!("#message-{id} .message-body"));
+        assert_eq!(
+            body.as_deref().map(str::trim),
+            Some(shown.as_str()),
+            "{sent:?}"
+        );
+    }
+    // A name with a zero-width space is the room of the name without it.
+    let resp = alice
+        .post_form("/rooms", &[("name", "gen\u{200B}eral")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.expect("page").contains("already a room"));
+    let resp = alice
+        .post_form("/rooms", &[("name", "\u{3164}\u{3164}\u{3164}")])
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a blank name"
+    );
+}
+
+#[tokio::test]
+async fn a_link_whose_host_mixes_scripts_is_shown_and_linked_in_punycode() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let url = alice.create_room("general").await;
+    let room = alice.conversation_id(&url).await;
+    let look_alike = "https://p\u{0430}ypal.com/login";
+    alice
+        .post_htmx(
+            &format!("/conversations/{room}/messages"),
+            &[(
+                "body",
+                &format!("see {look_alike} and [this](https://g\u{043e}ogle.com/)"),
+            )],
+        )
+        .await;
+    let page = alice.page(&url).await;
+    let anchors = page.select("#messages .message-body a");
+    assert_eq!(anchors.len(), 2);
+    for anchor in &anchors {
+        let href = anchor.value().attr("href").unwrap_or_default();
+        assert!(
+            href.starts_with("https://xn--") && href.is_ascii(),
+            "{href}"
+        );
+    }
+    let text: String = anchors[0].text().collect();
+    assert!(
+        text.starts_with("https://xn--") && text.ends_with(".com/login"),
+        "{text}"
+    );
+    // A host in one script is shown as written.
+    alice
+        .post_htmx(
+            &format!("/conversations/{room}/messages"),
+            &[("body", "https://b\u{fc}cher.de/")],
+        )
+        .await;
+    let page = alice.page(&url).await;
+    let last = page
+        .select("#messages .message-body a")
+        .last()
+        .map(|a| a.value().attr("href").unwrap_or_default().to_owned());
+    assert_eq!(last.as_deref(), Some("https://b\u{fc}cher.de/"));
 }

@@ -29,7 +29,7 @@ async fn logging_in_from_a_link_lands_on_the_page_the_link_was_for() {
                 "/login",
                 &[
                     ("username", "bob"),
-                    ("password", "password123"),
+                    ("password", "tulip-harbor-42"),
                     ("next", wanted),
                     ("csrf_token", &token),
                 ],
@@ -59,7 +59,7 @@ async fn only_paths_of_this_site_are_followed_after_logging_in() {
                 "/login",
                 &[
                     ("username", "bob"),
-                    ("password", "password123"),
+                    ("password", "tulip-harbor-42"),
                     ("next", next),
                     ("csrf_token", &token),
                 ],

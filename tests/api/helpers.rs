@@ -97,6 +97,9 @@ impl AppBuilder {
             config.limits.signup_burst = 10_000;
             config.limits.login_failures_per_account = 10_000;
             config.limits.login_failures_per_address = 10_000;
+            config.limits.room_burst = 10_000;
+            config.limits.hashes_in_flight_per_address = 10_000;
+            config.limits.hashes_in_flight = 10_000;
         }
         for adjust in self.adjust {
             adjust(&mut config);
@@ -158,10 +161,15 @@ impl TestApp {
         Visitor::new(self.addr)
     }
 
-    /// A visitor who has signed up as `username` (password `password123`).
+    /// A new visitor whose connections come from the loopback address `local`.
+    pub fn visitor_from(&self, local: [u8; 4]) -> Visitor {
+        Visitor::from_address(self.addr, local)
+    }
+
+    /// A visitor who has signed up as `username` (password `tulip-harbor-42`).
     pub async fn member(&self, username: &str) -> Visitor {
         let visitor = self.visitor();
-        let resp = visitor.signup(username, "password123").await;
+        let resp = visitor.signup(username, "tulip-harbor-42").await;
         assert_eq!(
             resp.status(),
             StatusCode::SEE_OTHER,
@@ -281,6 +289,25 @@ impl Visitor {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         Visitor {
             http: client_with(&jar),
+            jar,
+            base: format!("http://{addr}"),
+            addr,
+        }
+    }
+
+    /// A new visitor of the server at `addr` whose connections come from `local`, a
+    /// loopback address of its own (`127.0.0.2`, …): another network, as the server
+    /// sees it.
+    pub fn from_address(addr: SocketAddr, local: [u8; 4]) -> Visitor {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .local_address(std::net::IpAddr::from(local))
+            .build()
+            .expect("http client");
+        Visitor {
+            http,
             jar,
             base: format!("http://{addr}"),
             addr,
@@ -456,6 +483,30 @@ impl Visitor {
         match tokio_tungstenite::connect_async(request).await {
             Ok((socket, _)) => Ok(socket),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("socket failed: {e}"),
+        }
+    }
+}
+
+impl Visitor {
+    /// Asks for a socket that is expected to be refused; answers the refusal (status
+    /// and headers).
+    pub async fn raw_socket_refusal(
+        &self,
+        path: &str,
+    ) -> tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>> {
+        let mut request = format!("ws://{}{}", self.addr, path)
+            .into_client_request()
+            .expect("ws request");
+        let cookie = self.cookie_header();
+        if !cookie.is_empty() {
+            request
+                .headers_mut()
+                .insert("Cookie", HeaderValue::from_str(&cookie).expect("cookie"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok(_) => panic!("the socket was not refused"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => *resp,
             Err(e) => panic!("socket failed: {e}"),
         }
     }

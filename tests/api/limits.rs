@@ -73,7 +73,7 @@ async fn guessing_a_password_is_slowed_down_for_that_account() {
     );
     // Even the right password waits its turn (a guesser must not learn it was right).
     assert_eq!(
-        mallory.login("alice", "password123").await.status(),
+        mallory.login("alice", "tulip-harbor-42").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
 }
@@ -84,7 +84,7 @@ async fn sign_ups_from_one_address_are_limited() {
     for i in 0..10 {
         app.member(&format!("user{i}")).await;
     }
-    let resp = app.visitor().signup("one-more", "password123").await;
+    let resp = app.visitor().signup("one-more", "tulip-harbor-42").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let rows = sea_orm::ConnectionTrait::query_one_raw(
         &app.state.db,

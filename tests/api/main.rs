@@ -7,6 +7,7 @@ mod actions;
 mod adversarial;
 mod direct;
 mod first_minutes;
+mod hardening;
 mod limits;
 mod live;
 mod mentions;

@@ -610,11 +610,11 @@ fn slug(what: &str) -> String {
     slug.trim_matches('-').to_owned()
 }
 
-/// Signs `browser`'s person up through the form (password `password123`); ends on the lobby.
+/// Signs `browser`'s person up through the form (password `tulip-harbor-42`); ends on the lobby.
 pub async fn sign_up(browser: &Browser) {
     browser.goto("/signup").await;
     browser.type_into("#username", &browser.person).await;
-    browser.type_into("#password", "password123").await;
+    browser.type_into("#password", "tulip-harbor-42").await;
     browser
         .click("form[action='/signup'] button[type=submit]")
         .await;

@@ -1,8 +1,9 @@
 //! PostgreSQL goes away under a running hearth and comes back. What a person notices:
 //! while it is away, pages answer 503 in the site's own design within a few seconds,
-//! `/healthz` says 503, open pages stay connected and show a banner, and a message
-//! they send is refused and not stored; once it is back, all of it heals without
-//! restarting hearth, and nothing committed before the outage is missing.
+//! `/healthz` and `/readyz` say 503, open pages stay connected and show a banner, and a
+//! message they send is refused and not stored; once it is back, all of it heals
+//! without restarting hearth (`/readyz` once the bus listens again), and nothing
+//! committed before the outage is missing.
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -71,6 +72,8 @@ async fn a_database_outage_answers_503_shows_a_banner_and_heals_by_itself() {
 
     let health = timed(alice.http.get(hearth.url("/healthz")).send()).await;
     assert_eq!(health.status(), 503, "/healthz while the database is away");
+    let ready = timed(alice.http.get(hearth.url("/readyz")).send()).await;
+    assert_eq!(ready.status(), 503, "/readyz while the database is away");
 
     let started = Instant::now();
     let resp = timed(alice.http.get(alice.url(&room_url)).send()).await;
@@ -188,6 +191,24 @@ async fn a_database_outage_answers_503_shows_a_banner_and_heals_by_itself() {
         200,
         "/healthz after the database came back"
     );
+    // Ready again once the bus listens again too.
+    let ready_by = Instant::now() + HEALS_WITHIN;
+    loop {
+        let ready = alice
+            .http
+            .get(hearth.url("/readyz"))
+            .send()
+            .await
+            .expect("GET");
+        if ready.status() == 200 {
+            break;
+        }
+        if Instant::now() > ready_by {
+            let why = ready.text().await.unwrap_or_default();
+            hearth.fail(&format!("/readyz after the database came back: {why}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Everything committed before the outage is there; nothing refused during it is.
     let shown: Vec<i64> = all_messages(&alice, &room_url)

@@ -9,11 +9,15 @@
 //! - [`storage`]: a read-only database stops the server at start with an error a person
 //!   can read; a full disk answers posts with a clear error, and clears by itself.
 //!
+//! - [`exhaustion`]: a server out of file descriptors sheds connections and keeps
+//!   answering.
+//!
 //! Every test runs the real `hearth` binary ([`server::Hearth`]).
 #[path = "../api/helpers.rs"]
 mod helpers;
 
 mod database_outage;
+mod exhaustion;
 mod proxy;
 mod server;
 mod sigkill;

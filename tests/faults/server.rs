@@ -61,7 +61,7 @@ impl Hearth {
     /// A visitor who has signed up as `username` here.
     pub async fn member(&self, username: &str) -> Visitor {
         let visitor = Visitor::new(self.0.addr);
-        let resp = visitor.signup(username, "password123").await;
+        let resp = visitor.signup(username, "tulip-harbor-42").await;
         assert_eq!(resp.status(), 303, "sign-up of {username}");
         visitor
     }

@@ -90,6 +90,47 @@ async fn a_read_only_postgres_database_stops_the_server_at_start_with_a_readable
     );
 }
 
+#[tokio::test]
+#[ignore = "needs root (mounts a small tmpfs)"]
+async fn a_read_only_directory_stops_the_server_at_start_saying_so_in_words() {
+    let Some(disk) = SmallDisk::mount("4m") else {
+        panic!("mounting a small tmpfs needs root (CAP_SYS_ADMIN), which this run lacks");
+    };
+    let file = disk.path().join("hearth.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let migrated = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .expect("hearth migrate runs");
+    assert!(migrated.status.success(), "{migrated:?}");
+    disk.remount_read_only();
+    // The database by its full path, and by a relative one from inside the directory.
+    for url in [url.as_str(), "sqlite://hearth.db?mode=rwc"] {
+        // `timeout`: a server that started anyway must not hang the test.
+        let ran = Command::new("timeout")
+            .arg("30")
+            .arg(env!("CARGO_BIN_EXE_hearth"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", url])
+            .current_dir(disk.path())
+            .output()
+            .expect("hearth runs");
+        let log = String::from_utf8_lossy(&ran.stderr);
+        assert_ne!(ran.status.code(), Some(124), "{url}: hearth served:\n{log}");
+        assert!(
+            !ran.status.success(),
+            "{url}: hearth exited with success:\n{log}"
+        );
+        let said = log
+            .lines()
+            .find(|l| l.starts_with("hearth: "))
+            .unwrap_or_else(|| panic!("no error line for a person on stderr:\n{log}"));
+        assert!(
+            said.contains("directory") && said.contains("read-only") && !said.contains("code:"),
+            "{url}: the error does not say the directory is read-only: {said}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root (mounts a small tmpfs)"]
 async fn a_full_disk_answers_posts_with_a_clear_error_and_heals_when_space_is_freed() {
@@ -175,6 +216,15 @@ impl SmallDisk {
 
     fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    fn remount_read_only(&self) {
+        let remounted = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(self.dir.path())
+            .output()
+            .expect("mount runs");
+        assert!(remounted.status.success(), "{remounted:?}");
     }
 
     /// Writes a filler file until the disk says it is full.

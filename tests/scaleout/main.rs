@@ -45,7 +45,7 @@ async fn cluster(n: usize) -> (TestDatabase, Vec<Child>) {
 
 async fn member(process: &Child, name: &str) -> Visitor {
     let visitor = Visitor::new(process.addr);
-    let resp = visitor.signup(name, "password123").await;
+    let resp = visitor.signup(name, "tulip-harbor-42").await;
     assert_eq!(resp.status(), 303, "sign-up of {name}");
     visitor
 }

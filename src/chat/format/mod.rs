@@ -5,7 +5,8 @@
 //! `*italic*` and `_italic_`, `~~struck~~`, `` `code` ``, fenced code blocks (with
 //! syntax highlighting, [`highlight`]), `> quotes` and lists, and links: `[text](url)`,
 //! `<url>` and bare `https://…` alike, for http(s) only, with the rel attributes every
-//! link of the site has. What it does not make: headings, images, rules, tables, raw
+//! link of the site has, a host that mixes scripts in punycode ([`links`]). What it
+//! does not make: headings, images, rules, tables, raw
 //! HTML. Those are shown as the text that was typed, from its source.
 //!
 //! Mentions (`@name` outside code and links) become elements of class `mention` when
@@ -19,6 +20,7 @@
 //! `tabindex` (it may scroll), and a mention's user id and profile path.
 //! Nothing of the input becomes markup.
 pub mod highlight;
+pub mod links;
 
 use std::ops::Range;
 
@@ -229,7 +231,7 @@ impl Renderer<'_> {
                 let anchor = is_web_link(&dest_url) && self.links.is_empty();
                 if anchor {
                     self.out.push_str("<a href=\"");
-                    escape(&dest_url, self.out);
+                    escape(&links::shown(&dest_url), self.out);
                     self.out.push('"');
                     self.out.push_str(LINK_ATTRIBUTES);
                     self.out.push('>');
@@ -279,12 +281,13 @@ impl Renderer<'_> {
         for span in finder.spans(text) {
             match span.kind() {
                 Some(LinkKind::Url) if is_web_link(span.as_str()) => {
+                    let shown = links::shown(span.as_str());
                     self.out.push_str("<a href=\"");
-                    escape(span.as_str(), self.out);
+                    escape(&shown, self.out);
                     self.out.push('"');
                     self.out.push_str(LINK_ATTRIBUTES);
                     self.out.push('>');
-                    escape(span.as_str(), self.out);
+                    escape(&shown, self.out);
                     self.out.push_str("</a>");
                 }
                 _ => self.mentions_in(span.as_str()),

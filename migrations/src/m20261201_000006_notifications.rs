@@ -1,9 +1,8 @@
 //! What reaches people: who each message mentions (`mentions`, for mention counts and
 //! `/mentions`), how much of each conversation a member wants to hear of
 //! (`memberships.notify`: everything, mentions or nothing; none chosen means the
-//! conversation kind's default), the browsers that take Web Push for a person
-//! (`push_subscriptions`), and the server's own keys made on first start (`secrets`,
-//! e.g. the VAPID key push services know this server by).
+//! conversation kind's default), and the browsers that take Web Push for a person
+//! (`push_subscriptions`).
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -120,27 +119,10 @@ impl MigrationTrait for Migration {
                     .col(PushSubscriptions::UserId)
                     .to_owned(),
             )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(Secrets::Table)
-                    .col(
-                        ColumnDef::new(Secrets::Name)
-                            .string_len(64)
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(Secrets::Value).text().not_null())
-                    .to_owned(),
-            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Secrets::Table).to_owned())
-            .await?;
         manager
             .drop_table(Table::drop().table(PushSubscriptions::Table).to_owned())
             .await?;
@@ -181,13 +163,6 @@ enum PushSubscriptions {
     P256dh,
     Auth,
     CreatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Secrets {
-    Table,
-    Name,
-    Value,
 }
 
 #[derive(DeriveIden)]
