@@ -81,6 +81,27 @@ pub async fn directory(
     )
 }
 
+/// The person called `username` (any case), if there is one.
+async fn person_named(
+    db: &sea_orm::DatabaseConnection,
+    username: &str,
+) -> Result<Option<user::Model>, AppError> {
+    match Username::parse(username) {
+        Ok(name) => Ok(user::Entity::find()
+            .filter(user::Column::UsernameKey.eq(name.key()))
+            .one(db)
+            .await?),
+        Err(_) => Ok(None),
+    }
+}
+
+fn nobody() -> Response {
+    layout::error_page(
+        StatusCode::NOT_FOUND,
+        "There is nobody with that name on hearth.",
+    )
+}
+
 /// `GET /users/{username}`: who someone is, whether they are online, and a way to
 /// message them (where a mention links).
 #[handler]
@@ -89,20 +110,8 @@ pub async fn profile(
     Data(chat): Data<&Arc<Chat>>,
     Path(username): Path<String>,
 ) -> Result<Response, AppError> {
-    let person = match Username::parse(&username) {
-        Ok(name) => {
-            user::Entity::find()
-                .filter(user::Column::UsernameKey.eq(name.key()))
-                .one(&chat.db)
-                .await?
-        }
-        Err(_) => None,
-    };
-    let Some(person) = person else {
-        return Ok(layout::error_page(
-            StatusCode::NOT_FOUND,
-            "There is nobody with that name on hearth.",
-        ));
+    let Some(person) = person_named(&chat.db, &username).await? else {
+        return Ok(nobody());
     };
     let online = chat
         .hub
@@ -133,20 +142,8 @@ pub async fn open_chat(
     Path(username): Path<String>,
     Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
-    let other = match Username::parse(&username) {
-        Ok(name) => {
-            user::Entity::find()
-                .filter(user::Column::UsernameKey.eq(name.key()))
-                .one(&chat.db)
-                .await?
-        }
-        Err(_) => None,
-    };
-    let Some(other) = other else {
-        return Ok(layout::error_page(
-            StatusCode::NOT_FOUND,
-            "There is nobody with that name on hearth.",
-        ));
+    let Some(other) = person_named(&chat.db, &username).await? else {
+        return Ok(nobody());
     };
     if other.id == viewer.id {
         return Ok(layout::error_page(

@@ -53,15 +53,19 @@ struct Keys {
     auth: String,
 }
 
-fn read_form(req: &Request, body: &[u8]) -> Result<SubscriptionForm, AppError> {
+async fn read_form(req: &Request, body: poem::Body) -> Result<SubscriptionForm, AppError> {
+    let body = body
+        .into_bytes_limit(8 * 1024)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
     let is_json = req
         .header(header::CONTENT_TYPE)
         .is_some_and(|t| t.starts_with("application/json"));
     let mut form: SubscriptionForm = if is_json {
-        serde_json::from_slice(body)
+        serde_json::from_slice(&body)
             .map_err(|_| AppError::Refused("The subscription is not JSON a browser gives."))?
     } else {
-        serde_urlencoded_form(body)
+        form_fields(&body)
     };
     if let Some(keys) = form.keys.take() {
         form.p256dh = keys.p256dh;
@@ -70,7 +74,7 @@ fn read_form(req: &Request, body: &[u8]) -> Result<SubscriptionForm, AppError> {
     Ok(form)
 }
 
-fn serde_urlencoded_form(body: &[u8]) -> SubscriptionForm {
+fn form_fields(body: &[u8]) -> SubscriptionForm {
     let mut form = SubscriptionForm::default();
     for (k, v) in form_urlencoded::parse(body) {
         match &*k {
@@ -95,11 +99,7 @@ pub async fn subscribe(
     Data(config): Data<&Arc<Config>>,
     Data(db): Data<&sea_orm::DatabaseConnection>,
 ) -> Result<Response, AppError> {
-    let body = body
-        .into_bytes_limit(8 * 1024)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
-    let form = read_form(req, &body)?;
+    let form = read_form(req, body).await?;
     let allow_private = config.push.allow_private_endpoints;
     let endpoint = endpoint::check(form.endpoint.trim(), allow_private)
         .await
@@ -133,11 +133,7 @@ pub async fn unsubscribe(
     viewer: Viewer,
     Data(db): Data<&sea_orm::DatabaseConnection>,
 ) -> Result<Response, AppError> {
-    let body = body
-        .into_bytes_limit(8 * 1024)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
-    let form = read_form(req, &body)?;
+    let form = read_form(req, body).await?;
     queries::forget(db, viewer.id, form.endpoint.trim()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

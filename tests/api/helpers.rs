@@ -396,6 +396,19 @@ impl Visitor {
             .expect("POST")
     }
 
+    /// Posts `body` to a conversation as the page's composer does with htmx; answers
+    /// the new message's id (the post must succeed).
+    pub async fn post_message(&self, conversation: i64, body: &str) -> i64 {
+        let resp = self
+            .post_htmx(
+                &format!("/conversations/{conversation}/messages"),
+                &[("body", body)],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "post of {body:?}");
+        message_ids_in(&resp.text().await.expect("fragment"))[0]
+    }
+
     /// POSTs `value` as JSON, as a page's script does (the token in `X-CSRF-Token`).
     pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> reqwest::Response {
         let token = self.csrf_token().await;

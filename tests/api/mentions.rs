@@ -4,7 +4,7 @@
 //! suggestions list members first.
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, Visitor, eventually, frame_where, message_ids_in};
+use crate::helpers::{TestApp, Visitor, eventually, frame_where};
 
 /// alice's room with bob and carol in it; dave exists but never joined.
 struct Room {
@@ -36,17 +36,6 @@ async fn room() -> Room {
     }
 }
 
-async fn post(visitor: &Visitor, conversation: i64, body: &str) -> i64 {
-    let resp = visitor
-        .post_htmx(
-            &format!("/conversations/{conversation}/messages"),
-            &[("body", body)],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "post of {body:?}");
-    message_ids_in(&resp.text().await.expect("fragment"))[0]
-}
-
 async fn id_of(visitor: &Visitor) -> i64 {
     visitor
         .page("/")
@@ -60,12 +49,10 @@ async fn id_of(visitor: &Visitor) -> i64 {
 async fn a_mention_links_to_the_person_and_is_highlighted_for_them_only() {
     let r = room().await;
     let bob_id = id_of(&r.bob).await;
-    let id = post(
-        &r.alice,
-        r.room,
-        "lunch, @bob? and @nobody, and mail@bob.example",
-    )
-    .await;
+    let id = r
+        .alice
+        .post_message(r.room, "lunch, @bob? and @nobody, and mail@bob.example")
+        .await;
 
     let page = r.carol.page(&r.url).await;
     let mention = format!("#message-{id} .message-body a.mention[data-user-id=\"{bob_id}\"]");
@@ -100,8 +87,11 @@ async fn a_mention_links_to_the_person_and_is_highlighted_for_them_only() {
 async fn mention_counts_and_the_mentions_page_follow_live() {
     let r = room().await;
     let mut bobs_lobby = r.bob.socket("/ws").await;
-    let plain = post(&r.alice, r.room, "good morning").await;
-    let id = post(&r.alice, r.room, "@bob can you look at this?").await;
+    let plain = r.alice.post_message(r.room, "good morning").await;
+    let id = r
+        .alice
+        .post_message(r.room, "@bob can you look at this?")
+        .await;
 
     // Bob's other page hears whom the message mentions, with the line for /mentions.
     let bob_id = id_of(&r.bob).await;
@@ -133,7 +123,7 @@ async fn mention_counts_and_the_mentions_page_follow_live() {
         "#mentions-list #mention-{id} a[href=\"/messages/{id}\"]"
     )));
     assert!(!mentions.has(&format!("#mention-{plain}")));
-    let newer = post(&r.carol, r.room, "@bob me too").await;
+    let newer = r.carol.post_message(r.room, "@bob me too").await;
     let ids: Vec<String> = r
         .bob
         .page("/mentions")
@@ -173,8 +163,8 @@ async fn mention_counts_and_the_mentions_page_follow_live() {
 async fn a_level_decides_what_a_conversation_counts() {
     let r = room().await;
     // Rooms default to mentions only: the Menu total counts mentions, not chatter.
-    post(&r.alice, r.room, "chatter one").await;
-    post(&r.alice, r.room, "chatter two").await;
+    r.alice.post_message(r.room, "chatter one").await;
+    r.alice.post_message(r.room, "chatter two").await;
     let lobby = r.bob.page("/").await;
     let level = format!("#level-{}", r.room);
     assert_eq!(
@@ -185,7 +175,7 @@ async fn a_level_decides_what_a_conversation_counts() {
         lobby.attr("#menu-unread", "data-count").as_deref(),
         Some("0")
     );
-    post(&r.alice, r.room, "@bob and one for you").await;
+    r.alice.post_message(r.room, "@bob and one for you").await;
     let lobby = r.bob.page("/").await;
     assert_eq!(
         lobby.attr("#menu-unread", "data-count").as_deref(),
@@ -243,7 +233,7 @@ async fn private_chats_notify_of_everything_by_default() {
     let alice = app.member("alice").await;
     let bob = app.member("bob").await;
     let chat = alice.conversation_id("/dm/bob").await;
-    post(&alice, chat, "are you there?").await;
+    alice.post_message(chat, "are you there?").await;
     let lobby = bob.page("/").await;
     assert_eq!(
         lobby
@@ -262,7 +252,9 @@ async fn everyone_is_held_to_a_tighter_limit_and_is_for_rooms_only() {
     let r = room().await;
     let before = r.app.rows("messages").await;
     for _ in 0..3 {
-        post(&r.alice, r.room, "@everyone standup in five").await;
+        r.alice
+            .post_message(r.room, "@everyone standup in five")
+            .await;
     }
     let resp = r
         .alice
@@ -275,7 +267,7 @@ async fn everyone_is_held_to_a_tighter_limit_and_is_for_rooms_only() {
     assert!(resp.headers().contains_key("retry-after"));
     assert_eq!(r.app.rows("messages").await, before + 3);
     // Plain messages are not held back by it.
-    post(&r.alice, r.room, "no group this time").await;
+    r.alice.post_message(r.room, "no group this time").await;
 
     // Everyone in the room was mentioned, the author aside.
     let lobby = r.carol.page("/").await;
@@ -295,7 +287,7 @@ async fn everyone_is_held_to_a_tighter_limit_and_is_for_rooms_only() {
 
     // In a private chat it is only text, and not limited.
     let chat = r.alice.conversation_id("/dm/bob").await;
-    let id = post(&r.alice, chat, "@everyone hello").await;
+    let id = r.alice.post_message(chat, "@everyone hello").await;
     let page = r.bob.page("/dm/alice").await;
     assert!(!page.has(&format!("#message-{id} .mention")));
 }
@@ -309,7 +301,7 @@ async fn here_mentions_only_the_members_online() {
         r.app.state.hub.is_online(carol_id)
     })
     .await;
-    let id = post(&r.alice, r.room, "@here quick poll").await;
+    let id = r.alice.post_message(r.room, "@here quick poll").await;
     let carols = r.carol.page("/mentions").await;
     assert!(carols.has(&format!("#mention-{id}")));
     let bobs = r.bob.page("/mentions").await;
@@ -361,7 +353,7 @@ async fn suggestions_list_members_first_then_everyone_else() {
 #[tokio::test]
 async fn an_edit_that_adds_a_mention_counts_it_and_one_that_removes_it_uncounts_it() {
     let r = room().await;
-    let id = post(&r.alice, r.room, "see the notes").await;
+    let id = r.alice.post_message(r.room, "see the notes").await;
     let edit = format!("/messages/{id}/edit");
     let resp = r
         .alice

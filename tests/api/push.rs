@@ -27,7 +27,7 @@ use web_push_native::{
     p256::{SecretKey, elliptic_curve::sec1::ToEncodedPoint},
 };
 
-use crate::helpers::{PATIENCE, TestApp, Visitor, eventually, message_ids_in};
+use crate::helpers::{PATIENCE, TestApp, Visitor, eventually};
 
 /// One request as the push service got it.
 #[derive(Debug)]
@@ -156,17 +156,6 @@ async fn app_with_push(coalesce: Duration) -> TestApp {
         .await
 }
 
-async fn post(visitor: &Visitor, conversation: i64, body: &str) -> i64 {
-    let resp = visitor
-        .post_htmx(
-            &format!("/conversations/{conversation}/messages"),
-            &[("body", body)],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "post of {body:?}");
-    message_ids_in(&resp.text().await.expect("fragment"))[0]
-}
-
 #[tokio::test]
 async fn a_private_message_is_pushed_signed_and_encrypted_and_a_gone_subscription_is_dropped() {
     let mut service = PushService::start().await;
@@ -178,7 +167,7 @@ async fn a_private_message_is_pushed_signed_and_encrypted_and_a_gone_subscriptio
     assert_eq!(app.rows("push_subscriptions").await, 1);
     let chat = alice.conversation_id("/dm/bob").await;
 
-    let id = post(&alice, chat, "the **release** is at noon").await;
+    let id = alice.post_message(chat, "the **release** is at noon").await;
     let push = service.next().await;
     assert_eq!(push.path, "/push/bobs-phone");
     assert_eq!(push.encoding, "aes128gcm");
@@ -230,7 +219,7 @@ async fn a_private_message_is_pushed_signed_and_encrypted_and_a_gone_subscriptio
 
     // The push service says the subscription is gone: hearth forgets it.
     service.status.store(410, Ordering::SeqCst);
-    post(&alice, chat, "still there?").await;
+    alice.post_message(chat, "still there?").await;
     service.next().await;
     eventually("the gone subscription is removed", || async {
         app.rows("push_subscriptions").await == 0
@@ -258,8 +247,10 @@ async fn only_what_the_level_asks_for_is_pushed_and_not_to_an_open_page() {
 
     // Pushes leave in the order messages were stored: a push that should not exist
     // would arrive before the one that must.
-    post(&alice, room, "chatter nobody is pushed for").await;
-    post(&alice, room, "a word for @bob").await;
+    alice
+        .post_message(room, "chatter nobody is pushed for")
+        .await;
+    alice.post_message(room, "a word for @bob").await;
     let note = browser.open(&service.next().await);
     assert!(
         note["body"]
@@ -287,11 +278,11 @@ async fn only_what_the_level_asks_for_is_pushed_and_not_to_an_open_page() {
     // Muted: not even a mention pushes.
     let path = format!("/conversations/{room}/notifications");
     bob.post_form(&path, &[("level", "nothing")]).await;
-    post(&alice, room, "@bob you are muted").await;
-    post(&bob, room, "@alice noted").await;
+    alice.post_message(room, "@bob you are muted").await;
+    bob.post_message(room, "@alice noted").await;
     hers(&mut service, "noted").await;
     bob.post_form(&path, &[("level", "everything")]).await;
-    post(&alice, room, "everything now").await;
+    alice.post_message(room, "everything now").await;
     let note = browser.open(&service.next().await);
     assert!(
         note["body"]
@@ -308,15 +299,15 @@ async fn only_what_the_level_asks_for_is_pushed_and_not_to_an_open_page() {
         app.state.hub.is_online(bob_id)
     })
     .await;
-    post(&alice, room, "seen on the page").await;
-    post(&bob, room, "@alice seen it").await;
+    alice.post_message(room, "seen on the page").await;
+    bob.post_message(room, "@alice seen it").await;
     hers(&mut service, "seen it").await;
     drop(socket);
     eventually("bob is offline", || async {
         !app.state.hub.is_online(bob_id)
     })
     .await;
-    post(&alice, room, "after the page closed").await;
+    alice.post_message(room, "after the page closed").await;
     let push = service.next().await;
     assert_eq!(push.path, "/push/bob");
     let note = browser.open(&push);
@@ -339,7 +330,7 @@ async fn a_burst_in_one_conversation_is_one_push_then_one_that_counts_the_rest()
     browser.subscribe(&bob).await;
     let chat = alice.conversation_id("/dm/bob").await;
     for n in 1..=5 {
-        post(&alice, chat, &format!("line {n}")).await;
+        alice.post_message(chat, &format!("line {n}")).await;
     }
     let first = browser.open(&service.next().await);
     assert_eq!(first["count"], 1);
