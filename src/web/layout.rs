@@ -138,6 +138,11 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                 @if page.live_url.is_some() {
                     noscript { span.no-live { "Live updates need JavaScript: reload to see what is new." } }
                 }
+                // `/` focuses it (shortcuts.js); the search page has its own, filled in.
+                form.header-search role="search" method="get" action="/search" {
+                    input #search-box type="search" name="q" placeholder="Search  /"
+                        aria-label="Search messages" aria-keyshortcuts="/" maxlength="256";
+                }
                 nav.user-menu aria-label="Account" {
                     a href="/users" { "People" }
                     span.me dir="auto" title=(viewer.username) { (viewer.username) }
@@ -192,7 +197,7 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 10] = [
+const BEHAVIOURS: [&str; 11] = [
     "js/hearth.js",
     "js/connection.js",
     "js/times.js",
@@ -204,6 +209,7 @@ const BEHAVIOURS: [&str; 10] = [
     "js/sidebar.js",
     "js/notifications.js",
     "js/receipts.js",
+    "js/shortcuts.js",
 ];
 
 /// What an error response is about, kept on the response so that the error-page

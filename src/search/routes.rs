@@ -1,0 +1,102 @@
+//! `GET /search?q=…&before={id}`: a page of the messages a query finds, 50 at a time.
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Response, handler,
+    http::StatusCode,
+    web::{Data, Query},
+};
+use serde::Deserialize;
+
+use super::{
+    queries::{self, Resolved},
+    query::{Place, QueryError, SearchQuery},
+    views::{self, Answer},
+};
+use crate::{
+    chat::{Chat, sidebar},
+    error::AppError,
+    web::Viewer,
+};
+
+/// Results one page shows.
+const PAGE: u64 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    before: Option<i64>,
+}
+
+#[handler]
+pub async fn search(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Query(params): Query<SearchParams>,
+) -> Result<Response, AppError> {
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let site_online = chat.hub.site_online().await;
+    let (status, hits, query) = match SearchQuery::parse(&params.q) {
+        // No query is the page before a search: nothing is wrong with it.
+        Err(QueryError::Empty) => (StatusCode::OK, Vec::new(), None),
+        Err(refused) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Vec::new(),
+            Some(Err(refused.to_string())),
+        ),
+        Ok(query) => match resolve(chat, &viewer, &query).await? {
+            Err(why) => (StatusCode::OK, Vec::new(), Some(Err(why))),
+            Ok(resolved) => {
+                let hits = queries::search(
+                    &chat.db,
+                    viewer.id,
+                    &query,
+                    &resolved,
+                    params.before,
+                    PAGE + 1,
+                )
+                .await?;
+                (StatusCode::OK, hits, Some(Ok(query)))
+            }
+        },
+    };
+    let answer = match &query {
+        None => Answer::Ask,
+        Some(Err(why)) => Answer::Refused(why.clone()),
+        Some(Ok(query)) => Answer::Found {
+            hits: &hits[..hits.len().min(PAGE as usize)],
+            words: query.words().collect(),
+            more: (hits.len() as u64 > PAGE)
+                .then(|| hits.get(PAGE as usize - 1).map(|h| h.id))
+                .flatten(),
+        },
+    };
+    let mut response =
+        views::page(&viewer, params.q.trim(), &answer, site_online, sidebar).into_response();
+    response.set_status(status);
+    Ok(response)
+}
+
+/// The people the query's filters name, or why the query finds nothing (a name nobody
+/// has).
+async fn resolve(
+    chat: &Chat,
+    viewer: &Viewer,
+    query: &SearchQuery,
+) -> Result<Result<Resolved, String>, AppError> {
+    let mut resolved = Resolved::default();
+    if let Some(name) = &query.from {
+        match queries::person_id(&chat.db, name).await? {
+            Some(id) => resolved.author_id = Some(id),
+            None => return Ok(Err(format!("Nobody is called @{name}."))),
+        }
+    }
+    if let Some(Place::Private(name)) = &query.place {
+        match queries::person_id(&chat.db, name).await? {
+            Some(id) => resolved.direct_key = Some(queries::direct_key(viewer.id, id)),
+            None => return Ok(Err(format!("Nobody is called @{name}."))),
+        }
+    }
+    Ok(Ok(resolved))
+}
