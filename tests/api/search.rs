@@ -278,7 +278,7 @@ async fn malformed_queries_get_a_clear_answer_never_a_server_error() {
     }
     // Syntax is read as the words in it.
     assert_eq!(found(&s.bob, "NEAR(").await, [id]);
-    assert_eq!(found(&s.bob, "body:water").await, [id]);
+    assert_eq!(found(&s.bob, "body:of water").await, [id]);
 
     let refused = search(&s.bob, "* ( )").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
