@@ -334,6 +334,32 @@ async fn every_signed_in_page_has_a_search_box_and_search_needs_a_session() {
     );
 }
 
+#[tokio::test]
+async fn history_written_before_search_existed_is_found_once_it_is_migrated() {
+    use migration::MigratorTrait;
+    let mut app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("general").await;
+    let room = alice.conversation_id(&room).await;
+    let old = alice.post_message(room, "an old note about llamas").await;
+    let url = app.database_url.clone();
+    let _kept = app.keep_database();
+    app.stop().await;
+
+    // The database as it was before search: its index taken away with its migration.
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    migration::Migrator::down(&db, Some(1))
+        .await
+        .expect("the search migration goes down");
+    db.close().await.expect("close");
+
+    let app = TestApp::builder().database(&url).spawn().await;
+    let alice = alice.at(app.addr);
+    assert_eq!(found(&alice, "llamas").await, [old]);
+    let new = alice.post_message(room, "new llamas").await;
+    assert_eq!(found(&alice, "llamas").await, [new, old]);
+}
+
 /// Pieces of full-text syntax, filters and awkward characters, for the property below.
 fn nasty_query() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
