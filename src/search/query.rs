@@ -35,6 +35,29 @@ pub struct Term {
     pub words: Vec<String>,
 }
 
+impl Term {
+    /// Whether the term is in a script written without spaces ([`words::is_spaceless`]):
+    /// it is then looked for as it was typed, inside the text, not as a word.
+    pub fn is_spaceless(&self) -> bool {
+        self.typed.chars().any(words::is_spaceless)
+    }
+
+    /// The words of the term as typed (letters, digits and their accents only), for an
+    /// index that folds them itself.
+    pub fn typed_words(&self) -> Vec<&str> {
+        words::spans(&self.typed)
+            .into_iter()
+            .filter_map(|span| self.typed.get(span))
+            .collect()
+    }
+
+    /// What a spaceless term looks for: the text typed, without the punctuation and
+    /// spaces around it.
+    pub fn literal(&self) -> &str {
+        self.typed.trim_matches(|c: char| !c.is_alphanumeric())
+    }
+}
+
 /// `in:`: where to look.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -98,7 +121,16 @@ impl SearchQuery {
     pub fn words(&self) -> impl Iterator<Item = &str> {
         self.terms
             .iter()
+            .filter(|t| !t.is_spaceless())
             .flat_map(|t| t.words.iter().map(String::as_str))
+    }
+
+    /// The text of every spaceless term (which a snippet marks wherever it is).
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.terms
+            .iter()
+            .filter(|t| t.is_spaceless())
+            .map(Term::literal)
     }
 
     fn add_term(&mut self, typed: &str) {

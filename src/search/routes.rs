@@ -67,6 +67,7 @@ pub async fn search(
         Some(Ok(query)) => Answer::Found {
             hits: &hits[..hits.len().min(PAGE as usize)],
             words: query.words().collect(),
+            literals: query.literals().collect(),
             more: (hits.len() as u64 > PAGE)
                 .then(|| hits.get(PAGE as usize - 1).map(|h| h.id))
                 .flatten(),

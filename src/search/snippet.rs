@@ -26,10 +26,11 @@ pub struct Part {
     pub marked: bool,
 }
 
-/// The snippet of `body` for the folded words `wanted`.
-pub fn of(body: &str, wanted: &[&str]) -> Snippet {
+/// The snippet of `body` for the folded words `wanted` and the `literals` of scripts
+/// without spaces (marked wherever they are, inside a run of letters too).
+pub fn of(body: &str, wanted: &[&str], literals: &[&str]) -> Snippet {
     let spans = words::spans(body);
-    let marked: Vec<Range<usize>> = spans
+    let mut marked: Vec<Range<usize>> = spans
         .iter()
         .filter(|span| {
             body.get((*span).clone())
@@ -37,6 +38,21 @@ pub fn of(body: &str, wanted: &[&str]) -> Snippet {
         })
         .cloned()
         .collect();
+    for literal in literals.iter().filter(|l| !l.is_empty()) {
+        marked.extend(
+            body.match_indices(literal)
+                .map(|(at, text)| at..at + text.len()),
+        );
+    }
+    marked.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut end_of_last = 0;
+    marked.retain(|r| {
+        let apart = r.start >= end_of_last;
+        if apart {
+            end_of_last = r.end;
+        }
+        apart
+    });
     let first = marked.first().map_or(0, |r| r.start);
     let start = whole_word(&spans, back(body, first, LEAD), |s| s.start);
     let end = whole_word(&spans, forward(body, start, LENGTH), |s| s.end);
@@ -114,7 +130,11 @@ mod tests {
 
     #[test]
     fn matching_words_are_marked_whatever_their_case_and_accents() {
-        let snippet = of("Lunch at the CAFÉ? Café or cafe, <b>cafés</b>", &["cafe"]);
+        let snippet = of(
+            "Lunch at the CAFÉ? Café or cafe, <b>cafés</b>",
+            &["cafe"],
+            &[],
+        );
         assert_eq!(
             shown(&snippet),
             "Lunch at the [CAFÉ]? [Café] or [cafe], <b>cafés</b>"
@@ -124,7 +144,7 @@ mod tests {
     #[test]
     fn a_long_text_is_cut_around_the_first_match_at_whole_words() {
         let body = format!("{} needle {}", "hay ".repeat(100), "straw ".repeat(100));
-        let text = shown(&of(&body, &["needle"]));
+        let text = shown(&of(&body, &["needle"], &[]));
         assert!(text.starts_with("…"), "{text}");
         assert!(text.ends_with("…"), "{text}");
         assert!(text.contains("[needle]"));
@@ -133,8 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn text_without_spaces_is_marked_inside_its_run_of_letters() {
+        assert_eq!(
+            shown(&of("明日は東京タワーに行く、東京!", &["tokyo"], &["東京"])),
+            "明日は[東京]タワーに行く、[東京]!"
+        );
+    }
+
+    #[test]
     fn a_text_without_a_match_shows_its_start() {
-        assert_eq!(shown(&of("ab c", &["zz"])), "ab c");
-        assert_eq!(shown(&of("", &["zz"])), "");
+        assert_eq!(shown(&of("ab c", &["zz"], &[])), "ab c");
+        assert_eq!(shown(&of("", &["zz"], &[])), "");
     }
 }

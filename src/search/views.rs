@@ -17,11 +17,12 @@ pub enum Answer<'a> {
     Ask,
     /// The query cannot be searched; why, in words.
     Refused(String),
-    /// The hits of one page, the folded words to mark, and the message the next page
-    /// starts before, when there is one.
+    /// The hits of one page, the folded words and the literal text to mark, and the
+    /// message the next page starts before, when there is one.
     Found {
         hits: &'a [Hit],
         words: Vec<&'a str>,
+        literals: Vec<&'a str>,
         more: Option<i64>,
     },
 }
@@ -56,12 +57,12 @@ pub fn page(
                         p.search-refused role="alert" { (why) }
                         ol #search-results.search-results {}
                     }
-                    Answer::Found { hits, words, more } => {
+                    Answer::Found { hits, words, literals, more } => {
                         @if hits.is_empty() {
                             p.empty role="status" { "No messages you can read match that." }
                         }
                         ol #search-results.search-results {
-                            @for hit in hits.iter() { (result(hit, words)) }
+                            @for hit in hits.iter() { (result(hit, words, literals)) }
                         }
                         @if let Some(before) = more {
                             p { a.more-results href=(more_url(typed, *before)) { "More results" } }
@@ -74,7 +75,7 @@ pub fn page(
 }
 
 /// One hit: where, who, when (the permalink), and the snippet.
-fn result(hit: &Hit, words: &[&str]) -> Markup {
+fn result(hit: &Hit, words: &[&str], literals: &[&str]) -> Markup {
     let (label, url) = match hit.kind {
         ConversationKind::Room => (
             format!("#{}", hit.place_name),
@@ -85,7 +86,7 @@ fn result(hit: &Hit, words: &[&str]) -> Markup {
             format!("/dm/{}", hit.place_name),
         ),
     };
-    let snippet = snippet::of(&hit.body, words);
+    let snippet = snippet::of(&hit.body, words, literals);
     html! {
         li.search-result id={ "result-" (hit.id) } data-message-id=(hit.id) {
             p.search-where {

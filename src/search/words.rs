@@ -11,6 +11,23 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || is_combining_mark(c)
 }
 
+/// Whether `c` is of a script written without spaces between words (Chinese, Japanese,
+/// Thai, Lao, Khmer, Burmese), where a run of letters is a sentence rather than a word
+/// and the index cannot find the words inside it.
+pub fn is_spaceless(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF // Thai, Lao
+        | 0x1000..=0x109F // Myanmar
+        | 0x1780..=0x17FF // Khmer
+        | 0x3040..=0x30FF // Hiragana, Katakana
+        | 0x31F0..=0x31FF
+        | 0x3400..=0x4DBF // Han
+        | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF
+        | 0xFF66..=0xFF9F // half-width Katakana
+        | 0x20000..=0x2FA1F)
+}
+
 /// Where each word of `text` is, in order.
 pub fn spans(text: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
@@ -74,6 +91,14 @@ mod tests {
     #[test]
     fn a_decomposed_accent_stays_inside_its_word() {
         assert_eq!(folded_words("cafe\u{301} noir"), ["cafe", "noir"]);
+    }
+
+    #[test]
+    fn chinese_japanese_and_thai_are_written_without_spaces() {
+        for text in ["东京", "とうきょう", "トウキョウ", "ภาษาไทย"] {
+            assert!(text.chars().all(is_spaceless), "{text}");
+        }
+        assert!(!"Ωμέγα café москва".chars().any(is_spaceless));
     }
 
     #[test]

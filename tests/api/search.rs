@@ -131,6 +131,28 @@ async fn accents_and_case_do_not_matter() {
 }
 
 #[tokio::test]
+async fn words_are_found_in_every_script_with_or_without_spaces() {
+    let s = scene().await;
+    let greek = s.alice.post_message(s.general, "Καλημέρα κόσμε").await;
+    let russian = s.alice.post_message(s.general, "Привет, МИР").await;
+    let japanese = s
+        .alice
+        .post_message(s.general, "明日は東京タワーに行きます")
+        .await;
+    let chinese = s.alice.post_message(s.general, "我们在北京见面").await;
+    let thai = s.alice.post_message(s.general, "สวัสดีครับ").await;
+    // Accents are folded in Latin scripts only (as SQLite's tokenizer does); case in all.
+    assert_eq!(found(&s.bob, "ΚΑΛΗΜΈΡΑ").await, [greek]);
+    assert_eq!(found(&s.bob, "мир").await, [russian]);
+    assert_eq!(found(&s.bob, "東京").await, [japanese]);
+    assert_eq!(found(&s.bob, "北京").await, [chinese]);
+    assert_eq!(found(&s.bob, "สวัสดี").await, [thai]);
+    assert!(found(&s.bob, "上海").await.is_empty());
+    let page = search(&s.bob, "東京").await;
+    assert_eq!(page.texts(&format!("#result-{japanese} mark")), ["東京"]);
+}
+
+#[tokio::test]
 async fn filters_narrow_by_author_room_private_chat_date_and_link() {
     let s = scene().await;
     let by_alice = s.alice.post_message(s.general, "release notes").await;
