@@ -236,6 +236,7 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/conversations/:id/people", get(mentions::people))
         .at("/mentions", get(mentions::mentions))
         .at("/search", get(search::routes::search))
+        .at("/switcher", get(search::routes::switch))
         .at("/messages/:id", get(actions::permalink))
         .at("/messages/:id/reply", get(actions::reply))
         .at(

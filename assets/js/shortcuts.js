@@ -1,7 +1,8 @@
 /* Keyboard shortcuts (assets/js/shortcuts.js): `/` puts the cursor in the header's
- * search box, from anywhere on a page except while typing in a field.
+ * search box and `?` opens the list of shortcuts (`#shortcuts-help`), from anywhere on
+ * a page except while typing in a field. Ctrl+K is the switcher's (switcher.js).
  *
- * Owns: the document's keydown for shortcuts of its own, nothing else.
+ * Owns: the document's keydown for these two keys, nothing else.
  */
 (() => {
   "use strict";
@@ -13,12 +14,19 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key !== "/" || typing(e.target)) return;
-    const box = document.getElementById("search-box");
-    if (!box) return;
-    e.preventDefault();
-    box.focus();
-    box.select();
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (e.key === "/") {
+      const box = document.getElementById("search-box");
+      if (!box) return;
+      e.preventDefault();
+      box.focus();
+      box.select();
+    } else if (e.key === "?") {
+      const help = document.getElementById("shortcuts-help");
+      if (!help) return;
+      e.preventDefault();
+      help.showModal();
+    }
   });
 })();

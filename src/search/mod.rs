@@ -8,6 +8,7 @@
 //!   (triggers, a generated column: `migrations/`), so no write path has to remember it.
 //! - [`snippet`] cuts the text around the first match and marks the words; [`views`]
 //!   and [`routes`] are the `/search` page.
+//! - [`switcher`]: the quick switcher's rooms and people (`/switcher`, Ctrl+K).
 //!
 //! Search must not widen what anyone can read: its queries carry the rule of
 //! [`crate::chat::access`] in their SQL, and filters only narrow it. It must not hand
@@ -16,5 +17,6 @@ pub mod queries;
 pub mod query;
 pub mod routes;
 pub mod snippet;
+pub mod switcher;
 pub mod views;
 pub mod words;

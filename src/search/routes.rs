@@ -1,8 +1,9 @@
-//! `GET /search?q=…&before={id}`: a page of the messages a query finds, 50 at a time.
+//! `GET /search?q=…&before={id}`: a page of the messages a query finds, 50 at a time;
+//! `GET /switcher?q=`: the quick switcher's rooms and people.
 use std::sync::Arc;
 
 use poem::{
-    IntoResponse, Response, handler,
+    IntoResponse, Request, Response, handler,
     http::StatusCode,
     web::{Data, Query},
 };
@@ -11,12 +12,13 @@ use serde::Deserialize;
 use super::{
     queries::{self, Resolved},
     query::{Place, QueryError, SearchQuery},
+    switcher,
     views::{self, Answer},
 };
 use crate::{
     chat::{Chat, sidebar},
     error::AppError,
-    web::Viewer,
+    web::{Viewer, is_htmx},
 };
 
 /// Results one page shows.
@@ -100,4 +102,27 @@ async fn resolve(
         }
     }
     Ok(Ok(resolved))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitcherParams {
+    #[serde(default)]
+    q: String,
+}
+
+/// The switcher's list box for its dialog (an htmx-style request), or a page of it.
+#[handler]
+pub async fn switch(
+    req: &Request,
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Query(params): Query<SwitcherParams>,
+) -> Result<Response, AppError> {
+    let found = switcher::destinations(&chat.db, viewer.id, &params.q).await?;
+    if is_htmx(req) {
+        return Ok(switcher::options(&found).into_response());
+    }
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let site_online = chat.hub.site_online().await;
+    Ok(switcher::page(&viewer, params.q.trim(), &found, site_online, sidebar).into_response())
 }
