@@ -37,6 +37,16 @@ pub struct Resolved {
     pub direct_key: Option<String>,
 }
 
+/// How hits are ordered, and where a page of them starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first, from before message `before` when given.
+    Newest { before: Option<i64> },
+    /// Best matches first (FTS5's `bm25`, PostgreSQL's `ts_rank`), past the first `skip`;
+    /// newest first when no word is indexed (filters alone, scripts without spaces).
+    Relevant { skip: u64 },
+}
+
 /// The id of the person called `name` (in lower case), if there is one.
 pub async fn person_id(db: &DatabaseConnection, name: &str) -> Result<Option<i64>, DbErr> {
     let found =
@@ -50,14 +60,13 @@ pub fn direct_key(viewer_id: i64, other_id: i64) -> String {
     access::direct_key(viewer_id, other_id)
 }
 
-/// The messages `query` finds that `viewer_id` may read, older than message `before`
-/// when given, newest first, `limit` at most.
+/// The messages `query` finds that `viewer_id` may read, in `order`, `limit` at most.
 pub async fn search(
     db: &DatabaseConnection,
     viewer_id: i64,
     query: &SearchQuery,
     resolved: &Resolved,
-    before: Option<i64>,
+    order: Order,
     limit: u64,
 ) -> Result<Vec<Hit>, DbErr> {
     let sqlite = db::is_sqlite(db);
@@ -85,8 +94,7 @@ pub async fn search(
             sql.push_str("AND message_search MATCH ? ");
             values.push(fts5_expression(&indexed).into());
         } else {
-            let each = vec!["phraseto_tsquery('simple', hearth_search_fold(?))"; indexed.len()];
-            sql.push_str(&format!("AND m.search @@ ({}) ", each.join(" && ")));
+            sql.push_str(&format!("AND m.search @@ ({}) ", tsquery(indexed.len())));
             values.extend(indexed.iter().map(|t| Value::from(t.typed.as_str())));
         }
     }
@@ -102,8 +110,13 @@ pub async fn search(
     values.push(format!("{viewer_id}:%").into());
     values.push(format!("%:{viewer_id}").into());
 
-    sql.push_str(&format!("AND {id} < ? "));
-    values.push(before.unwrap_or(i64::MAX).into());
+    if let Order::Newest {
+        before: Some(before),
+    } = order
+    {
+        sql.push_str(&format!("AND {id} < ? "));
+        values.push(before.into());
+    }
     if let Some(author) = resolved.author_id {
         sql.push_str("AND m.author_id = ? ");
         values.push(author.into());
@@ -131,8 +144,31 @@ pub async fn search(
             "AND (m.body_html LIKE '%<a href=%' OR (m.body_html IS NULL AND m.body LIKE '%://%')) ",
         );
     }
-    sql.push_str(&format!("ORDER BY {id} DESC LIMIT ?"));
+    let skip = match order {
+        Order::Relevant { skip } if !indexed.is_empty() => {
+            if sqlite {
+                sql.push_str(&format!("ORDER BY bm25(message_search), {id} DESC "));
+            } else {
+                sql.push_str(&format!(
+                    "ORDER BY ts_rank(m.search, ({})) DESC, m.id DESC ",
+                    tsquery(indexed.len())
+                ));
+                values.extend(indexed.iter().map(|t| Value::from(t.typed.as_str())));
+            }
+            skip
+        }
+        Order::Relevant { skip } => {
+            sql.push_str(&format!("ORDER BY {id} DESC "));
+            skip
+        }
+        Order::Newest { .. } => {
+            sql.push_str(&format!("ORDER BY {id} DESC "));
+            0
+        }
+    };
+    sql.push_str("LIMIT ? OFFSET ?");
     values.push((limit as i64).into());
+    values.push((skip.min(i64::MAX as u64) as i64).into());
 
     let rows = db.query_all_raw(db::statement(db, &sql, values)).await?;
     let mut hits = Vec::with_capacity(rows.len());
@@ -205,6 +241,11 @@ async fn name_private_chats(
         }
     }
     Ok(())
+}
+
+/// PostgreSQL: a query of `terms` phrases, all required, each given as a value.
+fn tsquery(terms: usize) -> String {
+    vec!["phraseto_tsquery('simple', hearth_search_fold(?))"; terms].join(" && ")
 }
 
 /// `text` matched literally by LIKE.

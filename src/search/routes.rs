@@ -1,4 +1,5 @@
-//! `GET /search?q=…&before={id}`: a page of the messages a query finds, 50 at a time;
+//! `GET /search?q=…&before={id}`: a page of the messages a query finds, 50 at a time,
+//! newest first (`&sort=relevance&skip={n}`: best matches first);
 //! `GET /switcher?q=`: the quick switcher's rooms and people.
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use poem::{
 use serde::Deserialize;
 
 use super::{
-    queries::{self, Resolved},
+    queries::{self, Order, Resolved},
     query::{Place, QueryError, SearchQuery},
     switcher,
     views::{self, Answer},
@@ -29,6 +30,10 @@ pub struct SearchParams {
     #[serde(default)]
     q: String,
     before: Option<i64>,
+    /// `relevance` for best matches first.
+    sort: Option<String>,
+    /// With `sort=relevance`: how many best matches earlier pages showed.
+    skip: Option<u64>,
 }
 
 #[handler]
@@ -39,6 +44,16 @@ pub async fn search(
 ) -> Result<Response, AppError> {
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
     let site_online = chat.hub.site_online().await;
+    let relevant = params.sort.as_deref() == Some("relevance");
+    let order = if relevant {
+        Order::Relevant {
+            skip: params.skip.unwrap_or(0),
+        }
+    } else {
+        Order::Newest {
+            before: params.before,
+        }
+    };
     let (status, hits, query) = match SearchQuery::parse(&params.q) {
         // No query is the page before a search: nothing is wrong with it.
         Err(QueryError::Empty) => (StatusCode::OK, Vec::new(), None),
@@ -50,15 +65,8 @@ pub async fn search(
         Ok(query) => match resolve(chat, &viewer, &query).await? {
             Err(why) => (StatusCode::OK, Vec::new(), Some(Err(why))),
             Ok(resolved) => {
-                let hits = queries::search(
-                    &chat.db,
-                    viewer.id,
-                    &query,
-                    &resolved,
-                    params.before,
-                    PAGE + 1,
-                )
-                .await?;
+                let hits = queries::search(&chat.db, viewer.id, &query, &resolved, order, PAGE + 1)
+                    .await?;
                 (StatusCode::OK, hits, Some(Ok(query)))
             }
         },
@@ -71,14 +79,36 @@ pub async fn search(
             words: query.words().collect(),
             literals: query.literals().collect(),
             more: (hits.len() as u64 > PAGE)
-                .then(|| hits.get(PAGE as usize - 1).map(|h| h.id))
+                .then(|| next_page(params.q.trim(), order, &hits))
                 .flatten(),
         },
     };
-    let mut response =
-        views::page(&viewer, params.q.trim(), &answer, site_online, sidebar).into_response();
+    let mut response = views::page(
+        &viewer,
+        params.q.trim(),
+        relevant,
+        &answer,
+        site_online,
+        sidebar,
+    )
+    .into_response();
     response.set_status(status);
     Ok(response)
+}
+
+/// The URL of the page after the one of `hits` (which holds one hit more than a page).
+fn next_page(typed: &str, order: Order, hits: &[queries::Hit]) -> Option<String> {
+    let q = views::encoded(typed);
+    match order {
+        Order::Newest { .. } => {
+            let last = hits.get(PAGE as usize - 1)?;
+            Some(format!("/search?q={q}&before={}", last.id))
+        }
+        Order::Relevant { skip } => Some(format!(
+            "/search?q={q}&sort=relevance&skip={}",
+            skip.saturating_add(PAGE)
+        )),
+    }
 }
 
 /// The people the query's filters name, or why the query finds nothing (a name nobody

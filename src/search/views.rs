@@ -18,19 +18,20 @@ pub enum Answer<'a> {
     /// The query cannot be searched; why, in words.
     Refused(String),
     /// The hits of one page, the folded words and the literal text to mark, and the
-    /// message the next page starts before, when there is one.
+    /// URL of the next page, when there is one.
     Found {
         hits: &'a [Hit],
         words: Vec<&'a str>,
         literals: Vec<&'a str>,
-        more: Option<i64>,
+        more: Option<String>,
     },
 }
 
-/// `GET /search`.
+/// `GET /search`; `relevant` when best matches come first.
 pub fn page(
     viewer: &Viewer,
     typed: &str,
+    relevant: bool,
     answer: &Answer<'_>,
     site_online: usize,
     sidebar: layout::Sidebar,
@@ -58,14 +59,23 @@ pub fn page(
                         ol #search-results.search-results {}
                     }
                     Answer::Found { hits, words, literals, more } => {
+                        p.search-order {
+                            @if relevant {
+                                a href={ "/search?q=" (encoded(typed)) } { "Newest first" }
+                                " · " strong aria-current="true" { "Best match first" }
+                            } @else {
+                                strong aria-current="true" { "Newest first" }
+                                " · " a href={ "/search?q=" (encoded(typed)) "&sort=relevance" } { "Best match first" }
+                            }
+                        }
                         @if hits.is_empty() {
                             p.empty role="status" { "No messages you can read match that." }
                         }
                         ol #search-results.search-results {
                             @for hit in hits.iter() { (result(hit, words, literals)) }
                         }
-                        @if let Some(before) = more {
-                            p { a.more-results href=(more_url(typed, *before)) { "More results" } }
+                        @if let Some(url) = more {
+                            p { a.more-results href=(url) { "More results" } }
                         }
                     }
                 }
@@ -107,8 +117,7 @@ fn result(hit: &Hit, words: &[&str], literals: &[&str]) -> Markup {
     }
 }
 
-/// The next page of the same query.
-fn more_url(typed: &str, before: i64) -> String {
-    let q: String = form_urlencoded::byte_serialize(typed.as_bytes()).collect();
-    format!("/search?q={q}&before={before}")
+/// `typed` as the value of `q` in a URL.
+pub fn encoded(typed: &str) -> String {
+    form_urlencoded::byte_serialize(typed.as_bytes()).collect()
 }

@@ -332,6 +332,40 @@ async fn more_results_pages_through_every_hit_once() {
     let second = s.bob.page(&more).await;
     assert_eq!(hits(&second), posted[50..]);
     assert!(!second.has("a.more-results"));
+
+    // Best matches first pages on too; these match alike, so newest first among them.
+    let first = s.bob.page("/search?q=note&sort=relevance").await;
+    assert_eq!(hits(&first), posted[..50]);
+    let more = first
+        .attr("a.more-results", "href")
+        .expect("a link to more results");
+    assert_eq!(more, "/search?q=note&sort=relevance&skip=50");
+    assert_eq!(hits(&s.bob.page(&more).await), posted[50..]);
+}
+
+#[tokio::test]
+async fn best_matches_come_first_when_asked_for() {
+    let s = scene().await;
+    let most = s
+        .alice
+        .post_message(s.general, "rust, rust and more rust: rust")
+        .await;
+    let once = s.alice.post_message(s.general, "I tried rust today").await;
+    s.alice.post_message(s.general, "nothing to see").await;
+    assert_eq!(found(&s.bob, "rust").await, [once, most]);
+    let page = s.bob.page("/search?q=rust&sort=relevance").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(hits(&page), [most, once]);
+    // The page offers the other order, keeping the query.
+    assert!(page.has("a[href=\"/search?q=rust\"]"));
+    assert!(
+        search(&s.bob, "rust")
+            .await
+            .has("a[href=\"/search?q=rust&sort=relevance\"]")
+    );
+    // Filters alone have no match to rank: newest first.
+    let page = s.bob.page("/search?q=from%3A%40alice&sort=relevance").await;
+    assert_eq!(hits(&page).len(), 3);
 }
 
 #[tokio::test]
