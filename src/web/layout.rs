@@ -217,9 +217,15 @@ fn switcher_dialog() -> Markup {
 
 /// The keyboard shortcuts, listed on the overlay `?` opens (`shortcuts.js`).
 fn shortcuts_dialog() -> Markup {
-    const SHORTCUTS: [(&str, &str); 4] = [
+    const SHORTCUTS: [(&str, &str); 7] = [
         ("/", "Search messages"),
         ("Ctrl K", "Jump to a room or a person (⌘ K on a Mac)"),
+        ("Alt ↑  Alt ↓", "Previous or next conversation"),
+        (
+            "Alt Shift ↑  Alt Shift ↓",
+            "Previous or next conversation with unread messages",
+        ),
+        ("↑", "In an empty composer: edit your last message"),
         ("?", "Show these shortcuts"),
         ("Esc", "Close a box like this one"),
     ];

@@ -1,12 +1,14 @@
 //! Search and the quick switcher by keyboard alone: `/` reaches the header's search
-//! box from anywhere on a page, and Ctrl+K finds a room as one types and opens it
-//! with Enter.
+//! box from anywhere on a page, Ctrl+K finds a room as one types and opens it with
+//! Enter, and Alt+↑/↓ walk the sidebar's conversations.
 use crate::{
     harness::{Driver, Options, create_room, enter, sign_up},
     helpers::TestApp,
 };
 
 const ARROW_DOWN: &str = "\u{e015}";
+const ARROW_UP: &str = "\u{e013}";
+const ALT: &str = "\u{e00a}";
 const BACKSPACE: &str = "\u{e003}";
 const CONTROL: &str = "\u{e009}";
 /// Lets go of the modifier keys held.
@@ -14,7 +16,7 @@ const RELEASE: &str = "\u{e000}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium"]
-async fn slash_searches_and_ctrl_k_switches_rooms_by_keyboard() {
+async fn slash_searches_ctrl_k_switches_rooms_and_alt_arrows_walk_them_by_keyboard() {
     let app = TestApp::spawn().await;
     let driver = Driver::start().await;
     let alice = driver
@@ -93,6 +95,26 @@ async fn slash_searches_and_ctrl_k_switches_rooms_by_keyboard() {
         .await;
     alice.type_into("#switcher-q", ARROW_DOWN).await;
     alice.type_into("#switcher-q", enter().as_str()).await;
+    alice.until_at("/rooms/garden").await;
+
+    // Alt+↓ opens the sidebar's next conversation, Alt+↑ comes back.
+    let next = alice
+        .js(
+            "const l = [...document.querySelectorAll('#sidebar a.conv-link')];\
+             const at = l.findIndex(a => a.getAttribute('aria-current') === 'page');\
+             return new URL(l[(at + 1) % l.length].href).pathname;",
+            vec![],
+        )
+        .await;
+    let next = next.as_str().expect("a path").to_owned();
+    assert_ne!(next, "/rooms/garden");
+    alice
+        .type_into("a.brand", &format!("{ALT}{ARROW_DOWN}{RELEASE}"))
+        .await;
+    alice.until_at(&next).await;
+    alice
+        .type_into("a.brand", &format!("{ALT}{ARROW_UP}{RELEASE}"))
+        .await;
     alice.until_at("/rooms/garden").await;
     alice.close().await;
 }
