@@ -4,7 +4,7 @@ use maud::{Markup, html};
 
 use super::{queries::Hit, snippet};
 use crate::{
-    chat::{ConversationKind, room_path, views::relative_time},
+    chat::{ConversationKind, format, room_path, views::relative_time},
     web::{
         Viewer,
         layout::{self, Page},
@@ -96,7 +96,8 @@ fn result(hit: &Hit, words: &[&str], literals: &[&str]) -> Markup {
             format!("/dm/{}", hit.place_name),
         ),
     };
-    let snippet = snippet::of(&hit.body, words, literals);
+    // What the message says, as a reader sees it: the words, not the Markdown marks.
+    let snippet = snippet::of(&format::plain_text(&hit.body), words, literals);
     html! {
         li.search-result id={ "result-" (hit.id) } data-message-id=(hit.id) {
             p.search-where {

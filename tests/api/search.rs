@@ -107,13 +107,21 @@ async fn a_quoted_phrase_finds_its_words_together_and_in_order() {
     let s = scene().await;
     let together = s
         .alice
-        .post_message(s.general, "we need fresh coffee beans")
+        .post_message(s.general, "we need **fresh** coffee beans")
         .await;
     s.alice
         .post_message(s.general, "beans and coffee, fresh")
         .await;
     assert_eq!(found(&s.alice, "\"coffee beans\"").await, [together]);
     assert_eq!(found(&s.alice, "\"Fresh Coffee\" beans").await, [together]);
+    // The snippet says what the message says, without its Markdown marks.
+    let page = search(&s.alice, "\"coffee beans\"").await;
+    assert_eq!(
+        page.text_of(&format!("#result-{together} .search-snippet"))
+            .map(|t| t.trim().to_owned())
+            .as_deref(),
+        Some("we need fresh coffee beans")
+    );
 }
 
 #[tokio::test]
