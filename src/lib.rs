@@ -27,6 +27,7 @@
 //!   process's sockets once and in order, presence and typing, the socket's task, and
 //!   the [`live::Bus`] to other processes. It knows conversations only through
 //!   [`live::Source`], which [`chat`] provides.
+//! - [`search`]: `/search`, full-text search over the messages a person may read.
 //! - [`push`]: Web Push to people with no page open, and what makes hearth installable
 //!   (the service worker, the manifest, the offline page).
 //! - [`limits`]: how fast one person may post, sign up or guess passwords.
@@ -48,6 +49,7 @@ pub mod limits;
 pub mod live;
 pub mod push;
 pub mod rooms;
+pub mod search;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

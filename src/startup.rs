@@ -23,7 +23,7 @@ use crate::{
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
-    rooms,
+    rooms, search,
     web::{
         errors, request_log, security, serve,
         session::{self, Sessions},
@@ -235,6 +235,8 @@ pub fn app(parts: Parts) -> impl Endpoint {
         )
         .at("/conversations/:id/people", get(mentions::people))
         .at("/mentions", get(mentions::mentions))
+        .at("/search", get(search::routes::search))
+        .at("/switcher", get(search::routes::switch))
         .at("/messages/:id", get(actions::permalink))
         .at("/messages/:id/reply", get(actions::reply))
         .at(

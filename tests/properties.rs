@@ -1,7 +1,8 @@
 //! Properties of the message sanitiser ([`MessageBody::parse`]), of the Markdown
-//! renderer ([`format::render`]) and of the one rendering of a message
-//! ([`views::message`], [`views::appended`]), tried on generated input that is as nasty
-//! as we can make it: combining marks, right-to-left text and bidi controls, emoji ZWJ
+//! renderer ([`format::render`]), of the one rendering of a message
+//! ([`views::message`], [`views::appended`]) and of search's query parser and snippets
+//! ([`SearchQuery::parse`], [`search::snippet::of`]), tried on generated input that is
+//! as nasty as we can make it: combining marks, right-to-left text and bidi controls, emoji ZWJ
 //! sequences, characters next to the surrogate range, NUL and other controls, strings
 //! near the 4000-character limit, and fragments of HTML, Markdown and URLs.
 //!
@@ -11,6 +12,10 @@
 //! `PROPTEST_CASES=5000 cargo test --test properties` tries harder than the default 256.
 use hearth::chat::{BodyError, MessageBody, MessageView, format, views};
 use hearth::live::socket::{Command, parse_frame};
+use hearth::search::{
+    self,
+    query::{QueryError, SearchQuery},
+};
 use proptest::prelude::*;
 use scraper::{ElementRef, Html, Selector};
 
@@ -630,6 +635,40 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 // The checks above, checked: they see the linkifier's anchors and refuse anything else.
 // ---------------------------------------------------------------------------------------
+
+proptest! {
+    #[test]
+    fn a_search_query_is_read_without_panicking_and_its_words_hold_no_syntax(raw in text()) {
+        match SearchQuery::parse(&raw) {
+            Ok(query) => {
+                for term in &query.terms {
+                    prop_assert!(!term.words.is_empty());
+                    for word in term.typed_words() {
+                        prop_assert!(!word.is_empty());
+                        prop_assert!(word.chars().all(|c| c.is_alphanumeric()
+                            || unicode_normalization::char::is_combining_mark(c)), "{:?}", word);
+                    }
+                }
+            }
+            Err(QueryError::TooLong) => prop_assert!(raw.trim().chars().count() > 256),
+            Err(_) => {}
+        }
+    }
+
+    #[test]
+    fn a_snippet_is_a_piece_of_the_text_with_only_the_words_searched_for_marked(
+        body in text(),
+        word in "[a-zé]{1,4}",
+    ) {
+        let wanted = search::words::fold(&word);
+        let snippet = search::snippet::of(&body, &[wanted.as_str()], &[]);
+        let shown: String = snippet.parts.iter().map(|p| p.text.as_str()).collect();
+        prop_assert!(body.contains(&shown), "{:?} is not in {:?}", shown, body);
+        for part in snippet.parts.iter().filter(|p| p.marked) {
+            prop_assert_eq!(search::words::fold(&part.text), wanted.clone());
+        }
+    }
+}
 
 #[test]
 fn the_markup_check_accepts_the_dialects_elements() {

@@ -11,6 +11,7 @@ mod m20261201_000003_event_sequence;
 mod m20261201_000004_message_actions;
 mod m20261201_000005_secrets;
 mod m20261201_000006_notifications;
+mod m20261201_000007_search;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_message_actions::Migration),
             Box::new(m20261201_000005_secrets::Migration),
             Box::new(m20261201_000006_notifications::Migration),
+            Box::new(m20261201_000007_search::Migration),
         ]
     }
 }

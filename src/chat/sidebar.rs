@@ -136,7 +136,7 @@ pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
             ul #sidebar-direct.conv-list {
                 @for e in direct { (entry(e, current)) }
             }
-            p.sidebar-more { a href="/mentions" { "Mentions" } " · " a href="/users" { "Find people" } " · " a href="/" { "All rooms" } }
+            p.sidebar-more { a href="/mentions" { "Mentions" } " · " a href="/users" { "Find people" } " · " a href="/" { "All rooms" } " · " a href="/search" { "Search" } }
         }
     }
 }

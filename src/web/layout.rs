@@ -138,6 +138,11 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                 @if page.live_url.is_some() {
                     noscript { span.no-live { "Live updates need JavaScript: reload to see what is new." } }
                 }
+                // `/` focuses it (shortcuts.js); the search page has its own, filled in.
+                form.header-search role="search" method="get" action="/search" {
+                    input #search-box type="search" name="q" placeholder="Search  /"
+                        aria-label="Search messages" aria-keyshortcuts="/" maxlength="256";
+                }
                 nav.user-menu aria-label="Account" {
                     a href="/users" { "People" }
                     span.me dir="auto" title=(viewer.username) { (viewer.username) }
@@ -174,6 +179,7 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                 None => { main #main class=(page.main_class) { (content) } }
             }
         }
+        @if page.viewer.is_some() { (switcher_dialog()) (shortcuts_dialog()) }
         @if let Some(url) = &page.live_url {
             div #live "hx-ws:connect"=(url) hidden {}
             // Live events that the page's script consumes (see `live::fragments`).
@@ -191,8 +197,53 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
     }
 }
 
+/// The quick switcher (Ctrl+K, `switcher.js`): a box that finds rooms and people as
+/// one types, its list filled from `/switcher`. Without script it is never opened, and
+/// `/switcher` is a page of its own.
+fn switcher_dialog() -> Markup {
+    html! {
+        dialog #switcher.switcher aria-label="Jump to a room or a person" {
+            form method="get" action="/switcher" {
+                input #switcher-q type="search" name="q" autocomplete="off" maxlength="64"
+                    placeholder="Jump to a room or a person…" aria-label="Room or person"
+                    role="combobox" aria-controls="switcher-results" aria-autocomplete="list"
+                    aria-expanded="true";
+            }
+            div #switcher-results {}
+            p.muted.switcher-hint { "↑ ↓ to choose · Enter to open · Esc to close" }
+        }
+    }
+}
+
+/// The keyboard shortcuts, listed on the overlay `?` opens (`shortcuts.js`).
+fn shortcuts_dialog() -> Markup {
+    const SHORTCUTS: [(&str, &str); 7] = [
+        ("/", "Search messages"),
+        ("Ctrl K", "Jump to a room or a person (⌘ K on a Mac)"),
+        ("Alt ↑  Alt ↓", "Previous or next conversation"),
+        (
+            "Alt Shift ↑  Alt Shift ↓",
+            "Previous or next conversation with unread messages",
+        ),
+        ("↑", "In an empty composer: edit your last message"),
+        ("?", "Show these shortcuts"),
+        ("Esc", "Close a box like this one"),
+    ];
+    html! {
+        dialog #shortcuts-help.shortcuts-help aria-labelledby="shortcuts-title" {
+            h2 #shortcuts-title { "Keyboard shortcuts" }
+            dl {
+                @for (keys, what) in SHORTCUTS {
+                    dt { kbd { (keys) } } dd { (what) }
+                }
+            }
+            form method="dialog" { button type="submit" { "Close" } }
+        }
+    }
+}
+
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 10] = [
+const BEHAVIOURS: [&str; 12] = [
     "js/hearth.js",
     "js/connection.js",
     "js/times.js",
@@ -204,6 +255,8 @@ const BEHAVIOURS: [&str; 10] = [
     "js/sidebar.js",
     "js/notifications.js",
     "js/receipts.js",
+    "js/shortcuts.js",
+    "js/switcher.js",
 ];
 
 /// What an error response is about, kept on the response so that the error-page

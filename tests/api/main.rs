@@ -14,6 +14,8 @@ mod mentions;
 mod messages;
 mod push;
 mod rooms;
+mod search;
+mod switcher;
 
 /// Every test above, again on PostgreSQL: this test binary runs itself with the
 /// backend switched, so the two backends cannot drift apart.

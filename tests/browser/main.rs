@@ -22,3 +22,4 @@ mod offline;
 mod private_chats;
 mod readme;
 mod rooms;
+mod search;

@@ -115,6 +115,17 @@ pub fn render_with(text: &str, mentions: Mentions<'_>) -> String {
 /// A plain-text preview of message text (for notifications and quotes): what it says,
 /// without its Markdown marks, on one line, cut at `chars` characters.
 pub fn excerpt(text: &str, chars: usize) -> String {
+    let line = plain_text(text);
+    let mut cut: String = line.chars().take(chars).collect();
+    if line.chars().count() > chars {
+        cut.push('…');
+    }
+    cut
+}
+
+/// What message text says, without its Markdown marks, on one line (raw HTML stays as
+/// its text).
+pub fn plain_text(text: &str) -> String {
     let mut said = String::with_capacity(text.len());
     for event in Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH) {
         match event {
@@ -125,12 +136,7 @@ pub fn excerpt(text: &str, chars: usize) -> String {
             _ => {}
         }
     }
-    let line = said.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut cut: String = line.chars().take(chars).collect();
-    if line.chars().count() > chars {
-        cut.push('…');
-    }
-    cut
+    said.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Escapes `text` for HTML text and attribute values alike.

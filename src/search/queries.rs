@@ -1,0 +1,279 @@
+//! The reads of search: the messages a query finds among those a person may read,
+//! newest first, on SQLite's FTS5 index or PostgreSQL's `tsvector` column (see the
+//! migration `m20261201_000007_search`).
+//!
+//! Who may read what is decided here in SQL, by the rule of [`crate::chat::access`]:
+//! every room, and the private chats whose key holds the viewer's id. Every query
+//! carries that rule whatever its filters say, so a filter can only narrow it.
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
+
+use super::query::{SearchQuery, Term};
+use crate::{
+    chat::{ConversationKind, access},
+    db,
+};
+
+/// A message a search found, with where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub author: String,
+    /// The text as written (Markdown).
+    pub body: String,
+    pub created_at: i64,
+    pub kind: ConversationKind,
+    /// A room's name and slug; for a private chat, the other person's name.
+    pub place_name: String,
+    pub room_slug: Option<String>,
+}
+
+/// The filters that name people, resolved to them.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    /// `from:@name`: the author's id.
+    pub author_id: Option<i64>,
+    /// `in:@name`: the key of the viewer's private chat with that person.
+    pub direct_key: Option<String>,
+}
+
+/// How hits are ordered, and where a page of them starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first, from before message `before` when given.
+    Newest { before: Option<i64> },
+    /// Best matches first (FTS5's `bm25`, PostgreSQL's `ts_rank`), past the first `skip`;
+    /// newest first when no word is indexed (filters alone, scripts without spaces).
+    Relevant { skip: u64 },
+}
+
+/// The id of the person called `name` (in lower case), if there is one.
+pub async fn person_id(db: &DatabaseConnection, name: &str) -> Result<Option<i64>, DbErr> {
+    let found =
+        crate::chat::mentions::queries::people_named(db, std::slice::from_ref(&name.to_owned()))
+            .await?;
+    Ok(found.first().map(|(id, _)| *id))
+}
+
+/// The key of the private chat of `viewer_id` and `other_id`.
+pub fn direct_key(viewer_id: i64, other_id: i64) -> String {
+    access::direct_key(viewer_id, other_id)
+}
+
+/// The messages `query` finds that `viewer_id` may read, in `order`, `limit` at most.
+pub async fn search(
+    db: &DatabaseConnection,
+    viewer_id: i64,
+    query: &SearchQuery,
+    resolved: &Resolved,
+    order: Order,
+    limit: u64,
+) -> Result<Vec<Hit>, DbErr> {
+    let sqlite = db::is_sqlite(db);
+    let (spaceless, indexed): (Vec<&Term>, Vec<&Term>) =
+        query.terms.iter().partition(|t| t.is_spaceless());
+    let mut values: Vec<Value> = Vec::new();
+    let mut sql = String::from(
+        "SELECT m.id, m.conversation_id, u.username AS author, m.body, m.created_at, \
+           c.kind AS kind, c.name AS room_name, c.slug AS room_slug, c.direct_key AS direct_key ",
+    );
+    // On SQLite the index is a table of its own, and ids are its rowids.
+    let id = if sqlite && !indexed.is_empty() {
+        sql.push_str("FROM message_search JOIN messages m ON m.id = message_search.rowid ");
+        "message_search.rowid"
+    } else {
+        sql.push_str("FROM messages m ");
+        "m.id"
+    };
+    sql.push_str(
+        "JOIN conversations c ON c.id = m.conversation_id JOIN users u ON u.id = m.author_id \
+         WHERE m.deleted_at IS NULL ",
+    );
+    if !indexed.is_empty() {
+        if sqlite {
+            sql.push_str("AND message_search MATCH ? ");
+            values.push(fts5_expression(&indexed).into());
+        } else {
+            sql.push_str(&format!("AND m.search @@ ({}) ", tsquery(indexed.len())));
+            values.extend(indexed.iter().map(|t| Value::from(t.typed.as_str())));
+        }
+    }
+    // Known limit: text in scripts without spaces is looked for by reading every
+    // message the other conditions leave (a trigram index would find it faster, at
+    // several times the text's size on disk).
+    for term in &spaceless {
+        sql.push_str("AND m.body LIKE ? ESCAPE '\\' ");
+        values.push(format!("%{}%", like_escaped(term.literal())).into());
+    }
+    // The viewer's reach, as `access::may_access` decides it.
+    sql.push_str("AND (c.kind <> 'direct' OR c.direct_key LIKE ? OR c.direct_key LIKE ?) ");
+    values.push(format!("{viewer_id}:%").into());
+    values.push(format!("%:{viewer_id}").into());
+
+    if let Order::Newest {
+        before: Some(before),
+    } = order
+    {
+        sql.push_str(&format!("AND {id} < ? "));
+        values.push(before.into());
+    }
+    if let Some(author) = resolved.author_id {
+        sql.push_str("AND m.author_id = ? ");
+        values.push(author.into());
+    }
+    if let Some(key) = &resolved.direct_key {
+        sql.push_str("AND c.kind = 'direct' AND c.direct_key = ? ");
+        values.push(key.as_str().into());
+    }
+    if let Some(super::query::Place::Room(slug)) = &query.place {
+        sql.push_str("AND c.kind <> 'direct' AND c.slug = ? ");
+        values.push(slug.as_str().into());
+    }
+    if let Some(before) = query.before {
+        sql.push_str("AND m.created_at < ? ");
+        values.push(before.into());
+    }
+    if let Some(after) = query.after {
+        sql.push_str("AND m.created_at >= ? ");
+        values.push(after.into());
+    }
+    if query.has_link {
+        // A web link in the text renders as an anchor with an `href` first (mentions
+        // start with their class); text stored before rendering was kept is read raw.
+        sql.push_str(
+            "AND (m.body_html LIKE '%<a href=%' OR (m.body_html IS NULL AND m.body LIKE '%://%')) ",
+        );
+    }
+    let skip = match order {
+        Order::Relevant { skip } if !indexed.is_empty() => {
+            if sqlite {
+                sql.push_str(&format!("ORDER BY bm25(message_search), {id} DESC "));
+            } else {
+                sql.push_str(&format!(
+                    "ORDER BY ts_rank(m.search, ({})) DESC, m.id DESC ",
+                    tsquery(indexed.len())
+                ));
+                values.extend(indexed.iter().map(|t| Value::from(t.typed.as_str())));
+            }
+            skip
+        }
+        Order::Relevant { skip } => {
+            sql.push_str(&format!("ORDER BY {id} DESC "));
+            skip
+        }
+        Order::Newest { .. } => {
+            sql.push_str(&format!("ORDER BY {id} DESC "));
+            0
+        }
+    };
+    sql.push_str("LIMIT ? OFFSET ?");
+    values.push((limit as i64).into());
+    values.push((skip.min(i64::MAX as u64) as i64).into());
+
+    let rows = db.query_all_raw(db::statement(db, &sql, values)).await?;
+    let mut hits = Vec::with_capacity(rows.len());
+    let mut others: Vec<(usize, i64)> = Vec::new();
+    for row in &rows {
+        let kind: String = row.try_get("", "kind")?;
+        let kind = if kind == ConversationKind::Direct.as_str() {
+            ConversationKind::Direct
+        } else {
+            ConversationKind::Room
+        };
+        if kind == ConversationKind::Direct {
+            let key: Option<String> = row.try_get("", "direct_key")?;
+            if let Some((a, b)) = key.as_deref().and_then(parse_key) {
+                others.push((hits.len(), if a == viewer_id { b } else { a }));
+            }
+        }
+        hits.push(Hit {
+            id: row.try_get("", "id")?,
+            conversation_id: row.try_get("", "conversation_id")?,
+            author: row.try_get("", "author")?,
+            body: row.try_get("", "body")?,
+            created_at: row.try_get("", "created_at")?,
+            kind,
+            place_name: row.try_get("", "room_name")?,
+            room_slug: row.try_get("", "room_slug")?,
+        });
+    }
+    name_private_chats(db, &mut hits, &others).await?;
+    Ok(hits)
+}
+
+/// The two ids of a private chat's key `"{low}:{high}"`.
+fn parse_key(key: &str) -> Option<(i64, i64)> {
+    let (a, b) = key.split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Names each private chat among `hits` after its other person (`others`: the hit's
+/// index and that person's id).
+async fn name_private_chats(
+    db: &DatabaseConnection,
+    hits: &mut [Hit],
+    others: &[(usize, i64)],
+) -> Result<(), DbErr> {
+    if others.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = others.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let marks = vec!["?"; ids.len()].join(", ");
+    let rows = db
+        .query_all_raw(db::statement(
+            db,
+            &format!("SELECT id, username FROM users WHERE id IN ({marks})"),
+            ids.iter().map(|id| Value::from(*id)),
+        ))
+        .await?;
+    let mut names = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        names.insert(
+            row.try_get::<i64>("", "id")?,
+            row.try_get::<String>("", "username")?,
+        );
+    }
+    for (index, other) in others {
+        if let (Some(hit), Some(name)) = (hits.get_mut(*index), names.get(other)) {
+            hit.place_name = name.clone();
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL: a query of `terms` phrases, all required, each given as a value.
+fn tsquery(terms: usize) -> String {
+    vec!["phraseto_tsquery('simple', hearth_search_fold(?))"; terms].join(" && ")
+}
+
+/// `text` matched literally by LIKE.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The terms as an FTS5 expression: each term a quoted phrase of its words, all of them
+/// required. The words hold letters and digits only, so nothing in them is syntax; they
+/// go as typed, for the index's tokenizer to fold as it folded the text.
+fn fts5_expression(terms: &[&Term]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.typed_words().join(" ")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_term_is_one_quoted_phrase() {
+        let query = SearchQuery::parse(r#"NEAR( "café noir" x*"#).expect("a query");
+        let terms: Vec<&Term> = query.terms.iter().collect();
+        assert_eq!(fts5_expression(&terms), r#""NEAR" "café noir" "x""#);
+    }
+}
