@@ -161,6 +161,13 @@ pub async fn search(
             sql.push_str(&format!("ORDER BY {id} DESC "));
             skip
         }
+        Order::Newest { .. } if !sqlite && !indexed.is_empty() && rare(db, &indexed).await? => {
+            // `+ 0` keeps PostgreSQL off the primary key: walking it newest first would
+            // read the whole history to find a rare word, where the GIN index finds
+            // its few messages at once.
+            sql.push_str("ORDER BY m.id + 0 DESC ");
+            0
+        }
         Order::Newest { .. } => {
             sql.push_str(&format!("ORDER BY {id} DESC "));
             0
@@ -241,6 +248,35 @@ async fn name_private_chats(
         }
     }
     Ok(())
+}
+
+/// Messages matching a query, at most, for it to count as rare ([`rare`]).
+const RARE: i64 = 2000;
+
+/// PostgreSQL: whether fewer than [`RARE`] messages hold `terms`. The planner cannot
+/// tell (its statistics know the common words only), and the two cases want opposite
+/// plans: a common word is found soonest by walking the newest messages, a rare one
+/// through the index. Asking the index for a bounded count costs little either way.
+async fn rare(db: &DatabaseConnection, terms: &[&Term]) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(db::statement(
+            db,
+            &format!(
+                "SELECT COUNT(*) AS found FROM (SELECT 1 FROM messages m \
+                 WHERE m.search @@ ({}) LIMIT ?) matching",
+                tsquery(terms.len())
+            ),
+            terms
+                .iter()
+                .map(|t| Value::from(t.typed.as_str()))
+                .chain([Value::from(RARE)]),
+        ))
+        .await?;
+    let found: i64 = match row {
+        Some(row) => row.try_get("", "found")?,
+        None => 0,
+    };
+    Ok(found < RARE)
 }
 
 /// PostgreSQL: a query of `terms` phrases, all required, each given as a value.
