@@ -30,7 +30,6 @@
 //! - [`search`]: `/search`, full-text search over the messages a person may read.
 //! - [`push`]: Web Push to people with no page open, and what makes hearth installable
 //!   (the service worker, the manifest, the offline page).
-//! - [`limits`]: how fast one person may post, sign up or guess passwords.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
