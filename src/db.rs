@@ -583,10 +583,10 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         let holder = gate.enter_after_messages().await;
 
-        // Two session writes queue up first, then the message writer. On this
+        // Two writes of the session store queue up first, then the message writer. On this
         // single-threaded runtime each yield lets the spawned tasks run until they wait.
         let mut waiting = Vec::new();
-        for who in ["session 1", "session 2", "messages"] {
+        for who in ["sessions A", "sessions B", "messages"] {
             let (gate, order) = (gate.clone(), order.clone());
             waiting.push(tokio::spawn(async move {
                 let _turn = if who == "messages" {
@@ -603,7 +603,7 @@ mod tests {
             task.await.ok();
         }
         let order = order.lock().map(|o| o.clone()).unwrap_or_default();
-        assert_eq!(order, ["messages", "session 1", "session 2"]);
+        assert_eq!(order, ["messages", "sessions A", "sessions B"]);
     }
 
     /// The WAL checkpointer waits on this: a write must wake it, an idle gate must not.
