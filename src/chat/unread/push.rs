@@ -4,7 +4,6 @@
 //! private chat, the other person's pages the receipt ([`read`]).
 use std::sync::Arc;
 
-use maud::Markup;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
@@ -90,15 +89,11 @@ pub async fn read(
     match queries::unread_counts(db, conversation_id, user_id).await {
         Ok((unread, mentions)) => hub.send_to_user(
             user_id,
-            fragment(maud::html! {
+            Outgoing::html(maud::html! {
                 (views::badge(conversation_id, unread, true))
                 (views::mention_badge(conversation_id, mentions, true))
             }),
         ),
         Err(e) => tracing::warn!(error = %e, "could not count unread messages"),
     }
-}
-
-fn fragment(markup: Markup) -> Outgoing {
-    Outgoing::html(markup)
 }
