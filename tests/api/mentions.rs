@@ -36,6 +36,14 @@ async fn room() -> Room {
     }
 }
 
+/// The mention count the lobby's sidebar shows `visitor` for `conversation`.
+async fn mentions_on_lobby(visitor: &Visitor, conversation: i64) -> Option<String> {
+    visitor
+        .page("/")
+        .await
+        .attr(&format!("#mentions-{conversation}"), "data-count")
+}
+
 async fn id_of(visitor: &Visitor) -> i64 {
     visitor
         .page("/")
@@ -105,9 +113,7 @@ async fn mention_counts_and_the_mentions_page_follow_live() {
     // The sidebar counts the mention apart from the unread messages.
     let lobby = r.bob.page("/").await;
     assert_eq!(
-        lobby
-            .attr(&format!("#mentions-{}", r.room), "data-count")
-            .as_deref(),
+        mentions_on_lobby(&r.bob, r.room).await.as_deref(),
         Some("1")
     );
     assert_eq!(
@@ -149,11 +155,8 @@ async fn mention_counts_and_the_mentions_page_follow_live() {
     .await;
     assert!(cleared.contains("mention-badge"));
     // Alice was not mentioned: her count stays 0.
-    let alices = r.alice.page("/").await;
     assert_eq!(
-        alices
-            .attr(&format!("#mentions-{}", r.room), "data-count")
-            .as_deref(),
+        mentions_on_lobby(&r.alice, r.room).await.as_deref(),
         Some("0")
     );
     drop(r.app);
@@ -270,18 +273,12 @@ async fn everyone_is_held_to_a_tighter_limit_and_is_for_rooms_only() {
     r.alice.post_message(r.room, "no group this time").await;
 
     // Everyone in the room was mentioned, the author aside.
-    let lobby = r.carol.page("/").await;
     assert_eq!(
-        lobby
-            .attr(&format!("#mentions-{}", r.room), "data-count")
-            .as_deref(),
+        mentions_on_lobby(&r.carol, r.room).await.as_deref(),
         Some("3")
     );
-    let alices = r.alice.page("/").await;
     assert_eq!(
-        alices
-            .attr(&format!("#mentions-{}", r.room), "data-count")
-            .as_deref(),
+        mentions_on_lobby(&r.alice, r.room).await.as_deref(),
         Some("0")
     );
 
