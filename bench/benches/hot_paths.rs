@@ -120,7 +120,7 @@ fn hub_fanout(c: &mut Criterion) {
         // out, then empty the queues.
         tokio::time::sleep(Duration::from_millis(600)).await;
         for registration in &mut registrations {
-            while registration.rx.try_recv().is_ok() {}
+            while registration.rx.try_recv().is_some() {}
         }
         (hub, registrations, conversation_id)
     });
@@ -152,11 +152,7 @@ fn hub_fanout(c: &mut Criterion) {
                     };
                     for registration in &mut registrations {
                         loop {
-                            let out = registration
-                                .rx
-                                .recv()
-                                .await
-                                .expect("the hub closed a socket's queue");
+                            let out = registration.rx.recv().await;
                             if out.kind() == delivered {
                                 black_box(out.frame());
                                 break;

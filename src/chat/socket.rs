@@ -22,7 +22,6 @@ use poem::{
 use serde::Deserialize;
 use std::sync::Mutex;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::{Chat, Conversation, ConversationKind, MessageBody, access, catchup, sidebar, views};
 use crate::{
@@ -216,7 +215,7 @@ impl socket::Page for ConversationSocket {
         })
     }
 
-    async fn on_text(&self, text: &str) -> Option<Message> {
+    async fn on_text(&self, text: &str) -> Option<String> {
         let command = parse_frame(text);
         let conversation = self.conversation.as_ref()?;
         match command {
@@ -249,9 +248,7 @@ impl socket::Page for ConversationSocket {
                         .await
                     {
                         Ok(_) => {
-                            return Some(Message::text(
-                                views::composer_error(None, true).into_string(),
-                            ));
+                            return Some(views::composer_error(None, true).into_string());
                         }
                         Err(e @ AppError::TooManyRequests(_)) => e.message(),
                         Err(e) => {
@@ -261,9 +258,7 @@ impl socket::Page for ConversationSocket {
                     },
                     Err(refusal) => refusal.to_string(),
                 };
-                Some(Message::text(
-                    views::composer_error(Some(&refusal), true).into_string(),
-                ))
+                Some(views::composer_error(Some(&refusal), true).into_string())
             }
             Command::Ignored => None,
         }

@@ -73,7 +73,7 @@ pub struct Hub {
 
 /// A socket's place in the hub; dropping it takes the socket out.
 pub struct Registration {
-    pub rx: mpsc::Receiver<Outgoing>,
+    pub rx: super::outgoing::Receiver,
     pub control: Arc<SocketControl>,
     id: SocketId,
     hub: Hub,

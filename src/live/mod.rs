@@ -31,6 +31,7 @@ pub mod slots;
 pub mod socket;
 mod ticker;
 mod typing;
+pub mod wire;
 
 pub use bus::{Bus, Event, LocalBus};
 pub use hub::{Hub, Registration};

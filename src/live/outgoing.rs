@@ -5,13 +5,22 @@
 //! A socket whose queue is full has fallen too far behind; it is closed, and its page
 //! catches up when it reconnects. One slow reader can cost itself its socket, never
 //! anyone else their frames.
-use std::sync::{
-    Arc,
-    atomic::{AtomicU16, Ordering},
+//!
+//! The queue is a locked `VecDeque` beside the close word, in one allocation per
+//! socket: a channel's blocks and padding cost an idle socket more than its frames do,
+//! and an empty queue gives its room back.
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU16, Ordering},
+    },
 };
 
-use tokio::sync::{Notify, mpsc};
-use tokio_tungstenite::tungstenite::Message;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::wire;
 
 /// Frames a socket may have waiting before it counts as too slow and is closed.
 pub const SOCKET_QUEUE: usize = 256;
@@ -21,15 +30,17 @@ pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
-/// One frame for a socket: pre-rendered once, shared by every recipient. A pointer,
-/// so that a socket's queue slots (allocated with the queue, 32 at a time) stay small.
+/// One frame for a socket: rendered and encoded once, shared by every recipient. A
+/// pointer, so that a socket's queue slots (allocated with the queue, 32 at a time)
+/// stay small.
 #[derive(Clone, Debug)]
 pub struct Outgoing(Arc<Frame>);
 
 #[derive(Debug)]
 struct Frame {
     kind: OutgoingKind,
-    frame: Message,
+    /// The WebSocket frame as it goes on the wire.
+    frame: Bytes,
 }
 
 /// What a queued item asks of a socket.
@@ -47,35 +58,52 @@ pub enum OutgoingKind {
 }
 
 impl Outgoing {
-    fn new(kind: OutgoingKind, frame: Message) -> Self {
+    fn new(kind: OutgoingKind, frame: Bytes) -> Self {
         Self(Arc::new(Frame { kind, frame }))
     }
 
     /// An HTML fragment for htmx's out-of-band swaps.
     pub fn html(markup: maud::Markup) -> Self {
-        Self::new(OutgoingKind::Fragment, Message::text(markup.into_string()))
+        Self::new(
+            OutgoingKind::Fragment,
+            wire::text_frame(markup.into_string()),
+        )
     }
 
     /// Events `after + 1 ..= upto` of a conversation, as one fragment.
     pub(super) fn events(after: i64, upto: i64, html: String) -> Self {
-        Self::new(OutgoingKind::Events { after, upto }, Message::text(html))
+        Self::new(OutgoingKind::Events { after, upto }, wire::text_frame(html))
     }
 
     pub(super) fn ping() -> Self {
-        Self::new(OutgoingKind::Ping, Message::Ping(Default::default()))
+        Self::new(OutgoingKind::Ping, wire::ping_frame())
     }
 
     fn wake() -> Self {
-        Self::new(OutgoingKind::Wake, Message::Text(Default::default()))
+        Self::new(OutgoingKind::Wake, Bytes::new())
     }
 
     pub fn kind(&self) -> OutgoingKind {
         self.0.kind
     }
 
-    /// The frame to write (its payload is shared, not copied).
-    pub fn frame(&self) -> Message {
+    /// The encoded frame to write (shared, not copied).
+    pub fn frame(&self) -> Bytes {
         self.0.frame.clone()
+    }
+
+    /// A text frame's payload.
+    #[cfg(test)]
+    pub fn text(&self) -> Option<&str> {
+        let frame = &self.0.frame;
+        let header = match frame.get(1)? & 0x7f {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        (frame.first()? & 0x0f == 1)
+            .then(|| std::str::from_utf8(frame.get(header..)?).ok())
+            .flatten()
     }
 }
 
@@ -88,9 +116,45 @@ impl Outgoing {
 pub struct SocketControl {
     close_code: AtomicU16,
     notify: Notify,
+    /// The frames waiting for the socket's task, oldest first.
+    frames: Mutex<VecDeque<Outgoing>>,
+    /// Wakes the task when the queue was empty.
+    ready: Notify,
 }
 
+/// Queue slots kept once a socket's queue is empty; a longer one is given back.
+const KEPT_SLOTS: usize = 8;
+
 impl SocketControl {
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Outgoing>> {
+        self.frames.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `out` unless `bounded` and the queue is full; answers whether it did.
+    fn push(&self, out: Outgoing, bounded: bool) -> bool {
+        let mut frames = self.frames();
+        if bounded && frames.len() >= SOCKET_QUEUE {
+            return false;
+        }
+        let was_empty = frames.is_empty();
+        frames.push_back(out);
+        drop(frames);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        true
+    }
+
+    /// The oldest waiting frame, if any.
+    fn pop(&self) -> Option<Outgoing> {
+        let mut frames = self.frames();
+        let out = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > KEPT_SLOTS {
+            *frames = VecDeque::new();
+        }
+        out
+    }
+
     fn close(&self, code: u16) {
         // The first reason wins: a socket closed for being slow stays closed for that.
         let _ = self
@@ -118,30 +182,49 @@ impl SocketControl {
     }
 }
 
+/// The socket task's end of its queue.
+#[derive(Debug)]
+pub struct Receiver(Arc<SocketControl>);
+
+impl Receiver {
+    /// The next frame, waiting for one.
+    pub async fn recv(&mut self) -> Outgoing {
+        loop {
+            // A frame queued after this look stores a wake-up for `notified`.
+            if let Some(out) = self.0.pop() {
+                return out;
+            }
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// The next frame, if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        self.0.pop()
+    }
+}
+
 /// The hub's end of one socket.
 #[derive(Clone, Debug)]
 pub(super) struct Subscriber {
     pub(super) id: u64,
-    tx: mpsc::Sender<Outgoing>,
     control: Arc<SocketControl>,
 }
 
 impl Subscriber {
-    /// A socket's queue; the task reads `rx` and watches `control`.
-    pub(super) fn new(id: u64) -> (Self, mpsc::Receiver<Outgoing>, Arc<SocketControl>) {
-        let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
+    /// A socket's queue; the task reads the receiver and watches `control`.
+    pub(super) fn new(id: u64) -> (Self, Receiver, Arc<SocketControl>) {
         let control = Arc::new(SocketControl::default());
         let subscriber = Subscriber {
             id,
-            tx,
             control: control.clone(),
         };
-        (subscriber, rx, control)
+        (subscriber, Receiver(control.clone()), control)
     }
 
     /// Queues `out`, or closes a socket that has fallen too far behind.
     pub(super) fn offer(&self, out: Outgoing) {
-        if self.tx.try_send(out).is_err() {
+        if !self.control.push(out, true) {
             // A full queue means a busy task: it reads the code after its next batch,
             // or is blocked writing and waiting on the code too.
             self.control.close(CLOSE_TRY_AGAIN);
@@ -151,7 +234,7 @@ impl Subscriber {
     /// Asks the socket to close with `code`, waking its task if it is idle.
     pub(super) fn close(&self, code: u16) {
         self.control.close(code);
-        let _ = self.tx.try_send(Outgoing::wake());
+        self.control.push(Outgoing::wake(), false);
     }
 }
 

@@ -423,10 +423,7 @@ mod tests {
         }
         let frame = sequence.flush().expect("a frame at the tick");
         assert_eq!(span(&frame), Some((4, 8)));
-        let text = match frame.frame() {
-            tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
-            other => panic!("{other:?}"),
-        };
+        let text = frame.text().expect("a text frame").to_owned();
         assert!(text.starts_with("<r>2@7</r><r>1@8</r>"), "{text}");
         assert!(sequence.flush().is_none(), "nothing waits any more");
     }

@@ -29,6 +29,7 @@ use tokio_tungstenite::{
 use super::{
     Registration,
     outgoing::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind},
+    wire::{self, Wire},
 };
 use crate::web::serve::RawUpgrade;
 
@@ -36,7 +37,7 @@ use crate::web::serve::RawUpgrade;
 /// under it.
 pub const MAX_INCOMING_FRAME: usize = 16 * 1024;
 
-pub type Socket = WebSocketStream<tokio::net::TcpStream>;
+pub type Socket = WebSocketStream<Wire>;
 
 /// A catch-up: the events after a cursor up to `upto`, as one fragment.
 #[derive(Debug)]
@@ -53,8 +54,8 @@ pub trait Page: Send + Sync {
     /// The page's conversation's events after `after`, a page at a time.
     async fn catch_up(&self, after: i64) -> Result<CatchUp, ()>;
 
-    /// Acts on a text frame from the client; answers a frame for this socket alone.
-    async fn on_text(&self, text: &str) -> Option<Message>;
+    /// Acts on a text frame from the client; answers text for this socket alone.
+    async fn on_text(&self, text: &str) -> Option<String>;
 }
 
 pub fn refuse(status: StatusCode, message: &str) -> Response {
@@ -193,22 +194,25 @@ impl Upgrade {
                 return;
             };
             let config = WebSocketConfig::default()
-                // Clients send small frames (typing, a message): 1 KiB to start keeps idle
-                // sockets cheap, and the buffer grows for a larger frame.
-                .read_buffer_size(1024)
-                // Frames queued together go out in one write (`write_batch` flushes once):
-                // under a busy room's fan-out a socket's task often finds several waiting,
-                // and a system call per frame would cap the rate a room can take. 16 KiB
-                // is ~35 message frames; the buffer is only a threshold, and an idle
-                // socket holds no more than its largest write.
-                .write_buffer_size(16 * 1024)
+                // Clients send small frames (typing, a message, ~300 bytes with htmx's
+                // headers): 256 bytes to start keeps idle sockets cheap, and the buffer
+                // grows for a larger frame.
+                .read_buffer_size(256)
+                // hearth's frames go out through the `Wire`; tungstenite writes only its
+                // control frames, small and at once.
+                .write_buffer_size(0)
+                .max_write_buffer_size(64 * 1024)
                 .max_message_size(Some(MAX_INCOMING_FRAME))
                 .max_frame_size(Some(MAX_INCOMING_FRAME));
             // Frames the client sent before it saw the 101 may have come in with the
             // request; with none, this is `from_raw_socket` (the same read buffer).
-            let ws =
-                WebSocketStream::from_partially_read(tcp, read_ahead, Role::Server, Some(config))
-                    .await;
+            let ws = WebSocketStream::from_partially_read(
+                Wire::new(tcp),
+                read_ahead,
+                Role::Server,
+                Some(config),
+            )
+            .await;
             // Boxed, so that the task keeps no room for the upgrade's states beside it.
             Box::pin(socket(ws)).await;
         });
@@ -257,7 +261,8 @@ pub fn parse_frame(text: &str) -> Command {
 
 /// Sends `text` and flushes.
 pub async fn send(ws: &mut Socket, text: String) -> Result<(), ()> {
-    ws.send(Message::text(text)).await.map_err(|_| ())
+    ws.get_mut().push(wire::text_frame(text));
+    ws.flush().await.map_err(|_| ())
 }
 
 /// Catches `ws` up from `after` to the conversation's latest event, a page at a time;
@@ -266,11 +271,13 @@ pub async fn catch_up(ws: &mut Socket, page: &dyn Page, mut after: i64) -> Resul
     loop {
         let caught = page.catch_up(after).await?;
         if !caught.html.is_empty() {
-            ws.feed(Message::text(caught.html)).await.map_err(|_| ())?;
+            // Each page goes out before the next is read: a long catch-up is never
+            // held in memory whole.
+            ws.get_mut().push(wire::text_frame(caught.html));
+            ws.flush().await.map_err(|_| ())?;
         }
         after = caught.upto;
         if caught.complete {
-            ws.flush().await.map_err(|_| ())?;
             return Ok(after);
         }
     }
@@ -294,7 +301,6 @@ pub async fn run(
     loop {
         tokio::select! {
             out = registration.rx.recv() => {
-                let Some(out) = out else { break };
                 // A peer that stops reading blocks this write; the hub then closes
                 // its full queue, and that must end the write too. The write goes
                 // first: a close asked for while it can finish is said after it.
@@ -322,7 +328,7 @@ pub async fn run(
                         // Boxed: posting's future is large and needed only now.
                         let reply = Box::pin(page.on_text(text.as_str())).await;
                         if let Some(reply) = reply {
-                            if ws.send(reply).await.is_err() { return; }
+                            if send(&mut ws, reply).await.is_err() { return; }
                         }
                     }
                     Some(Ok(Message::Close(_))) | None => return,
@@ -359,15 +365,11 @@ struct Batch<'a> {
 impl Batch<'_> {
     /// Writes `first` and whatever else is already queued, with one flush at the end.
     /// Answers false when the socket is done.
-    async fn write(
-        &mut self,
-        first: Outgoing,
-        rx: &mut tokio::sync::mpsc::Receiver<Outgoing>,
-    ) -> bool {
+    async fn write(&mut self, first: Outgoing, rx: &mut super::outgoing::Receiver) -> bool {
         if !self.queue(first).await {
             return false;
         }
-        while let Ok(out) = rx.try_recv() {
+        while let Some(out) = rx.try_recv() {
             if !self.queue(out).await {
                 return false;
             }
@@ -401,7 +403,8 @@ impl Batch<'_> {
             OutgoingKind::Wake => return true,
             OutgoingKind::Ping | OutgoingKind::Fragment => {}
         }
-        self.ws.feed(out.frame()).await.is_ok()
+        self.ws.get_mut().push(out.frame());
+        true
     }
 }
 
