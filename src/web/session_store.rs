@@ -2,6 +2,8 @@
 //! database (SQLite or PostgreSQL, the `sessions` table) and survive restarts and
 //! cross processes. It stores records and nothing else: what goes in a session is
 //! [`super::session`]'s business.
+use std::{collections::HashMap, sync::Arc};
+
 use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -26,7 +28,15 @@ pub struct DbSessionStore {
     /// Records as last written or read, when this process is the only writer (SQLite):
     /// most requests then need no session query. With several processes sharing a
     /// database another one may end a session, so there is no cache.
-    cache: Option<moka::sync::Cache<Id, Record>>,
+    cache: Option<moka::sync::Cache<Id, Kept>>,
+}
+
+/// A cached record, as its row holds it: its data in JSON is a fraction of the size of
+/// the decoded map, and every signed-in person has one.
+#[derive(Clone, Debug)]
+struct Kept {
+    data: Arc<str>,
+    expiry_date: time::OffsetDateTime,
 }
 
 impl DbSessionStore {
@@ -40,9 +50,14 @@ impl DbSessionStore {
         Self { db, gate, cache }
     }
 
-    fn remember(&self, record: &Record) {
+    /// Keeps `record`, whose data is `data` in JSON.
+    fn remember(&self, record: &Record, data: &str) {
         if let Some(cache) = &self.cache {
-            cache.insert(record.id, record.clone());
+            let kept = Kept {
+                data: Arc::from(data),
+                expiry_date: record.expiry_date,
+            };
+            cache.insert(record.id, kept);
         }
     }
 
@@ -61,15 +76,21 @@ fn backend(e: sea_orm::DbErr) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
-fn row(record: &Record) -> session_store::Result<session::ActiveModel> {
+/// The row of `record`, and its data in JSON.
+fn row(record: &Record) -> session_store::Result<(session::ActiveModel, String)> {
     let data = serde_json::to_string(&record.data)
         .map_err(|e| session_store::Error::Encode(e.to_string()))?;
     let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
-    Ok(session::ActiveModel {
+    let row = session::ActiveModel {
         id: Set(record.id.to_string()),
-        data: Set(data),
+        data: Set(data.clone()),
         expires_at: Set(expires_at),
-    })
+    };
+    Ok((row, data))
+}
+
+fn decode(data: &str) -> session_store::Result<HashMap<String, serde_json::Value>> {
+    serde_json::from_str(data).map_err(|e| session_store::Error::Decode(e.to_string()))
 }
 
 #[async_trait]
@@ -79,7 +100,8 @@ impl SessionStore for DbSessionStore {
         // anyway, draw again rather than take over someone else's session.
         let _turn = self.gate.enter_after_messages().await;
         loop {
-            let inserted = session::Entity::insert(row(record)?)
+            let (row, data) = row(record)?;
+            let inserted = session::Entity::insert(row)
                 .on_conflict(
                     OnConflict::column(session::Column::Id)
                         .do_nothing()
@@ -89,7 +111,7 @@ impl SessionStore for DbSessionStore {
                 .await
                 .map_err(backend)?;
             if inserted == 1 {
-                self.remember(record);
+                self.remember(record, &data);
                 return Ok(());
             }
             record.id = Id::default();
@@ -98,7 +120,8 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let turn = self.gate.enter_after_messages().await;
-        session::Entity::insert(row(record)?)
+        let (row, data) = row(record)?;
+        session::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(session::Column::Id)
                     .update_columns([session::Column::Data, session::Column::ExpiresAt])
@@ -108,14 +131,18 @@ impl SessionStore for DbSessionStore {
             .await
             .map_err(backend)?;
         drop(turn);
-        self.remember(record);
+        self.remember(record, &data);
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if let Some(cached) = self.cache.as_ref().and_then(|c| c.get(id)) {
-            if cached.expiry_date > time::OffsetDateTime::now_utc() {
-                return Ok(Some(cached));
+        if let Some(kept) = self.cache.as_ref().and_then(|c| c.get(id)) {
+            if kept.expiry_date > time::OffsetDateTime::now_utc() {
+                return Ok(Some(Record {
+                    id: *id,
+                    data: decode(&kept.data)?,
+                    expiry_date: kept.expiry_date,
+                }));
             }
         }
         let Some(found) = session::Entity::find_by_id(id.to_string())
@@ -126,8 +153,7 @@ impl SessionStore for DbSessionStore {
         else {
             return Ok(None);
         };
-        let data = serde_json::from_str(&found.data)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let data = decode(&found.data)?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(
             i128::from(found.expires_at) * 1_000_000,
         )
@@ -137,7 +163,7 @@ impl SessionStore for DbSessionStore {
             data,
             expiry_date,
         };
-        self.remember(&record);
+        self.remember(&record, &found.data);
         Ok(Some(record))
     }
 
