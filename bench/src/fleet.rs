@@ -65,6 +65,8 @@ use crate::{
 /// and the loadgen's 2 cores both like it bounded).
 const CONNECTS_AT_ONCE: usize = 64;
 const CONNECT_ATTEMPTS: usize = 3;
+/// Attempts in all when the server answers 503 (busy with other handshakes).
+const BUSY_ATTEMPTS: usize = 30;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// HTTP posts in flight at once.
 const HTTP_POSTS_AT_ONCE: usize = 256;
@@ -574,6 +576,20 @@ pub struct Fleet {
 impl Fleet {
     /// Opens `layout.sockets` sockets to `target`; fails if any cannot be opened.
     pub async fn connect(target: Arc<Target>, layout: Layout) -> anyhow::Result<Self> {
+        Self::connect_with(target, layout, CONNECTS_AT_ONCE).await
+    }
+
+    /// Starts every handshake of `layout` at once (a server that is busy answers 503,
+    /// and those sockets try again, as browsers do).
+    pub async fn connect_all_at_once(target: Arc<Target>, layout: Layout) -> anyhow::Result<Self> {
+        Self::connect_with(target, layout, layout.sockets.max(1)).await
+    }
+
+    async fn connect_with(
+        target: Arc<Target>,
+        layout: Layout,
+        at_once: usize,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             layout.rooms > 0 && layout.sockets >= layout.rooms,
             "need at least one socket per room"
@@ -588,7 +604,7 @@ impl Fleet {
                 let target = target.clone();
                 async move { (index, open_socket(&target, &layout, index).await) }
             })
-            .buffer_unordered(CONNECTS_AT_ONCE);
+            .buffer_unordered(at_once);
         let mut failures = Vec::new();
         while let Some((index, socket)) = opened.next().await {
             match socket {
@@ -859,9 +875,15 @@ async fn open_socket(target: &Target, layout: &Layout, index: usize) -> anyhow::
     // A small read buffer: 10,000 sockets at the default 128 KiB would be 1.3 GB here.
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let mut last_error = anyhow!("no attempt made");
-    for attempt in 0..CONNECT_ATTEMPTS {
+    let mut busy = 0;
+    for attempt in 0..BUSY_ATTEMPTS {
+        if attempt >= CONNECT_ATTEMPTS + busy {
+            break;
+        }
         if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+            // Spread over the sockets, so that the retries do not come back together.
+            let spread = (index % 16) as u64 * 25;
+            tokio::time::sleep(Duration::from_millis(200 * attempt.min(5) as u64 + spread)).await;
         }
         let request = target.socket_request(layout, index)?;
         match tokio::time::timeout(
@@ -871,6 +893,14 @@ async fn open_socket(target: &Target, layout: &Layout, index: usize) -> anyhow::
         .await
         {
             Ok(Ok((socket, _))) => return Ok(socket),
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp)))
+                if resp.status() == 503 && attempt + 1 < BUSY_ATTEMPTS =>
+            {
+                // The server is busy with other handshakes: come back in a moment.
+                busy += 1;
+                last_error = anyhow!("refused with HTTP 503 {busy} times");
+                continue;
+            }
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
                 // A refusal (401, 403, 404) will not change on a retry.
                 return Err(anyhow!("refused with HTTP {}", resp.status()));

@@ -209,9 +209,48 @@ pub fn markdown(reports: &[ScenarioReport]) -> String {
         md.push('\n');
     }
 
+    let bursts: Vec<&ScenarioReport> = reports
+        .iter()
+        .filter(|r| r.scenario.rate.is_none() && r.scenario.name == "h")
+        .collect();
+    if !bursts.is_empty() {
+        md.push_str("| scenario | server | RSS before | peak | with the sockets | after they closed | retained |\n");
+        md.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for report in bursts {
+            for run in report.runs() {
+                let mib = |b: u64| b as f64 / 1048576.0;
+                match &run.burst {
+                    Some(b) => {
+                        let _ = writeln!(
+                            md,
+                            "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+                            report.scenario.title,
+                            run.server,
+                            mib(b.rss_before_bytes),
+                            mib(b.rss_peak_bytes),
+                            mib(b.rss_open_bytes),
+                            mib(b.rss_after_bytes),
+                            mib(b.rss_after_bytes.saturating_sub(b.rss_before_bytes)),
+                        );
+                    }
+                    None => {
+                        let error = run.error.as_deref().unwrap_or("no result");
+                        let error = error.lines().next().unwrap_or_default();
+                        let _ = writeln!(
+                            md,
+                            "| {} | {} | failed: {error} | | | | |",
+                            report.scenario.title, run.server
+                        );
+                    }
+                }
+            }
+        }
+        md.push('\n');
+    }
+
     let idle: Vec<&ScenarioReport> = reports
         .iter()
-        .filter(|r| r.scenario.rate.is_none())
+        .filter(|r| r.scenario.rate.is_none() && r.scenario.name != "h")
         .collect();
     if !idle.is_empty() {
         md.push_str("| scenario | server | RSS before | RSS with the sockets | per socket | CPU while idle |\n");

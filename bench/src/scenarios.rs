@@ -47,6 +47,8 @@ impl Scenario {
             // Idle sockets in 100 rooms: one room of 10,000 would measure the online
             // list's fan-out while they join, not what an idle socket costs.
             "c" => (10_000, 100, None),
+            // A burst: every handshake at once, as after a restart or a network blip.
+            "h" => (5000, 50, None),
             // Scale-out: 20 people per room, half on each of two processes; each user
             // posts every 2 s, under the per-user limit.
             "x" => (2000, 100, Some(1000.0)),
@@ -55,7 +57,7 @@ impl Scenario {
                 rooms.unwrap_or(1),
                 Some(rate.ok_or_else(|| anyhow::anyhow!("the custom scenario needs --rate"))?),
             ),
-            other => anyhow::bail!("unknown scenario {other}: a, b, c, x or custom"),
+            other => anyhow::bail!("unknown scenario {other}: a, b, c, h, x or custom"),
         };
         let layout = Layout {
             sockets: sockets.unwrap_or(default_sockets),
@@ -75,6 +77,10 @@ impl Scenario {
                 layout.rooms,
                 if layout.rooms == 1 { "" } else { "s" },
                 layout.sockets / layout.rooms,
+            ),
+            None if name == "h" => format!(
+                "({name}) {} handshakes at once in {} rooms",
+                layout.sockets, layout.rooms
             ),
             None => format!(
                 "({name}) {} idle sockets in {} rooms",
@@ -152,6 +158,20 @@ pub struct IdleResult {
     pub settle_seconds: f64,
 }
 
+/// What a burst of handshakes costs, while it lasts and after.
+#[derive(Clone, Debug, Serialize)]
+pub struct BurstResult {
+    pub sockets: usize,
+    pub rss_before_bytes: u64,
+    /// The most the server held while the handshakes came in (sampled every 20 ms).
+    pub rss_peak_bytes: u64,
+    /// Once every socket was open and the server settled.
+    pub rss_open_bytes: u64,
+    /// Once every socket had closed again and the server settled.
+    pub rss_after_bytes: u64,
+    pub connect_seconds: f64,
+}
+
 /// One server's part of a scenario.
 #[derive(Clone, Debug, Serialize)]
 pub struct ServerRun {
@@ -160,6 +180,7 @@ pub struct ServerRun {
     pub connect_seconds: f64,
     pub main: Option<StepResult>,
     pub idle: Option<IdleResult>,
+    pub burst: Option<BurstResult>,
     pub find_max: Option<FindMax>,
     /// (b) again with log-ins at the same time, when asked for.
     pub login_storm: Option<LoginStorm>,
@@ -175,6 +196,7 @@ impl ServerRun {
             connect_seconds: 0.0,
             main: None,
             idle: None,
+            burst: None,
             find_max: None,
             login_storm: None,
             error: None,
@@ -312,6 +334,14 @@ pub fn check_targets(
             met: idle.rss_per_socket_bytes <= 16.0 * 1024.0,
             detail: format!("{:.1} KiB", idle.rss_per_socket_bytes / 1024.0),
         });
+        checks.push(TargetCheck {
+            target: format!(
+                "{}: at most 8 KiB RSS per idle socket above the idle server (issue 18)",
+                scenario.name
+            ),
+            met: idle.rss_per_socket_bytes <= 8.0 * 1024.0,
+            detail: format!("{:.1} KiB", idle.rss_per_socket_bytes / 1024.0),
+        });
     }
     checks
 }
@@ -328,13 +358,20 @@ pub async fn run_on(
 ) -> ServerRun {
     let mut run = ServerRun::new(kind);
     // Signing everyone up from one address needs hearth's sign-up limit raised.
-    let env = match (kind, settings.signup) {
+    let mut env = match (kind, settings.signup) {
         (ServerKind::Hearth, true) => vec![(
             "HEARTH_SIGNUP_BURST".to_owned(),
             (scenario.layout.sockets + 10).to_string(),
         )],
         _ => Vec::new(),
     };
+    // The burst comes from one address here, where in use it comes from many.
+    if kind == ServerKind::Hearth && scenario.name == "h" {
+        env.push((
+            "HEARTH_CONNECTIONS_PER_ADDRESS".to_owned(),
+            (scenario.layout.sockets + 10).to_string(),
+        ));
+    }
     let processes = scenario.layout.processes.max(1);
     let database = if processes > 1 {
         match shared_database(kind, source, settings).await {
@@ -439,6 +476,11 @@ async fn measure(
         authorities: servers.iter().map(|s| s.authority.clone()).collect(),
         population,
     });
+    if scenario.name == "h" {
+        let process = processes.first().copied();
+        run.burst = Some(measure_burst(target, layout, process, rss_before, settings).await?);
+        return Ok(());
+    }
     let mut fleet = Fleet::connect(target.clone(), layout).await?;
     run.connect_seconds = fleet.connect_seconds;
     eprintln!(
@@ -586,18 +628,9 @@ async fn prepare_hearth(
     seed::seed_database(database_url, layout.sockets, layout.rooms, &tag).await
 }
 
-async fn measure_idle(
-    fleet: &Fleet,
-    process: Option<Process>,
-    rss_before: Option<u64>,
-    settings: &Settings,
-) -> anyhow::Result<IdleResult> {
-    let process = process.ok_or_else(|| {
-        anyhow::anyhow!("the idle scenario needs the server's pid (--hearth-pid / --limit-pid)")
-    })?;
-    let rss_before =
-        rss_before.ok_or_else(|| anyhow::anyhow!("cannot read the server's memory"))?;
-    // Settled: four readings in a row within 0.5% of each other.
+/// Waits until the server's memory settles: four readings in a row, half a second
+/// apart, within 0.5% of each other (or the settle limit). Answers the last reading.
+async fn settled_rss(process: Process, settings: &Settings) -> anyhow::Result<u64> {
     let started = std::time::Instant::now();
     let mut readings: Vec<u64> = Vec::new();
     loop {
@@ -613,9 +646,81 @@ async fn measure_idle(
         );
         let settled = last.len() == 4 && (high - low) as f64 <= high as f64 * 0.005;
         if settled || started.elapsed() >= settings.settle_limit {
-            break;
+            return Ok(rss);
         }
     }
+}
+
+/// Opens every socket of `layout` at once, samples the server's memory meanwhile,
+/// then closes them all and reads what stayed.
+async fn measure_burst(
+    target: Arc<Target>,
+    layout: Layout,
+    process: Option<Process>,
+    rss_before: Option<u64>,
+    settings: &Settings,
+) -> anyhow::Result<BurstResult> {
+    let process = process.ok_or_else(|| anyhow::anyhow!("the burst needs the server's pid"))?;
+    let rss_before =
+        rss_before.ok_or_else(|| anyhow::anyhow!("cannot read the server's memory"))?;
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = tokio::spawn({
+        let sampling = sampling.clone();
+        async move {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(process.rss_bytes().unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        }
+    });
+    let fleet = Fleet::connect_all_at_once(target, layout).await;
+    let fleet = match fleet {
+        Ok(fleet) => fleet,
+        Err(e) => {
+            sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+            let _ = sampler.await;
+            return Err(e);
+        }
+    };
+    let connect_seconds = fleet.connect_seconds;
+    let rss_open = settled_rss(process, settings).await?;
+    fleet.close().await;
+    let rss_after = settled_rss(process, settings).await?;
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rss_peak = sampler.await?.max(rss_open);
+    eprintln!(
+        "  burst: {:.1} MiB before, peak {:.1} MiB, {:.1} MiB with {} sockets open ({connect_seconds:.1} s), {:.1} MiB after they closed",
+        rss_before as f64 / 1048576.0,
+        rss_peak as f64 / 1048576.0,
+        rss_open as f64 / 1048576.0,
+        layout.sockets,
+        rss_after as f64 / 1048576.0,
+    );
+    Ok(BurstResult {
+        sockets: layout.sockets,
+        rss_before_bytes: rss_before,
+        rss_peak_bytes: rss_peak,
+        rss_open_bytes: rss_open,
+        rss_after_bytes: rss_after,
+        connect_seconds,
+    })
+}
+
+async fn measure_idle(
+    fleet: &Fleet,
+    process: Option<Process>,
+    rss_before: Option<u64>,
+    settings: &Settings,
+) -> anyhow::Result<IdleResult> {
+    let process = process.ok_or_else(|| {
+        anyhow::anyhow!("the idle scenario needs the server's pid (--hearth-pid / --limit-pid)")
+    })?;
+    let rss_before =
+        rss_before.ok_or_else(|| anyhow::anyhow!("cannot read the server's memory"))?;
+    let started = std::time::Instant::now();
+    settled_rss(process, settings).await?;
     let settle_seconds = started.elapsed().as_secs_f64();
     let cpu_start = process.cpu();
     tokio::time::sleep(Duration::from_secs(3)).await;
