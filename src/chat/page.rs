@@ -143,6 +143,11 @@ pub async fn render(
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
+    let private_members = if access::is_private_room(conversation) {
+        Some(queries::member_names(&chat.db, conversation.id).await?)
+    } else {
+        None
+    };
     let window = query.window();
     let history = match window {
         Window::Latest => chat.histories.latest(&chat.db, conversation.id).await?,
@@ -194,6 +199,7 @@ pub async fn render(
         peer_read,
         level,
         sidebar: Some(sidebar::of(&entries, Some(conversation.id))),
+        private_members,
     }))
 }
 

@@ -74,7 +74,11 @@ impl crate::live::Source for ChatSource {
         let conversation = queries::conversation_by_id(&self.db, conversation_id)
             .await
             .ok()??;
-        Some(ConversationKind::of(&conversation) == ConversationKind::Room)
+        // A private room's count is its members' business: the lobby does not list it.
+        Some(
+            ConversationKind::of(&conversation) == ConversationKind::Room
+                && !super::access::is_private_room(&conversation),
+        )
     }
 
     async fn heard(&self, hub: &Hub, event: &Event) {

@@ -295,6 +295,33 @@ pub struct ConversationPage<'a> {
     /// What notifies the viewer here.
     pub level: super::levels::Level,
     pub sidebar: Option<layout::Sidebar>,
+    /// In a private room: its members' names, which the page lists with a form to add
+    /// someone and one to leave.
+    pub private_members: Option<Vec<String>>,
+}
+
+/// A private room's members, the form that adds one by name, and the one to leave.
+fn private_room_members(url: &str, members: &[String], csrf_token: &str) -> Markup {
+    html! {
+        details #room-members.room-members {
+            summary { span.badge { "Private" } " " (members.len()) " members" }
+            ul #room-member-list {
+                @for name in members {
+                    li { a href={ "/users/" (name) } { "@" (name) } }
+                }
+            }
+            form #add-member.inline-form method="post" action={ (url) "/members" } {
+                label for="add-member-name" { "Add someone" }
+                input #add-member-name name="username" required maxlength="32" placeholder="username" autocomplete="off";
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Add" }
+            }
+            form method="post" action={ (url) "/leave" } {
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button.danger type="submit" { "Leave this room" }
+            }
+        }
+    }
 }
 
 pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
@@ -342,6 +369,9 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                         }
                     }
                     (super::levels::control(p.id, p.level, &p.viewer.csrf_token, false))
+                    @if let Some(members) = &p.private_members {
+                        (private_room_members(&p.url, members, &p.viewer.csrf_token))
+                    }
                 }
                 div #history.history data-first-unread=[p.first_unread] {
                     // One box inside the scroller: without script, the page's CSS opens it

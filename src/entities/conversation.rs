@@ -18,6 +18,9 @@ pub struct Model {
     pub last_activity_at: i64,
     /// The number of the conversation's latest event (0 before the first).
     pub last_seq: i64,
+    /// `public` or `private` (rooms only): see [`crate::rooms::Visibility`].
+    pub visibility: String,
+    pub topic: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

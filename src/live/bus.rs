@@ -41,6 +41,13 @@ pub enum Event {
     Resync,
     /// The session was signed out: close its sockets.
     SessionEnded { session: String },
+    /// `user_id` may no longer read `conversation_id` (removed from a private room, or
+    /// left it), or, without one, may no longer use hearth at all (deactivated): close
+    /// those sockets.
+    AccessEnded {
+        user_id: i64,
+        conversation_id: Option<i64>,
+    },
 }
 
 #[async_trait]

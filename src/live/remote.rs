@@ -52,6 +52,10 @@ impl Hub {
                 self.presence_changed_elsewhere(*conversation_id)
             }
             Event::SessionEnded { session } => self.close_session_here(session),
+            Event::AccessEnded {
+                user_id,
+                conversation_id,
+            } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
             Event::Read { .. } | Event::MembershipChanged { .. } => {}
         }

@@ -1,7 +1,10 @@
-//! Public rooms: the lobby that lists them a page at a time ([`listing`]), creating one, and opening one (its page is
-//! [`crate::chat`]'s conversation page). A room's name is checked by [`RoomName`]; the
-//! [`Directory`] finds rooms by slug. It does not own messages or membership.
+//! Rooms: the lobby that lists the public ones a page at a time ([`listing`]), creating
+//! one, public or private ([`Visibility`]), and opening one (its page is
+//! [`crate::chat`]'s conversation page); a private room's members ([`members`]). A
+//! room's name is checked by [`RoomName`]; the [`Directory`] finds rooms by slug. It
+//! does not own messages, nor who may read a conversation ([`crate::chat::access`]).
 pub mod listing;
+pub mod members;
 pub mod routes;
 mod views;
 
@@ -10,6 +13,33 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::{chat::ConversationKind, entities::conversation};
+
+/// Who may read a room: everyone signed in, or its members only. Chosen when the room
+/// is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Public,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+
+    /// The form's value: `public` (or nothing) or `private`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "" | "public" => Some(Visibility::Public),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+}
 
 /// Rooms kept in memory by slug, at most.
 const KEPT_ROOMS: u64 = 10_000;

@@ -79,6 +79,9 @@ pub async fn lobby(
 pub struct CreateRoom {
     #[serde(default)]
     name: String,
+    /// `public` (the default) or `private`.
+    #[serde(default)]
+    visibility: String,
 }
 
 #[handler]
@@ -91,8 +94,13 @@ pub async fn create(
         name: &form.name,
         error: Some(error),
     };
-    let room = match RoomName::parse(&form.name) {
-        Ok(room) => room,
+    let parsed = RoomName::parse(&form.name).and_then(|room| {
+        let visibility =
+            super::Visibility::parse(&form.visibility).ok_or("A room is public or private.")?;
+        Ok((room, visibility))
+    });
+    let (room, visibility) = match parsed {
+        Ok(found) => found,
         Err(error) => {
             let mut resp = lobby_page(chat, &viewer, &LobbyQuery::default(), refuse(error))
                 .await?
@@ -110,6 +118,7 @@ pub async fn create(
         kind: Set(ConversationKind::Room.as_str().to_owned()),
         name: Set(room.name().to_owned()),
         slug: Set(Some(room.slug().to_owned())),
+        visibility: Set(visibility.as_str().to_owned()),
         created_by: Set(Some(viewer.id)),
         created_at: Set(now),
         last_activity_at: Set(now),
@@ -122,7 +131,11 @@ pub async fn create(
             if chat::queries::join(&chat.db, done.last_insert_id, viewer.id).await? {
                 chat.membership_changed(done.last_insert_id);
             }
-            tracing::info!(room = room.slug(), "room created");
+            tracing::info!(
+                room = room.slug(),
+                visibility = visibility.as_str(),
+                "room created"
+            );
             Ok(Redirect::see_other(chat::room_path(room.slug())).into_response())
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
@@ -147,6 +160,9 @@ pub async fn show(
     Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
     let room = room_by_slug(chat, rooms, &slug).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
     if let (Some(before), true) = (query.before, is_htmx(req)) {
         let base = chat::room_path(&slug);
         return Ok(chat::page::older(&chat.db, &room, &base, before)
@@ -165,7 +181,7 @@ pub async fn show(
         .into_response())
 }
 
-async fn room_by_slug(
+pub(super) async fn room_by_slug(
     chat: &Chat,
     rooms: &Directory,
     slug: &str,
@@ -173,7 +189,9 @@ async fn room_by_slug(
     rooms.find(&chat.db, slug).await?.ok_or(AppError::NotFound)
 }
 
-/// `POST /rooms/{slug}/leave`: the room leaves your sidebar until you open it again.
+/// `POST /rooms/{slug}/leave`: a public room leaves your sidebar until you open it
+/// again; a private one is closed to you until a member adds you again (your open
+/// pages of it close at once).
 #[handler]
 pub async fn leave(
     viewer: Viewer,
@@ -182,8 +200,14 @@ pub async fn leave(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let room = room_by_slug(chat, rooms, &slug).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
     if chat::queries::leave(&chat.db, room.id, viewer.id).await? {
         chat.membership_changed(room.id);
+        if chat::access::is_private_room(&room) {
+            chat.hub.end_access(viewer.id, Some(room.id));
+        }
     }
     Ok(Redirect::see_other("/").into_response())
 }

@@ -105,6 +105,10 @@ pub fn lobby(
                     @if let Some(error) = form.error { p.form-error role="alert" { (error) } }
                     label for="room-name" { "Name" }
                     input #room-name name="name" value=(form.name) required maxlength="40" placeholder="e.g. general";
+                    label.check {
+                        input type="checkbox" name="visibility" value="private";
+                        " Private: only the people its members add can find and read it"
+                    }
                     input type="hidden" name="csrf_token" value=(viewer.csrf_token);
                     button.primary type="submit" { "Create room" }
                 }

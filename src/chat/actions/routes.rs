@@ -69,7 +69,13 @@ async fn change(
     target: &Target,
     change: Change,
 ) -> Result<crate::chat::MessageView, AppError> {
-    store::check(target, viewer.id, change.authors_only())?;
+    // An administrator may delete anyone's message (moderation); editing stays the
+    // author's alone.
+    let authors_only = change.authors_only()
+        && !(matches!(change, Change::Delete)
+            && target.author_id != viewer.id
+            && crate::admin::is_admin(&chat.db, viewer.id).await?);
+    store::check(target, viewer.id, authors_only)?;
     chat.limits
         .message(viewer.id)
         .map_err(AppError::TooManyRequests)?;
@@ -80,6 +86,7 @@ async fn change(
         target.id,
         viewer.id,
         &change,
+        authors_only,
     )
     .await?;
     chat.histories
