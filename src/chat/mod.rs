@@ -153,4 +153,32 @@ impl Chat {
     pub fn membership_changed(&self, conversation_id: i64) {
         self.members.changed(&self.hub, conversation_id);
     }
+
+    /// `user_id` was added to the private room `conversation`: their open pages, in
+    /// every process, add it to their sidebar.
+    pub fn added(&self, conversation: &Conversation, user_id: i64) {
+        self.hub.send_to_user(
+            user_id,
+            crate::live::Outgoing::html(unread::views::joined(conversation)),
+        );
+        self.hub.publish(crate::live::Event::Added {
+            conversation_id: conversation.id,
+            user_id,
+        });
+    }
+}
+
+/// Another process added `user_id` to `conversation_id`: their pages here show it.
+async fn tell_added(db: &DatabaseConnection, hub: &Hub, conversation_id: i64, user_id: i64) {
+    if !hub.is_online(user_id) {
+        return;
+    }
+    match queries::conversation_by_id(db, conversation_id).await {
+        Ok(Some(conversation)) => hub.send_to_user(
+            user_id,
+            crate::live::Outgoing::html(unread::views::joined(&conversation)),
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not load a conversation to show"),
+    }
 }

@@ -100,6 +100,10 @@ impl crate::live::Source for ChatSource {
                 up_to,
             } => unread::push::read(&self.db, hub, *conversation_id, *user_id, *up_to).await,
             Event::MembershipChanged { conversation_id } => self.members.forget(*conversation_id),
+            Event::Added {
+                conversation_id,
+                user_id,
+            } => super::tell_added(&self.db, hub, *conversation_id, *user_id).await,
             _ => {}
         }
     }

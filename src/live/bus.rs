@@ -41,6 +41,8 @@ pub enum Event {
     Resync,
     /// The session was signed out: close its sockets.
     SessionEnded { session: String },
+    /// `user_id` was added to the private room `conversation_id`: their pages show it.
+    Added { conversation_id: i64, user_id: i64 },
     /// `user_id` may no longer read `conversation_id` (removed from a private room, or
     /// left it), or, without one, may no longer use hearth at all (deactivated): close
     /// those sockets.

@@ -57,7 +57,7 @@ impl Hub {
                 conversation_id,
             } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
-            Event::Read { .. } | Event::MembershipChanged { .. } => {}
+            Event::Read { .. } | Event::MembershipChanged { .. } | Event::Added { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }

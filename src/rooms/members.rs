@@ -66,6 +66,7 @@ pub async fn add(
     };
     if chat::queries::join(&chat.db, room.id, person.id).await? {
         chat.membership_changed(room.id);
+        chat.added(&room, person.id);
         tracing::info!(room = room.id, user_id = person.id, "member added");
     }
     Ok(Redirect::see_other(chat::room_path(&slug)).into_response())

@@ -200,10 +200,14 @@ async fn a_private_room_is_not_found_by_anyone_outside_it_until_a_member_adds_th
     );
     assert_eq!(bob.get(&path).await.status(), StatusCode::NOT_FOUND);
 
+    let mut lobby = bob.socket("/ws").await;
+    frame_where(&mut lobby, |f| f.contains("id=\"sidebar\"")).await;
     let resp = alice
         .post_form(&format!("{path}/members"), &[("username", "bob")])
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let news = frame_where(&mut lobby, |f| f.contains("data-event=\"joined\"")).await;
+    assert!(news.contains("#secret plans"), "{news}");
     let page = bob.page(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.has(&format!("#message-{said}")));
