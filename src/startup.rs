@@ -255,6 +255,7 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/admin/users/:username/role", post(admin::routes::role))
         .at("/admin/invite", post(admin::routes::reset_invite))
         .at("/admin/signup", post(admin::routes::signup_policy))
+        .at("/admin/rooms", post(admin::routes::room_creators))
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
         .at("/dm/:username", get(direct::routes::open_chat))

@@ -65,25 +65,36 @@ impl std::str::FromStr for SignupPolicy {
 
 /// The policy in force (open when none was ever chosen).
 pub async fn current(db: &DatabaseConnection) -> Result<SignupPolicy, DbErr> {
+    Ok(setting(db, SETTING)
+        .await?
+        .and_then(|value| SignupPolicy::parse(&value))
+        .unwrap_or_default())
+}
+
+pub async fn choose(db: &DatabaseConnection, policy: SignupPolicy) -> Result<(), DbErr> {
+    choose_setting(db, SETTING, policy.as_str()).await
+}
+
+/// The site setting `name` (a row of `settings`), if one was chosen.
+pub async fn setting(db: &DatabaseConnection, name: &str) -> Result<Option<String>, DbErr> {
     let row = db
         .query_one_raw(db::statement(
             db,
             "SELECT value FROM settings WHERE name = ?",
-            [SETTING.into()],
+            [name.into()],
         ))
         .await?;
-    Ok(match row {
-        Some(row) => SignupPolicy::parse(&row.try_get::<String>("", "value")?).unwrap_or_default(),
-        None => SignupPolicy::Open,
-    })
+    row.map(|row| row.try_get::<String>("", "value"))
+        .transpose()
 }
 
-pub async fn choose(db: &DatabaseConnection, policy: SignupPolicy) -> Result<(), DbErr> {
+/// Stores the site setting `name`.
+pub async fn choose_setting(db: &DatabaseConnection, name: &str, value: &str) -> Result<(), DbErr> {
     db.execute_raw(db::statement(
         db,
         "INSERT INTO settings (name, value) VALUES (?, ?) \
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        [SETTING.into(), policy.as_str().into()],
+        [name.into(), value.into()],
     ))
     .await?;
     Ok(())

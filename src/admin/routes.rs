@@ -1,7 +1,7 @@
 //! `GET /admin`, `GET /admin/figures`, and the administrators' actions, each a POST
 //! answered 303 back to `/admin`: `users/{name}/deactivate`, `…/reactivate`, `…/role`
-//! (`role=admin|member`), `invite` (a new invite link: `single_use`, `expires_hours`)
-//! and `signup` (`policy=open|invite|closed`). Each takes [`Admin`], so anyone else
+//! (`role=admin|member`), `invite` (a new invite link: `single_use`, `expires_hours`),
+//! `signup` (`policy=open|invite|closed`) and `rooms` (`creators=everyone|admins`). Each takes [`Admin`], so anyone else
 //! gets 404.
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use crate::{
     db::{self, now_ms},
     entities::{conversation, user},
     error::AppError,
+    rooms::Creators,
     web::session::Sessions,
 };
 
@@ -73,6 +74,7 @@ pub async fn show(
         "role" => Some("Role changed."),
         "invite" => Some("A new invite link is ready; the old one no longer works."),
         "signup" => Some("Sign-up policy saved."),
+        "rooms" => Some("Saved who may create rooms."),
         _ => None,
     };
     let sidebar = sidebar::for_user(db, viewer.id, None).await?;
@@ -84,6 +86,7 @@ pub async fn show(
             rooms: &rooms,
             invite: invite.as_ref(),
             policy: policy::current(db).await?,
+            creators: Creators::current(db).await?,
             figures: &figures,
             notice,
         },
@@ -268,4 +271,29 @@ pub async fn signup_policy(
         "sign-up policy changed"
     );
     Ok(back("signup"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreatorsForm {
+    #[serde(default)]
+    creators: String,
+}
+
+/// `POST /admin/rooms` (`creators=everyone|admins`): who may create rooms.
+#[handler]
+pub async fn room_creators(
+    Admin(viewer): Admin,
+    Data(db): Data<&DatabaseConnection>,
+    Form(form): Form<CreatorsForm>,
+) -> Result<Response, AppError> {
+    let chosen = Creators::parse(&form.creators).ok_or(AppError::Refused(
+        "Rooms are created by everyone, or by administrators only.",
+    ))?;
+    chosen.choose(db).await?;
+    tracing::info!(
+        by = viewer.id,
+        creators = chosen.as_str(),
+        "room creation changed"
+    );
+    Ok(back("rooms"))
 }

@@ -8,6 +8,7 @@ use crate::{
     accounts::{invites::Invite, policy::SignupPolicy},
     chat::{Conversation, views::relative_time},
     entities::user,
+    rooms::Creators,
     web::{
         Viewer,
         layout::{self, Page},
@@ -36,6 +37,7 @@ pub struct AdminPage<'a> {
     pub rooms: &'a [Conversation],
     pub invite: Option<&'a Invite>,
     pub policy: SignupPolicy,
+    pub creators: Creators,
     pub figures: &'a Figures,
     pub notice: Option<&'a str>,
 }
@@ -81,6 +83,19 @@ pub fn page(p: AdminPage<'_>, sidebar: layout::Sidebar) -> Markup {
                             " " span.muted { "active " (relative_time(room.last_activity_at)) }
                         }
                     }
+                }
+            }
+            section.card #admin-room-creators {
+                h2 { "Who can create rooms" }
+                form.stack method="post" action="/admin/rooms" {
+                    @for (choice, words) in [(Creators::Everyone, "Everyone"), (Creators::Admins, "Administrators only")] {
+                        label.check {
+                            input type="radio" name="creators" value=(choice.as_str()) checked[choice == p.creators];
+                            " " (words)
+                        }
+                    }
+                    input type="hidden" name="csrf_token" value=(token);
+                    button type="submit" { "Save" }
                 }
             }
             section.card #admin-signup {

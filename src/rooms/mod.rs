@@ -41,6 +41,45 @@ impl Visibility {
     }
 }
 
+/// Who may create rooms: everyone signed in (the default), or administrators only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Creators {
+    #[default]
+    Everyone,
+    Admins,
+}
+
+impl Creators {
+    const SETTING: &str = "room_creators";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Creators::Everyone => "everyone",
+            Creators::Admins => "admins",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "everyone" => Some(Creators::Everyone),
+            "admins" => Some(Creators::Admins),
+            _ => None,
+        }
+    }
+
+    /// The rule in force, as an administrator last chose it.
+    pub async fn current(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        Ok(crate::accounts::policy::setting(db, Self::SETTING)
+            .await?
+            .and_then(|value| Self::parse(&value))
+            .unwrap_or_default())
+    }
+
+    pub async fn choose(self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        crate::accounts::policy::choose_setting(db, Self::SETTING, self.as_str()).await
+    }
+}
+
 /// Rooms kept in memory by slug, at most.
 const KEPT_ROOMS: u64 = 10_000;
 

@@ -94,6 +94,13 @@ pub async fn create(
         name: &form.name,
         error: Some(error),
     };
+    if super::Creators::current(&chat.db).await? == super::Creators::Admins
+        && !crate::admin::is_admin(&chat.db, viewer.id).await?
+    {
+        return Err(AppError::Forbidden(
+            "Only administrators can create rooms here.",
+        ));
+    }
     let parsed = RoomName::parse(&form.name).and_then(|room| {
         let visibility =
             super::Visibility::parse(&form.visibility).ok_or("A room is public or private.")?;

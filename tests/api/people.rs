@@ -585,3 +585,24 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         1
     );
 }
+
+#[tokio::test]
+async fn an_administrator_can_keep_room_creation_to_administrators() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let resp = bob
+        .post_form("/admin/rooms", &[("creators", "admins")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    bob.create_room("before").await;
+    let resp = alice
+        .post_form("/admin/rooms", &[("creators", "admins")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let rooms = app.rows("conversations").await;
+    let resp = bob.post_form("/rooms", &[("name", "after")]).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.rows("conversations").await, rooms);
+    alice.create_room("announcements").await;
+}
