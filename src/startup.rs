@@ -227,6 +227,10 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/rooms/:slug", get(rooms::routes::show))
         .at("/rooms/:slug/leave", post(rooms::routes::leave))
         .at("/rooms/:slug/members", post(rooms::members::add))
+        .at("/rooms/:slug/topic", post(rooms::manage::topic))
+        .at("/rooms/:slug/rename", post(rooms::manage::rename))
+        .at("/rooms/:slug/archive", post(rooms::manage::archive))
+        .at("/rooms/:slug/unarchive", post(rooms::manage::unarchive))
         .at("/rooms/:slug/members/remove", post(rooms::members::remove))
         .at(
             "/join/:code",

@@ -1,6 +1,7 @@
 //! People and who may do what: each account's role (`member` or `admin`), whether it
 //! is deactivated, its display name and status line; each room's visibility (`public`
-//! or `private`) and topic; whose each session is (`sessions.user_id`, so that a
+//! or `private`), topic and whether it is archived, and the slugs a renamed room had
+//! (`room_redirects`, which send old links to it); whose each session is (`sessions.user_id`, so that a
 //! person's sessions can all be ended at once); the site's settings (`settings`: the
 //! sign-up policy); and the invite links (`invites`).
 //!
@@ -52,6 +53,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
             ColumnDef::new(Conversations::Topic)
                 .string_len(250)
+                .null()
+                .to_owned(),
+            ColumnDef::new(Conversations::ArchivedAt)
+                .big_integer()
                 .null()
                 .to_owned(),
         ];
@@ -134,10 +139,31 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Invites::RevokedAt).big_integer().null())
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RoomRedirects::Table)
+                    .col(
+                        ColumnDef::new(RoomRedirects::Slug)
+                            .string_len(255)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(RoomRedirects::ConversationId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RoomRedirects::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(Invites::Table).to_owned())
             .await?;
@@ -154,6 +180,10 @@ impl MigrationTrait for Migration {
             .await?;
         let drops = [
             (Sessions::Table.into_iden(), Sessions::UserId.into_iden()),
+            (
+                Conversations::Table.into_iden(),
+                Conversations::ArchivedAt.into_iden(),
+            ),
             (
                 Conversations::Table.into_iden(),
                 Conversations::Topic.into_iden(),
@@ -190,6 +220,14 @@ enum Conversations {
     Table,
     Visibility,
     Topic,
+    ArchivedAt,
+}
+
+#[derive(DeriveIden)]
+enum RoomRedirects {
+    Table,
+    Slug,
+    ConversationId,
 }
 
 #[derive(DeriveIden)]

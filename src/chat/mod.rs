@@ -80,6 +80,9 @@ pub fn room_path(slug: &str) -> String {
     format!("/rooms/{}", utf8_percent_encode(slug, SEGMENT))
 }
 
+/// Why an archived room takes no messages, reactions or edits.
+pub const ARCHIVED: &str = "This room is archived: it can be read, but not written in.";
+
 /// How many messages a page shows, and how many "older" loads at a time.
 pub const PAGE_SIZE: u64 = 50;
 
@@ -112,6 +115,11 @@ impl Chat {
         body: MessageBody,
         reply_to: Option<i64>,
     ) -> Result<Posted, AppError> {
+        // A socket opened before the room was archived holds the room as it was then;
+        // archiving closes those sockets, so what they hold is never stale for long.
+        if conversation.archived_at.is_some() {
+            return Err(AppError::Conflict(ARCHIVED));
+        }
         self.limits
             .message(author_id)
             .map_err(AppError::TooManyRequests)?;

@@ -200,6 +200,8 @@ pub async fn render(
         level,
         sidebar: Some(sidebar::of(&entries, Some(conversation.id))),
         private_members,
+        topic: conversation.topic.clone(),
+        archived: conversation.archived_at.is_some(),
     }))
 }
 

@@ -298,6 +298,36 @@ pub struct ConversationPage<'a> {
     /// In a private room: its members' names, which the page lists with a form to add
     /// someone and one to leave.
     pub private_members: Option<Vec<String>>,
+    /// In a room: its topic, and whether it is archived (read-only).
+    pub topic: Option<String>,
+    pub archived: bool,
+}
+
+/// A room's topic (any member sets it), name and archiving (its creator or an
+/// administrator: the server says so to anyone else).
+fn room_settings(url: &str, topic: Option<&str>, archived: bool, csrf_token: &str) -> Markup {
+    html! {
+        details #room-settings.room-settings {
+            summary { "Room settings" }
+            form #topic-form.inline-form method="post" action={ (url) "/topic" } {
+                label for="room-topic-field" { "Topic" }
+                input #room-topic-field name="topic" maxlength="250" dir="auto" value=(topic.unwrap_or_default());
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Set" }
+            }
+            p.hint { "Renaming and archiving are for the room's creator and administrators." }
+            form #rename-form.inline-form method="post" action={ (url) "/rename" } {
+                label for="room-rename-field" { "New name" }
+                input #room-rename-field name="name" maxlength="40" required dir="auto";
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Rename" }
+            }
+            form method="post" action={ (url) (if archived { "/unarchive" } else { "/archive" }) } {
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { @if archived { "Take out of the archive" } @else { "Archive (read-only)" } }
+            }
+        }
+    }
 }
 
 /// A private room's members, the form that adds one by name, and the one to leave.
@@ -372,6 +402,15 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     @if let Some(members) = &p.private_members {
                         (private_room_members(&p.url, members, &p.viewer.csrf_token))
                     }
+                    @if p.kind == ConversationKind::Room {
+                        (room_settings(&p.url, p.topic.as_deref(), p.archived, &p.viewer.csrf_token))
+                    }
+                }
+                @if let Some(topic) = &p.topic {
+                    p #room-topic.room-topic dir="auto" { (topic) }
+                }
+                @if p.archived {
+                    p #room-archived.notice role="status" { (super::ARCHIVED) }
                 }
                 div #history.history data-first-unread=[p.first_unread] {
                     // One box inside the scroller: without script, the page's CSS opens it

@@ -21,6 +21,8 @@ pub struct Model {
     /// `public` or `private` (rooms only): see [`crate::rooms::Visibility`].
     pub visibility: String,
     pub topic: Option<String>,
+    /// When the room was archived: read-only, out of the lobby.
+    pub archived_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

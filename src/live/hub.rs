@@ -277,6 +277,22 @@ impl Hub {
         }
     }
 
+    /// Closes every socket on `conversation_id`, in every process, with "going away":
+    /// the conversation changed for good, and pages reconnect to it as it now is.
+    pub fn close_conversation(&self, conversation_id: i64) {
+        self.close_conversation_here(conversation_id);
+        self.publish(Event::ConversationClosed { conversation_id });
+    }
+
+    pub(super) fn close_conversation_here(&self, conversation_id: i64) {
+        let state = self.state();
+        for entry in state.registry.sockets.values() {
+            if entry.conversation == Some(conversation_id) {
+                entry.subscriber.close(CLOSE_GOING_AWAY);
+            }
+        }
+    }
+
     /// Closes every socket with "going away", so pages reconnect (to this server when
     /// it is back, or to another).
     pub fn shutdown(&self) {

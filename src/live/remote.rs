@@ -52,6 +52,9 @@ impl Hub {
                 self.presence_changed_elsewhere(*conversation_id)
             }
             Event::SessionEnded { session } => self.close_session_here(session),
+            Event::ConversationClosed { conversation_id } => {
+                self.close_conversation_here(*conversation_id)
+            }
             Event::AccessEnded {
                 user_id,
                 conversation_id,

@@ -1,9 +1,11 @@
 //! Rooms: the lobby that lists the public ones a page at a time ([`listing`]), creating
 //! one, public or private ([`Visibility`]), and opening one (its page is
-//! [`crate::chat`]'s conversation page); a private room's members ([`members`]). A
+//! [`crate::chat`]'s conversation page); a private room's members ([`members`]); its
+//! topic, name and archiving ([`manage`]). A
 //! room's name is checked by [`RoomName`]; the [`Directory`] finds rooms by slug. It
 //! does not own messages, nor who may read a conversation ([`crate::chat::access`]).
 pub mod listing;
+pub mod manage;
 pub mod members;
 pub mod routes;
 mod views;
@@ -83,10 +85,15 @@ impl Creators {
 /// Rooms kept in memory by slug, at most.
 const KEPT_ROOMS: u64 = 10_000;
 
-/// Public rooms by slug. Rooms are never renamed or removed, so a slug names the same
-/// room for good, and a room once read is kept: opening a room needs no query for it.
-/// A kept row's counters (`last_message_id`, `last_activity_at`) are those of when it
-/// was read; what needs them current reads them again.
+/// How long a room read is kept. A room renamed, archived or given a topic is
+/// forgotten at once by the process that changed it; the others see the change within
+/// this long.
+const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Rooms by slug. A room once read is kept a few seconds ([`KEPT_FOR`]): opening a
+/// busy room needs no query for it. A kept row's counters (`last_message_id`,
+/// `last_activity_at`) are those of when it was read; what needs them current reads
+/// them again.
 pub struct Directory {
     by_slug: moka::sync::Cache<String, Arc<conversation::Model>>,
 }
@@ -94,7 +101,10 @@ pub struct Directory {
 impl Default for Directory {
     fn default() -> Self {
         Self {
-            by_slug: moka::sync::Cache::new(KEPT_ROOMS),
+            by_slug: moka::sync::Cache::builder()
+                .max_capacity(KEPT_ROOMS)
+                .time_to_live(KEPT_FOR)
+                .build(),
         }
     }
 }
@@ -120,6 +130,31 @@ impl Directory {
         let room = Arc::new(room);
         self.by_slug.insert(slug.to_owned(), room.clone());
         Ok(Some(room))
+    }
+
+    /// The room this process kept under `slug` changed: read it again next time.
+    pub fn forget(&self, slug: &str) {
+        self.by_slug.invalidate(slug);
+    }
+
+    /// Where a renamed room went: the slug it has now, if `slug` was one of its old ones.
+    pub async fn renamed(
+        &self,
+        db: &DatabaseConnection,
+        slug: &str,
+    ) -> Result<Option<String>, DbErr> {
+        use sea_orm::ConnectionTrait;
+        let row = db
+            .query_one_raw(crate::db::statement(
+                db,
+                "SELECT c.slug FROM room_redirects r JOIN conversations c \
+                 ON c.id = r.conversation_id WHERE r.slug = ?",
+                [slug.into()],
+            ))
+            .await?;
+        row.map(|row| row.try_get::<Option<String>>("", "slug"))
+            .transpose()
+            .map(Option::flatten)
     }
 }
 

@@ -166,7 +166,14 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
+    let room = match rooms.find(&chat.db, &slug).await? {
+        Some(room) => room,
+        None => {
+            return moved(chat, rooms, &viewer, &slug)
+                .await?
+                .ok_or(AppError::NotFound);
+        }
+    };
     if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
         return Err(AppError::NotFound);
     }
@@ -194,6 +201,25 @@ pub(super) async fn room_by_slug(
     slug: &str,
 ) -> Result<Arc<conversation::Model>, AppError> {
     rooms.find(&chat.db, slug).await?.ok_or(AppError::NotFound)
+}
+
+/// An old slug of a renamed room: 301 to its page now (for anyone who may read it).
+async fn moved(
+    chat: &Chat,
+    rooms: &Directory,
+    viewer: &Viewer,
+    slug: &str,
+) -> Result<Option<Response>, AppError> {
+    let Some(now) = rooms.renamed(&chat.db, slug).await? else {
+        return Ok(None);
+    };
+    let room = room_by_slug(chat, rooms, &now).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        Redirect::moved_permanent(chat::room_path(&now)).into_response(),
+    ))
 }
 
 /// `POST /rooms/{slug}/leave`: a public room leaves your sidebar until you open it

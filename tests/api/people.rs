@@ -606,3 +606,92 @@ async fn an_administrator_can_keep_room_creation_to_administrators() {
     assert_eq!(app.rows("conversations").await, rooms);
     alice.create_room("announcements").await;
 }
+
+#[tokio::test]
+async fn a_room_gets_a_topic_a_new_name_its_old_links_follow_and_an_archive_keeps_it_read_only() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let old = alice.create_room("Old Name").await;
+    let room = bob.conversation_id(&old).await;
+    let said = bob.post_message(room, "first words").await;
+
+    let resp = bob
+        .post_form(&format!("{old}/topic"), &[("topic", "  where   we plan ")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = alice.page(&old).await;
+    assert_eq!(
+        page.text_of("#room-topic").as_deref(),
+        Some("where we plan")
+    );
+
+    let resp = bob
+        .post_form(&format!("{old}/rename"), &[("name", "Mine")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let mut socket = bob.socket(&format!("/ws?conversation={room}")).await;
+    let resp = alice
+        .post_form(&format!("{old}/rename"), &[("name", "New Name")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/rooms/new-name");
+    closed(&mut socket, "a page of the renamed room").await;
+    let resp = bob.get("/rooms/old-name").await;
+    assert_eq!(resp.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(location(&resp), "/rooms/new-name");
+    let page = bob.page("/rooms/new-name").await;
+    assert_eq!(page.text_of("h1").as_deref(), Some("#New Name"));
+    assert!(page.has(&format!("#message-{said}")));
+    let taken = alice.create_room("Taken").await;
+    let resp = alice
+        .post_form("/rooms/new-name/rename", &[("name", "taken")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{taken}");
+
+    let resp = alice.post_form("/rooms/new-name/archive", &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let messages = app.rows("messages").await;
+    assert_eq!(
+        bob.say(room, "still here?").await.status(),
+        StatusCode::CONFLICT
+    );
+    let resp = bob
+        .post_form(&format!("/messages/{said}/reactions"), &[("emoji", "👍")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(app.rows("messages").await, messages);
+    assert!(bob.page("/rooms/new-name").await.has("#room-archived"));
+    let listed = bob.page("/").await.texts("#rooms li a");
+    assert!(
+        !listed.iter().any(|r| r == "#New Name"),
+        "out of the lobby: {listed:?}"
+    );
+
+    let resp = alice.post_form("/rooms/new-name/unarchive", &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        bob.say(room, "back again").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_private_rooms_old_link_tells_an_outsider_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let carol = app.member("carol").await;
+    let (path, _) = private_room(&alice, "hush").await;
+    let resp = alice
+        .post_form(&format!("{path}/rename"), &[("name", "hush hush")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        carol.get("/rooms/hush").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        alice.get("/rooms/hush").await.status(),
+        StatusCode::MOVED_PERMANENTLY
+    );
+}
