@@ -219,7 +219,7 @@ fn chart(hourly: &[i64]) -> Markup {
     }
     html! {
         figure.chart {
-            svg #messages-chart viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } width="100%" height="80"
+            svg #messages-chart viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } width="100%" height="80" preserveAspectRatio="none"
                 role="img" aria-label={ "Messages per minute, each hour of the last day; at most " (format!("{top:.2}")) } {
                 (PreEscaped(bars))
             }

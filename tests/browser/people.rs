@@ -75,6 +75,10 @@ async fn someone_invited_to_a_private_room_sees_it_arrive_and_talks_there_live()
         vec![json!("welcome, bob")],
     )
     .await;
+    alice.click("#room-members summary").await;
+    alice.screenshot("private-room-members").await;
+    alice.goto("/admin").await;
+    alice.screenshot("admin-page").await;
     alice.close().await;
     bob.close().await;
 }
