@@ -223,6 +223,10 @@ pub fn app(parts: Parts) -> impl Endpoint {
             get(accounts::routes::login_form).post(accounts::routes::login),
         )
         .at("/logout", post(accounts::routes::logout))
+        .at(
+            "/login/:token",
+            get(accounts::login_links::show).post(accounts::login_links::use_link),
+        )
         .at("/rooms", post(rooms::routes::create))
         .at("/rooms/:slug", get(rooms::routes::show))
         .at("/rooms/:slug/leave", post(rooms::routes::leave))
@@ -257,6 +261,10 @@ pub fn app(parts: Parts) -> impl Endpoint {
             post(admin::routes::reactivate),
         )
         .at("/admin/users/:username/role", post(admin::routes::role))
+        .at(
+            "/admin/users/:username/login-link",
+            post(admin::routes::login_link),
+        )
         .at("/admin/invite", post(admin::routes::reset_invite))
         .at("/admin/signup", post(admin::routes::signup_policy))
         .at("/admin/rooms", post(admin::routes::room_creators))

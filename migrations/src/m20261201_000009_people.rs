@@ -1,9 +1,11 @@
 //! People and who may do what: each account's role (`member` or `admin`), whether it
 //! is deactivated, its display name and status line; each room's visibility (`public`
 //! or `private`), topic and whether it is archived, and the slugs a renamed room had
-//! (`room_redirects`, which send old links to it); whose each session is (`sessions.user_id`, so that a
-//! person's sessions can all be ended at once); the site's settings (`settings`: the
-//! sign-up policy); and the invite links (`invites`).
+//! (`room_redirects`, which send old links to it); whose each session is
+//! (`sessions.user_id`, so that a person's sessions can all be ended at once); the
+//! site's settings (`settings`: the sign-up policy, who may create rooms); the invite
+//! links (`invites`); and the one-time log-in links an administrator makes for someone
+//! who lost their password (`login_links`).
 //!
 //! On a database that already has accounts, the first of them becomes the
 //! administrator, as it would have on a new one.
@@ -157,10 +159,38 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(LoginLinks::Table)
+                    .col(
+                        ColumnDef::new(LoginLinks::Token)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(LoginLinks::UserId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(LoginLinks::CreatedBy)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(LoginLinks::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(LoginLinks::UsedAt).big_integer().null())
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(LoginLinks::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(RoomRedirects::Table).to_owned())
             .await?;
@@ -221,6 +251,16 @@ enum Conversations {
     Visibility,
     Topic,
     ArchivedAt,
+}
+
+#[derive(DeriveIden)]
+enum LoginLinks {
+    Table,
+    Token,
+    UserId,
+    CreatedBy,
+    ExpiresAt,
+    UsedAt,
 }
 
 #[derive(DeriveIden)]

@@ -4,6 +4,7 @@
 //! decides who someone is and hands that to it.
 pub mod device;
 pub mod invites;
+pub mod login_links;
 pub mod password;
 pub mod policy;
 pub mod routes;

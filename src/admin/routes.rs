@@ -1,7 +1,8 @@
 //! `GET /admin`, `GET /admin/figures`, and the administrators' actions, each a POST
 //! answered 303 back to `/admin`: `users/{name}/deactivate`, `…/reactivate`, `…/role`
 //! (`role=admin|member`), `invite` (a new invite link: `single_use`, `expires_hours`),
-//! `signup` (`policy=open|invite|closed`) and `rooms` (`creators=everyone|admins`). Each takes [`Admin`], so anyone else
+//! `signup` (`policy=open|invite|closed`) and `rooms` (`creators=everyone|admins`);
+//! `users/{name}/login-link` answers a page with a one-time log-in link. Each takes [`Admin`], so anyone else
 //! gets 404.
 use std::sync::Arc;
 
@@ -296,4 +297,33 @@ pub async fn room_creators(
         "room creation changed"
     );
     Ok(back("rooms"))
+}
+
+/// `POST /admin/users/{name}/login-link`: a one-time log-in link for someone who lost
+/// their password, shown once on the page that answers.
+#[handler]
+pub async fn login_link(
+    Admin(viewer): Admin,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let person = person(&chat.db, &name).await?;
+    if person.deactivated_at.is_some() {
+        return Err(AppError::Refused("Reactivate them first."));
+    }
+    let path = crate::accounts::login_links::make(&chat.db, person.id, viewer.id).await?;
+    tracing::info!(
+        by = viewer.id,
+        user_id = person.id,
+        "one-time log-in link made"
+    );
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    Ok(views::login_link(
+        &viewer,
+        &person.username,
+        &path,
+        sidebar,
+        chat.hub.site_online().await,
+    )
+    .into_response())
 }

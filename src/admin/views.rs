@@ -155,6 +155,12 @@ fn person_row(person: &Person, token: &str) -> Markup {
                     input type="hidden" name="csrf_token" value=(token);
                     button type="submit" { @if admin { "Remove admin" } @else { "Make admin" } }
                 }
+                @if user.deactivated_at.is_none() {
+                    form method="post" action={ (base) "/login-link" } {
+                        input type="hidden" name="csrf_token" value=(token);
+                        button type="submit" title="For someone who lost their password" { "Log-in link" }
+                    }
+                }
                 @if user.deactivated_at.is_some() {
                     form method="post" action={ (base) "/reactivate" } {
                         input type="hidden" name="csrf_token" value=(token);
@@ -226,4 +232,26 @@ fn chart(hourly: &[i64]) -> Markup {
             figcaption.muted { "Messages per minute, each hour of the last 24 (newest right); the highest is " (format!("{top:.2}")) }
         }
     }
+}
+
+/// A one-time log-in link, shown once to the administrator who made it.
+pub fn login_link(
+    viewer: &Viewer,
+    username: &str,
+    path: &str,
+    sidebar: layout::Sidebar,
+    site_online: usize,
+) -> Markup {
+    let page = Page::signed_in("Log-in link", viewer, "page", sidebar, site_online);
+    layout::render(
+        page,
+        html! {
+            section.card {
+                h1 { "A log-in link for " (username) }
+                p { "Send them this link. It works once, for a day, and takes them to their settings to choose a new password." }
+                p { a #login-link-made href=(path) { (path) } }
+                p { a href="/admin" { "Back to administration" } }
+            }
+        },
+    )
 }

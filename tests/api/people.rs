@@ -695,3 +695,37 @@ async fn a_renamed_private_rooms_old_link_tells_an_outsider_nothing() {
         StatusCode::MOVED_PERMANENTLY
     );
 }
+
+#[tokio::test]
+async fn an_administrators_one_time_link_logs_someone_in_once_and_a_look_at_it_uses_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let _bob = app.member("bob").await;
+    let carol = app.member("carol").await;
+    let resp = carol.post_form("/admin/users/bob/login-link", &[]).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let made = Page::read(alice.post_form("/admin/users/bob/login-link", &[]).await).await;
+    assert_eq!(made.status, StatusCode::OK);
+    let link = made.attr("#login-link-made", "href").expect("a link");
+
+    let phone = app.visitor();
+    for _ in 0..2 {
+        let shown = phone.page(&link).await;
+        assert_eq!(shown.status, StatusCode::OK, "looking uses nothing up");
+        assert!(shown.has("#login-link"));
+    }
+    assert!(!phone.is_signed_in().await);
+    let resp = phone.post_form(&link, &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/settings");
+    assert_eq!(
+        phone.page("/settings").await.text_of(".me").as_deref(),
+        Some("bob")
+    );
+
+    let other = app.visitor();
+    let resp = other.post_form(&link, &[]).await;
+    assert_eq!(resp.status(), StatusCode::GONE);
+    assert!(!other.is_signed_in().await);
+    assert_eq!(other.get("/login/made-up").await.status(), StatusCode::GONE);
+}
