@@ -80,6 +80,7 @@ async fn render(
         .await?
         .ok_or(AppError::NotFound)?;
     let mine = sessions.store.sessions_of(viewer.id).await?;
+    let admin = crate::admin::Role::of(&me) == crate::admin::Role::Admin;
     let current = viewer.session_key();
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
     let page = Page::signed_in(
@@ -95,6 +96,10 @@ async fn render(
         html! {
             section.card #settings {
                 h1 { "Settings" }
+                p.muted {
+                    a href={ "/users/" (me.username) } { "Your profile" }
+                    @if admin { " · " a #admin-link href="/admin" { "Administration" } }
+                }
                 @if let Some(notice) = notice { p.notice role="status" { (notice) } }
                 @if let Some(error) = error { p.form-error role="alert" { (error) } }
                 h2 { "Profile" }
