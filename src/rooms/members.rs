@@ -30,16 +30,17 @@ pub struct MemberForm {
     username: String,
 }
 
-/// The active account called `name`, if there is one.
-async fn account(chat: &Chat, name: &str) -> Result<Option<user::Model>, AppError> {
+/// The account called `name`, if there is one (and is active, when `active`: nobody
+/// adds a deactivated person, but anyone may be taken out).
+async fn account(chat: &Chat, name: &str, active: bool) -> Result<Option<user::Model>, AppError> {
     let Ok(name) = Username::parse(name) else {
         return Ok(None);
     };
-    Ok(user::Entity::find()
-        .filter(user::Column::UsernameKey.eq(name.key()))
-        .filter(user::Column::DeactivatedAt.is_null())
-        .one(&chat.db)
-        .await?)
+    let mut query = user::Entity::find().filter(user::Column::UsernameKey.eq(name.key()));
+    if active {
+        query = query.filter(user::Column::DeactivatedAt.is_null());
+    }
+    Ok(query.one(&chat.db).await?)
 }
 
 #[handler]
@@ -59,7 +60,7 @@ pub async fn add(
             "Everyone can open a public room: send them its link.",
         ));
     }
-    let Some(person) = account(chat, &form.username).await? else {
+    let Some(person) = account(chat, &form.username, true).await? else {
         return Err(AppError::Refused(
             "There is nobody with that name on hearth.",
         ));
@@ -91,7 +92,7 @@ pub async fn remove(
             "Only the room's creator or an administrator can take someone out of it.",
         ));
     }
-    let Some(person) = account(chat, &form.username).await? else {
+    let Some(person) = account(chat, &form.username, false).await? else {
         return Err(AppError::Refused(
             "There is nobody with that name on hearth.",
         ));
