@@ -236,6 +236,7 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/rooms/:slug/archive", post(rooms::manage::archive))
         .at("/rooms/:slug/unarchive", post(rooms::manage::unarchive))
         .at("/rooms/:slug/members/remove", post(rooms::members::remove))
+        .at("/rooms/:slug/members/policy", post(rooms::members::policy))
         .at(
             "/join/:code",
             get(accounts::routes::join_form).post(accounts::routes::join),

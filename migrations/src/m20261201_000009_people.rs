@@ -1,6 +1,6 @@
 //! People and who may do what: each account's role (`member` or `admin`), whether it
 //! is deactivated, its display name and status line; each room's visibility (`public`
-//! or `private`), topic and whether it is archived, and the slugs a renamed room had
+//! or `private`), topic, whether it is archived and who adds a private room's members, and the slugs a renamed room had
 //! (`room_redirects`, which send old links to it); whose each session is
 //! (`sessions.user_id`, so that a person's sessions can all be ended at once); the
 //! site's settings (`settings`: the sign-up policy, who may create rooms); the invite
@@ -60,6 +60,11 @@ impl MigrationTrait for Migration {
             ColumnDef::new(Conversations::ArchivedAt)
                 .big_integer()
                 .null()
+                .to_owned(),
+            ColumnDef::new(Conversations::MembersAddedBy)
+                .string_len(16)
+                .not_null()
+                .default("members")
                 .to_owned(),
         ];
         for column in room_columns {
@@ -212,6 +217,10 @@ impl MigrationTrait for Migration {
             (Sessions::Table.into_iden(), Sessions::UserId.into_iden()),
             (
                 Conversations::Table.into_iden(),
+                Conversations::MembersAddedBy.into_iden(),
+            ),
+            (
+                Conversations::Table.into_iden(),
                 Conversations::ArchivedAt.into_iden(),
             ),
             (
@@ -251,6 +260,7 @@ enum Conversations {
     Visibility,
     Topic,
     ArchivedAt,
+    MembersAddedBy,
 }
 
 #[derive(DeriveIden)]

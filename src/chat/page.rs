@@ -202,6 +202,7 @@ pub async fn render(
         private_members,
         topic: conversation.topic.clone(),
         archived: conversation.archived_at.is_some(),
+        members_added_by_admins: conversation.members_added_by == "admins",
     }))
 }
 

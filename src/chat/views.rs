@@ -301,6 +301,8 @@ pub struct ConversationPage<'a> {
     /// In a room: its topic, and whether it is archived (read-only).
     pub topic: Option<String>,
     pub archived: bool,
+    /// In a private room: whether only administrators add people.
+    pub members_added_by_admins: bool,
 }
 
 /// A room's topic (any member sets it), name and archiving (its creator or an
@@ -331,7 +333,12 @@ fn room_settings(url: &str, topic: Option<&str>, archived: bool, csrf_token: &st
 }
 
 /// A private room's members, the form that adds one by name, and the one to leave.
-fn private_room_members(url: &str, members: &[String], csrf_token: &str) -> Markup {
+fn private_room_members(
+    url: &str,
+    members: &[String],
+    by_admins: bool,
+    csrf_token: &str,
+) -> Markup {
     html! {
         details #room-members.room-members {
             summary { span.badge { "Private" } " " (members.len()) " members" }
@@ -345,6 +352,15 @@ fn private_room_members(url: &str, members: &[String], csrf_token: &str) -> Mark
                 input #add-member-name name="username" required maxlength="32" placeholder="username" autocomplete="off";
                 input type="hidden" name="csrf_token" value=(csrf_token);
                 button type="submit" { "Add" }
+            }
+            form #members-policy.inline-form method="post" action={ (url) "/members/policy" } {
+                label for="members-policy-by" { "Who adds people" }
+                select #members-policy-by name="by" {
+                    option value="members" selected[!by_admins] { "Any member" }
+                    option value="admins" selected[by_admins] { "Administrators only" }
+                }
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Save" }
             }
             form method="post" action={ (url) "/leave" } {
                 input type="hidden" name="csrf_token" value=(csrf_token);
@@ -400,7 +416,7 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     }
                     (super::levels::control(p.id, p.level, &p.viewer.csrf_token, false))
                     @if let Some(members) = &p.private_members {
-                        (private_room_members(&p.url, members, &p.viewer.csrf_token))
+                        (private_room_members(&p.url, members, p.members_added_by_admins, &p.viewer.csrf_token))
                     }
                     @if p.kind == ConversationKind::Room {
                         (room_settings(&p.url, p.topic.as_deref(), p.archived, &p.viewer.csrf_token))

@@ -23,6 +23,8 @@ pub struct Model {
     pub topic: Option<String>,
     /// When the room was archived: read-only, out of the lobby.
     pub archived_at: Option<i64>,
+    /// Who adds people to a private room: `members` or `admins`.
+    pub members_added_by: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! `POST /rooms/{slug}/members` (`username`): a member of a private room adds someone by
-//! name; `POST /rooms/{slug}/members/remove` (`username`): the room's creator or an
+//! name (or only an administrator, as the room's creator or an administrator may
+//! choose with `POST /rooms/{slug}/members/policy`, `by=members|admins`); `POST /rooms/{slug}/members/remove` (`username`): the room's creator or an
 //! administrator takes someone out, whose open pages of it close at once, in every
 //! process (the bus carries [`crate::live::Event::AccessEnded`]), and who gets 404 from
 //! then on.
@@ -60,6 +61,11 @@ pub async fn add(
             "Everyone can open a public room: send them its link.",
         ));
     }
+    if room.members_added_by == "admins" && !crate::admin::is_admin(&chat.db, viewer.id).await? {
+        return Err(AppError::Forbidden(
+            "In this room, only administrators add people.",
+        ));
+    }
     let Some(person) = account(chat, &form.username, true).await? else {
         return Err(AppError::Refused(
             "There is nobody with that name on hearth.",
@@ -104,5 +110,50 @@ pub async fn remove(
         }
         tracing::info!(room = room.id, user_id = person.id, "member removed");
     }
+    Ok(Redirect::see_other(chat::room_path(&slug)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    by: String,
+}
+
+#[handler]
+pub async fn policy(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(rooms): Data<&Arc<Directory>>,
+    Path(slug): Path<String>,
+    Form(form): Form<PolicyForm>,
+) -> Result<Response, AppError> {
+    let room = room_by_slug(chat, rooms, &slug).await?;
+    if !access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
+    if room.created_by != Some(viewer.id) && !crate::admin::is_admin(&chat.db, viewer.id).await? {
+        return Err(AppError::Forbidden(
+            "Only the room's creator or an administrator decides who adds people.",
+        ));
+    }
+    let by = match form.by.trim() {
+        "members" => "members",
+        "admins" => "admins",
+        _ => {
+            return Err(AppError::Refused(
+                "People are added by members, or by administrators only.",
+            ));
+        }
+    };
+    use sea_orm::EntityTrait as _;
+    crate::entities::conversation::Entity::update_many()
+        .col_expr(
+            crate::entities::conversation::Column::MembersAddedBy,
+            by.into(),
+        )
+        .filter(crate::entities::conversation::Column::Id.eq(room.id))
+        .exec(&chat.db)
+        .await?;
+    rooms.forget(&slug);
     Ok(Redirect::see_other(chat::room_path(&slug)).into_response())
 }

@@ -729,3 +729,38 @@ async fn an_administrators_one_time_link_logs_someone_in_once_and_a_look_at_it_u
     assert!(!other.is_signed_in().await);
     assert_eq!(other.get("/login/made-up").await.status(), StatusCode::GONE);
 }
+
+#[tokio::test]
+async fn a_private_room_can_leave_adding_people_to_administrators() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let _carol = app.member("carol").await;
+    let (path, _) = private_room(&bob, "bobs den").await;
+    let resp = bob
+        .post_form(&format!("{path}/members"), &[("username", "alice")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = bob
+        .post_form(&format!("{path}/members/policy"), &[("by", "admins")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = bob.page(&path).await;
+    assert_eq!(
+        page.attr("#members-policy-by option[selected]", "value")
+            .as_deref(),
+        Some("admins")
+    );
+    let resp = bob
+        .post_form(&format!("{path}/members"), &[("username", "carol")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = alice
+        .post_form(&format!("{path}/members"), &[("username", "carol")])
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "alice is an administrator"
+    );
+}
