@@ -52,6 +52,9 @@ async fn lobby_page(
         page: listing.page,
         more: listing.more,
     };
+    let may_create = super::Creators::current(&chat.db).await? == super::Creators::Everyone
+        || crate::admin::is_admin(&chat.db, viewer.id).await?;
+    let form = views::CreateForm { may_create, ..form };
     Ok(views::lobby(
         viewer,
         &rooms,
@@ -93,6 +96,7 @@ pub async fn create(
     let refuse = |error: &'static str| views::CreateForm {
         name: &form.name,
         error: Some(error),
+        may_create: true,
     };
     if super::Creators::current(&chat.db).await? == super::Creators::Admins
         && !crate::admin::is_admin(&chat.db, viewer.id).await?

@@ -46,6 +46,8 @@ impl Paging<'_> {
 pub struct CreateForm<'a> {
     pub name: &'a str,
     pub error: Option<&'a str>,
+    /// Whether the viewer may create rooms (administrators may keep it to themselves).
+    pub may_create: bool,
 }
 
 pub fn lobby(
@@ -99,6 +101,12 @@ pub fn lobby(
                     }
                 }
             }
+            @if !form.may_create {
+                section.card {
+                    h2 { "Create a room" }
+                    p.muted #rooms-by-admins { "Here, administrators create the rooms." }
+                }
+            } @else {
             section.card {
                 h2 { "Create a room" }
                 form.inline-form method="post" action="/rooms" {
@@ -112,6 +120,7 @@ pub fn lobby(
                     input type="hidden" name="csrf_token" value=(viewer.csrf_token);
                     button.primary type="submit" { "Create room" }
                 }
+            }
             }
         },
     )

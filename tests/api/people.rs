@@ -600,6 +600,9 @@ async fn an_administrator_can_keep_room_creation_to_administrators() {
         .post_form("/admin/rooms", &[("creators", "admins")])
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let lobby = bob.page("/").await;
+    assert!(lobby.has("#rooms-by-admins") && !lobby.has("#room-name"));
+    assert!(alice.page("/").await.has("#room-name"));
     let rooms = app.rows("conversations").await;
     let resp = bob.post_form("/rooms", &[("name", "after")]).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
