@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    limits::LimitSettings, live::LiveSettings, push::PushSettings, web::serve::HttpSettings,
+    accounts::policy::SignupPolicy, limits::LimitSettings, live::LiveSettings, push::PushSettings,
+    web::serve::HttpSettings,
 };
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,9 @@ pub struct Config {
     pub push: PushSettings,
     /// HTTP timeouts and connection limits.
     pub http: HttpSettings,
+    /// The sign-up policy to store on start; `None` keeps the stored one (open when
+    /// none was ever chosen).
+    pub signup: Option<SignupPolicy>,
 }
 
 impl Config {
@@ -42,6 +46,7 @@ impl Config {
             live: LiveSettings::default(),
             push: PushSettings::default(),
             http: HttpSettings::default(),
+            signup: None,
         }
     }
 }

@@ -16,7 +16,10 @@
 //!   nothing of the capabilities above it.
 //! - [`accounts`]: sign up, log in (with device cookies), log out, and the validated
 //!   [`accounts::Username`] and [`accounts::Password`].
-//! - [`rooms`]: the lobby, creating a room, opening and leaving one.
+//! - [`rooms`]: the lobby, creating a room (public or private), opening and leaving
+//!   one, a private room's members.
+//! - [`admin`]: roles, the `/admin` page, deactivating people; the sign-up policy and
+//!   invite links are [`accounts`]'.
 //! - [`direct`]: private chats of two people, and the people directory.
 //! - [`chat`]: what rooms and private chats share ([`chat::Chat`]): messages as
 //!   numbered events of their conversation, stored by [`chat::writer`] and caught up on
@@ -36,6 +39,7 @@
 //! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
 //!   binary and served under content-hash URLs.
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod chat;
 pub mod config;

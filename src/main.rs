@@ -20,6 +20,23 @@ enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
+    /// Administer hearth from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an account, reading its password from the first line of standard input.
+    CreateUser {
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// The username.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -57,6 +74,10 @@ struct ServeArgs {
     push: PushArgs,
     #[command(flatten)]
     http: HttpArgs,
+    /// Who may make an account: open, invite (only with an invite link) or closed.
+    /// Stored on start; without it, the policy last chosen holds (open at first).
+    #[arg(long, env = "HEARTH_SIGNUP")]
+    signup: Option<hearth::accounts::policy::SignupPolicy>,
 }
 
 /// Web Push to people with no page open.
@@ -189,6 +210,7 @@ impl From<ServeArgs> for hearth::Config {
             live: hearth::live::LiveSettings::default(),
             push: args.push.into(),
             http: args.http.into(),
+            signup: args.signup,
         }
     }
 }
@@ -205,6 +227,11 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Migrate(args)) => migrate(args).await,
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Admin(AdminCommand::CreateUser {
+            admin,
+            name,
+            database,
+        })) => create_user(database, &name, admin).await,
         None => serve(cli.serve).await,
     };
     match outcome {
@@ -230,5 +257,25 @@ async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
         "hearth: the database at {} is up to date",
         args.database_url
     );
+    Ok(())
+}
+
+async fn create_user(args: DatabaseArgs, name: &str, admin: bool) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    eprintln!("hearth: the password for {name}, on one line:");
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let db = hearth::db::connect(&args.database_url).await?;
+    hearth::db::migrate(&db).await?;
+    let id = hearth::admin::people::create_user(&db, name, password, admin)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let role = if admin {
+        "an administrator"
+    } else {
+        "a member"
+    };
+    println!("hearth: {name} is {role} (account {id})");
     Ok(())
 }

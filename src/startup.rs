@@ -13,7 +13,7 @@ use poem::{Endpoint, EndpointExt, Route, get, post};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    accounts, assets,
+    accounts, admin, assets,
     chat::{
         self, Chat, actions::routes as actions, members::Members, mentions::routes as mentions,
         source::ChatSource, unread, writer::Writer,
@@ -68,6 +68,11 @@ impl Server {
         db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
+        if let Some(policy) = config.signup {
+            accounts::policy::choose(&db, policy)
+                .await
+                .context("cannot store the sign-up policy")?;
+        }
         let signer = Arc::new(
             Signer::load(&db, "cookies")
                 .await
@@ -218,9 +223,52 @@ pub fn app(parts: Parts) -> impl Endpoint {
             get(accounts::routes::login_form).post(accounts::routes::login),
         )
         .at("/logout", post(accounts::routes::logout))
+        .at(
+            "/login/:token",
+            get(accounts::login_links::show).post(accounts::login_links::use_link),
+        )
         .at("/rooms", post(rooms::routes::create))
         .at("/rooms/:slug", get(rooms::routes::show))
         .at("/rooms/:slug/leave", post(rooms::routes::leave))
+        .at("/rooms/:slug/members", post(rooms::members::add))
+        .at("/rooms/:slug/topic", post(rooms::manage::topic))
+        .at("/rooms/:slug/rename", post(rooms::manage::rename))
+        .at("/rooms/:slug/archive", post(rooms::manage::archive))
+        .at("/rooms/:slug/unarchive", post(rooms::manage::unarchive))
+        .at("/rooms/:slug/members/remove", post(rooms::members::remove))
+        .at("/rooms/:slug/members/policy", post(rooms::members::policy))
+        .at(
+            "/join/:code",
+            get(accounts::routes::join_form).post(accounts::routes::join),
+        )
+        .at("/settings", get(accounts::settings::show))
+        .at("/settings/profile", post(accounts::settings::save_profile))
+        .at(
+            "/settings/password",
+            post(accounts::settings::change_password),
+        )
+        .at(
+            "/settings/sessions/others",
+            post(accounts::settings::log_out_others),
+        )
+        .at("/admin", get(admin::routes::show))
+        .at("/admin/figures", get(admin::routes::live_figures))
+        .at(
+            "/admin/users/:username/deactivate",
+            post(admin::routes::deactivate),
+        )
+        .at(
+            "/admin/users/:username/reactivate",
+            post(admin::routes::reactivate),
+        )
+        .at("/admin/users/:username/role", post(admin::routes::role))
+        .at(
+            "/admin/users/:username/login-link",
+            post(admin::routes::login_link),
+        )
+        .at("/admin/invite", post(admin::routes::reset_invite))
+        .at("/admin/signup", post(admin::routes::signup_policy))
+        .at("/admin/rooms", post(admin::routes::room_creators))
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
         .at("/dm/:username", get(direct::routes::open_chat))

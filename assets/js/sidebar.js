@@ -72,6 +72,12 @@
   function onLiveEvent(event) {
     const d = event.dataset;
     event.remove();
+    if (d.event === "joined") {
+      // Added to a private room: it joins the sidebar, with nothing unread yet.
+      moveToTop(d.conversationId, d.kind, event.querySelector("template.sidebar-entry"));
+      updateTitle();
+      return;
+    }
     if (d.event !== "message") return;
     const mine = d.authorId === h.me();
     const named = (d.mentions || "").split(" ");

@@ -1,9 +1,14 @@
-//! Accounts: signing up, logging in and out, and the rules for usernames and
-//! passwords. Sessions themselves belong to [`crate::web::session`]; this module decides
-//! who someone is and hands that to it.
+//! Accounts: signing up (as the [`policy`] allows, with [`invites`] when it asks for
+//! them), logging in and out, a person's own [`settings`], and the rules for usernames
+//! and passwords. Sessions themselves belong to [`crate::web::session`]; this module
+//! decides who someone is and hands that to it.
 pub mod device;
+pub mod invites;
+pub mod login_links;
 pub mod password;
+pub mod policy;
 pub mod routes;
+pub mod settings;
 mod views;
 
 use std::fmt;

@@ -31,7 +31,9 @@ fn with_next(page: &str, next: &str) -> String {
     format!("{page}?next={next}")
 }
 
+/// The sign-up form, posting to `action` (`/signup`, or `/join/{code}`).
 pub fn signup(
+    action: &str,
     csrf: &str,
     username: &str,
     errors: &[&str],
@@ -44,7 +46,7 @@ pub fn signup(
         html! {
             section.card {
                 h1 { "Create your account" }
-                form.stack method="post" action="/signup" {
+                form #signup.stack method="post" action=(action) {
                     @for error in errors { p.form-error role="alert" { (error) } }
                     label for="username" { "Username" }
                     input #username name="username" value=(username) autocomplete="username"
@@ -89,6 +91,22 @@ pub fn login(
                     button.primary type="submit" { "Log in" }
                 }
                 p.muted { "No account? " a href=(with_next("/signup", next)) { "Sign up" } }
+            }
+        },
+    )
+}
+
+/// Why nobody can sign up here: sign-ups are closed, need an invite, or the invite
+/// link does not work.
+pub fn no_signup(reason: &str, site_online: usize) -> Markup {
+    auth_page(
+        "Sign up",
+        site_online,
+        html! {
+            section.card {
+                h1 { "You can't sign up here" }
+                p #signup-refused role="alert" { (reason) }
+                p.muted { "Already have an account? " a href="/login" { "Log in" } }
             }
         },
     )

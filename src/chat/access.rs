@@ -1,9 +1,11 @@
 //! Who may see a conversation. A public room is open to everyone signed in; a private
-//! chat only to its two members. Anyone else is told the chat does not exist (404),
-//! never that it is forbidden (403): a 403 would confirm that two people talk.
+//! room only to its members; a private chat only to its two members. Anyone else is
+//! told the conversation does not exist (404), never that it is forbidden (403): a 403
+//! would confirm that two people talk, or that a private room by that name exists.
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{Conversation, ConversationKind, queries};
+use crate::entities::membership;
 use crate::{entities::user, error::AppError, web::Viewer};
 
 /// The two members of a private chat, from its key `"{low id}:{high id}"`.
@@ -17,13 +19,31 @@ pub fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
-pub fn may_access(conversation: &Conversation, user_id: i64) -> bool {
-    match ConversationKind::of(conversation) {
+/// Whether a conversation is a private room (its members only may read it).
+pub fn is_private_room(conversation: &Conversation) -> bool {
+    ConversationKind::of(conversation) == ConversationKind::Room
+        && conversation.visibility == "private"
+}
+
+/// Whether `user_id` may read `conversation`. A private room asks the database
+/// (not the members cache, which may lag a removal in another process by a moment).
+pub async fn may_read(
+    db: &DatabaseConnection,
+    conversation: &Conversation,
+    user_id: i64,
+) -> Result<bool, AppError> {
+    Ok(match ConversationKind::of(conversation) {
+        ConversationKind::Room if is_private_room(conversation) => {
+            membership::Entity::find_by_id((conversation.id, user_id))
+                .one(db)
+                .await?
+                .is_some()
+        }
         ConversationKind::Room => true,
         ConversationKind::Direct => {
             direct_members(conversation).is_some_and(|(a, b)| a == user_id || b == user_id)
         }
-    }
+    })
 }
 
 /// Loads conversation `id` if `viewer` may see it; otherwise, and when it does not
@@ -34,7 +54,7 @@ pub async fn open(
     id: i64,
 ) -> Result<Conversation, AppError> {
     match queries::conversation_by_id(db, id).await? {
-        Some(c) if may_access(&c, viewer.id) => Ok(c),
+        Some(c) if may_read(db, &c, viewer.id).await? => Ok(c),
         _ => Err(AppError::NotFound),
     }
 }

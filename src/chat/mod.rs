@@ -80,6 +80,9 @@ pub fn room_path(slug: &str) -> String {
     format!("/rooms/{}", utf8_percent_encode(slug, SEGMENT))
 }
 
+/// Why an archived room takes no messages, reactions or edits.
+pub const ARCHIVED: &str = "This room is archived: it can be read, but not written in.";
+
 /// How many messages a page shows, and how many "older" loads at a time.
 pub const PAGE_SIZE: u64 = 50;
 
@@ -112,6 +115,11 @@ impl Chat {
         body: MessageBody,
         reply_to: Option<i64>,
     ) -> Result<Posted, AppError> {
+        // A socket opened before the room was archived holds the room as it was then;
+        // archiving closes those sockets, so what they hold is never stale for long.
+        if conversation.archived_at.is_some() {
+            return Err(AppError::Conflict(ARCHIVED));
+        }
         self.limits
             .message(author_id)
             .map_err(AppError::TooManyRequests)?;
@@ -152,5 +160,33 @@ impl Chat {
     /// Someone joined or left `conversation_id`.
     pub fn membership_changed(&self, conversation_id: i64) {
         self.members.changed(&self.hub, conversation_id);
+    }
+
+    /// `user_id` was added to the private room `conversation`: their open pages, in
+    /// every process, add it to their sidebar.
+    pub fn added(&self, conversation: &Conversation, user_id: i64) {
+        self.hub.send_to_user(
+            user_id,
+            crate::live::Outgoing::html(unread::views::joined(conversation)),
+        );
+        self.hub.publish(crate::live::Event::Added {
+            conversation_id: conversation.id,
+            user_id,
+        });
+    }
+}
+
+/// Another process added `user_id` to `conversation_id`: their pages here show it.
+async fn tell_added(db: &DatabaseConnection, hub: &Hub, conversation_id: i64, user_id: i64) {
+    if !hub.is_online(user_id) {
+        return;
+    }
+    match queries::conversation_by_id(db, conversation_id).await {
+        Ok(Some(conversation)) => hub.send_to_user(
+            user_id,
+            crate::live::Outgoing::html(unread::views::joined(&conversation)),
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not load a conversation to show"),
     }
 }

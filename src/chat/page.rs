@@ -143,6 +143,11 @@ pub async fn render(
             (other.username.clone(), format!("/dm/{}", other.username))
         }
     };
+    let private_members = if access::is_private_room(conversation) {
+        Some(queries::member_names(&chat.db, conversation.id).await?)
+    } else {
+        None
+    };
     let window = query.window();
     let history = match window {
         Window::Latest => chat.histories.latest(&chat.db, conversation.id).await?,
@@ -194,6 +199,10 @@ pub async fn render(
         peer_read,
         level,
         sidebar: Some(sidebar::of(&entries, Some(conversation.id))),
+        private_members,
+        topic: conversation.topic.clone(),
+        archived: conversation.archived_at.is_some(),
+        members_added_by_admins: conversation.members_added_by == "admins",
     }))
 }
 

@@ -289,6 +289,24 @@ pub async fn conversation_by_id(
     conversation::Entity::find_by_id(id).one(db).await
 }
 
+/// The usernames of a conversation's members, in alphabetical order.
+pub async fn member_names(
+    db: &DatabaseConnection,
+    conversation_id: i64,
+) -> Result<Vec<String>, DbErr> {
+    let rows = db
+        .query_all_raw(crate::db::statement(
+            db,
+            "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.conversation_id = ? ORDER BY u.username_key",
+            [conversation_id.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "username"))
+        .collect()
+}
+
 /// The ids of a conversation's members.
 pub async fn member_ids(
     db: &impl ConnectionTrait,

@@ -101,9 +101,11 @@ pub async fn connect(
         user_id: viewer.id,
         username: viewer.username.clone(),
         session: viewer.session_key(),
-        conversation: conversation
-            .as_ref()
-            .map(|c| (c.id, ConversationKind::of(c) == ConversationKind::Room)),
+        conversation: conversation.as_ref().map(|c| {
+            let public_room =
+                ConversationKind::of(c) == ConversationKind::Room && !access::is_private_room(c);
+            (c.id, public_room)
+        }),
         watching: watched(&query.watch),
     };
     let catch_up_page = config.live.catch_up_page;

@@ -74,7 +74,11 @@ impl crate::live::Source for ChatSource {
         let conversation = queries::conversation_by_id(&self.db, conversation_id)
             .await
             .ok()??;
-        Some(ConversationKind::of(&conversation) == ConversationKind::Room)
+        // A private room's count is its members' business: the lobby does not list it.
+        Some(
+            ConversationKind::of(&conversation) == ConversationKind::Room
+                && !super::access::is_private_room(&conversation),
+        )
     }
 
     async fn heard(&self, hub: &Hub, event: &Event) {
@@ -96,6 +100,10 @@ impl crate::live::Source for ChatSource {
                 up_to,
             } => unread::push::read(&self.db, hub, *conversation_id, *user_id, *up_to).await,
             Event::MembershipChanged { conversation_id } => self.members.forget(*conversation_id),
+            Event::Added {
+                conversation_id,
+                user_id,
+            } => super::tell_added(&self.db, hub, *conversation_id, *user_id).await,
             _ => {}
         }
     }

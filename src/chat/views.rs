@@ -295,6 +295,79 @@ pub struct ConversationPage<'a> {
     /// What notifies the viewer here.
     pub level: super::levels::Level,
     pub sidebar: Option<layout::Sidebar>,
+    /// In a private room: its members' names, which the page lists with a form to add
+    /// someone and one to leave.
+    pub private_members: Option<Vec<String>>,
+    /// In a room: its topic, and whether it is archived (read-only).
+    pub topic: Option<String>,
+    pub archived: bool,
+    /// In a private room: whether only administrators add people.
+    pub members_added_by_admins: bool,
+}
+
+/// A room's topic (any member sets it), name and archiving (its creator or an
+/// administrator: the server says so to anyone else).
+fn room_settings(url: &str, topic: Option<&str>, archived: bool, csrf_token: &str) -> Markup {
+    html! {
+        details #room-settings.room-settings {
+            summary { "Room settings" }
+            form #topic-form.inline-form method="post" action={ (url) "/topic" } {
+                label for="room-topic-field" { "Topic" }
+                input #room-topic-field name="topic" maxlength="250" dir="auto" value=(topic.unwrap_or_default());
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Set" }
+            }
+            p.hint { "Renaming and archiving are for the room's creator and administrators." }
+            form #rename-form.inline-form method="post" action={ (url) "/rename" } {
+                label for="room-rename-field" { "New name" }
+                input #room-rename-field name="name" maxlength="40" required dir="auto";
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Rename" }
+            }
+            form method="post" action={ (url) (if archived { "/unarchive" } else { "/archive" }) } {
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { @if archived { "Take out of the archive" } @else { "Archive (read-only)" } }
+            }
+        }
+    }
+}
+
+/// A private room's members, the form that adds one by name, and the one to leave.
+fn private_room_members(
+    url: &str,
+    members: &[String],
+    by_admins: bool,
+    csrf_token: &str,
+) -> Markup {
+    html! {
+        details #room-members.room-members {
+            summary { span.badge { "Private" } " " (members.len()) " members" }
+            ul #room-member-list {
+                @for name in members {
+                    li { a href={ "/users/" (name) } { "@" (name) } }
+                }
+            }
+            form #add-member.inline-form method="post" action={ (url) "/members" } {
+                label for="add-member-name" { "Add someone" }
+                input #add-member-name name="username" required maxlength="32" placeholder="username" autocomplete="off";
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Add" }
+            }
+            form #members-policy.inline-form method="post" action={ (url) "/members/policy" } {
+                label for="members-policy-by" { "Who adds people" }
+                select #members-policy-by name="by" {
+                    option value="members" selected[!by_admins] { "Any member" }
+                    option value="admins" selected[by_admins] { "Administrators only" }
+                }
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Save" }
+            }
+            form method="post" action={ (url) "/leave" } {
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button.danger type="submit" { "Leave this room" }
+            }
+        }
+    }
 }
 
 pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
@@ -342,6 +415,18 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                         }
                     }
                     (super::levels::control(p.id, p.level, &p.viewer.csrf_token, false))
+                    @if let Some(members) = &p.private_members {
+                        (private_room_members(&p.url, members, p.members_added_by_admins, &p.viewer.csrf_token))
+                    }
+                    @if p.kind == ConversationKind::Room {
+                        (room_settings(&p.url, p.topic.as_deref(), p.archived, &p.viewer.csrf_token))
+                    }
+                }
+                @if let Some(topic) = &p.topic {
+                    p #room-topic.room-topic dir="auto" { (topic) }
+                }
+                @if p.archived {
+                    p #room-archived.notice role="status" { (super::ARCHIVED) }
                 }
                 div #history.history data-first-unread=[p.first_unread] {
                     // One box inside the scroller: without script, the page's CSS opens it

@@ -120,14 +120,16 @@ pub async fn profile(
         .contains(&person.id)
         || person.id == viewer.id;
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let last_seen = crate::accounts::settings::last_seen(&chat.db, person.id).await?;
     Ok(views::profile(
         &viewer,
         &views::Person {
             id: person.id,
-            username: person.username,
+            username: person.username.clone(),
             online,
         },
-        person.created_at,
+        &person,
+        last_seen,
         chat.hub.site_online().await,
         sidebar,
     )

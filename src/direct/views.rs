@@ -61,25 +61,54 @@ pub fn directory(
 pub fn profile(
     viewer: &Viewer,
     person: &Person,
-    joined_at: i64,
+    account: &crate::entities::user::Model,
+    last_seen: Option<i64>,
     site_online: usize,
     sidebar: layout::Sidebar,
 ) -> Markup {
     let mut page = Page::signed_in(&person.username, viewer, "page", sidebar, site_online);
     page.live_url = Some(format!("/ws?watch={}", person.id));
+    let display = account.display_name.as_deref().filter(|d| !d.is_empty());
     layout::render(
         page,
         html! {
-            section.card.profile data-user-id=(person.id) {
-                h1 dir="auto" { (person.username) }
+            section.card.profile #profile data-user-id=(person.id) {
+                span.avatar aria-hidden="true" { (initial(display.unwrap_or(&person.username))) }
+                h1 dir="auto" {
+                    @if let Some(display) = display {
+                        span #profile-display-name { (display) } " "
+                        span.muted { "@" (person.username) }
+                    } @else {
+                        (person.username)
+                    }
+                }
+                @if account.deactivated_at.is_some() {
+                    p #profile-deactivated.badge { "Deactivated" }
+                }
+                @if let Some(status) = account.status.as_deref().filter(|s| !s.is_empty()) {
+                    p #profile-status-line dir="auto" { (status) }
+                }
                 p.profile-status { (person_status(person.id, person.online, false)) }
-                p.muted { "On hearth since " (crate::chat::views::relative_time(joined_at)) }
+                @if let (false, Some(at)) = (person.online, last_seen) {
+                    p.muted #profile-last-seen { "Last seen " (crate::chat::views::relative_time(at)) }
+                }
+                p.muted { "On hearth since " (crate::chat::views::relative_time(account.created_at)) }
                 @if person.id != viewer.id {
-                    p { a.button.primary href={ "/dm/" (person.username) } { "Send a message" } }
+                    @if account.deactivated_at.is_none() {
+                        p { a #message-them.button.primary href={ "/dm/" (person.username) } { "Send a message" } }
+                    }
                 } @else {
-                    p.muted { "This is you." }
+                    p.muted { "This is you. " a href="/settings" { "Your settings" } }
                 }
             }
         },
     )
+}
+
+/// The letter a person's avatar shows.
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
 }

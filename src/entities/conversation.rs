@@ -18,6 +18,13 @@ pub struct Model {
     pub last_activity_at: i64,
     /// The number of the conversation's latest event (0 before the first).
     pub last_seq: i64,
+    /// `public` or `private` (rooms only): see [`crate::rooms::Visibility`].
+    pub visibility: String,
+    pub topic: Option<String>,
+    /// When the room was archived: read-only, out of the lobby.
+    pub archived_at: Option<i64>,
+    /// Who adds people to a private room: `members` or `admins`.
+    pub members_added_by: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,14 @@ pub struct Model {
     pub username_key: String,
     pub password_hash: String,
     pub created_at: i64,
+    /// `member` or `admin`: see [`crate::admin::Role`].
+    pub role: String,
+    /// When an administrator deactivated the account; it cannot log in while set.
+    pub deactivated_at: Option<i64>,
+    /// The name shown beside the username, if the person chose one.
+    pub display_name: Option<String>,
+    /// A short status line ("on holiday until Monday").
+    pub status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -41,6 +41,18 @@ pub enum Event {
     Resync,
     /// The session was signed out: close its sockets.
     SessionEnded { session: String },
+    /// `conversation_id` changed for good (a room archived or renamed): close its
+    /// sockets, whose pages reconnect to it as it now is.
+    ConversationClosed { conversation_id: i64 },
+    /// `user_id` was added to the private room `conversation_id`: their pages show it.
+    Added { conversation_id: i64, user_id: i64 },
+    /// `user_id` may no longer read `conversation_id` (removed from a private room, or
+    /// left it), or, without one, may no longer use hearth at all (deactivated): close
+    /// those sockets.
+    AccessEnded {
+        user_id: i64,
+        conversation_id: Option<i64>,
+    },
 }
 
 #[async_trait]

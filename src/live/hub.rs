@@ -257,6 +257,42 @@ impl Hub {
         }
     }
 
+    /// Closes the sockets of `user_id` in every process: those on `conversation_id`
+    /// (they may no longer read it), or, without one, all of them (they may no longer
+    /// use hearth). A page that reconnects is refused (404, or 401 without a session).
+    pub fn end_access(&self, user_id: i64, conversation_id: Option<i64>) {
+        self.close_access_here(user_id, conversation_id);
+        self.publish(Event::AccessEnded {
+            user_id,
+            conversation_id,
+        });
+    }
+
+    pub(super) fn close_access_here(&self, user_id: i64, conversation_id: Option<i64>) {
+        let state = self.state();
+        for entry in state.registry.sockets_of(user_id) {
+            if conversation_id.is_none() || entry.conversation == conversation_id {
+                entry.subscriber.close(CLOSE_NORMAL);
+            }
+        }
+    }
+
+    /// Closes every socket on `conversation_id`, in every process, with "going away":
+    /// the conversation changed for good, and pages reconnect to it as it now is.
+    pub fn close_conversation(&self, conversation_id: i64) {
+        self.close_conversation_here(conversation_id);
+        self.publish(Event::ConversationClosed { conversation_id });
+    }
+
+    pub(super) fn close_conversation_here(&self, conversation_id: i64) {
+        let state = self.state();
+        for entry in state.registry.sockets.values() {
+            if entry.conversation == Some(conversation_id) {
+                entry.subscriber.close(CLOSE_GOING_AWAY);
+            }
+        }
+    }
+
     /// Closes every socket with "going away", so pages reconnect (to this server when
     /// it is back, or to another).
     pub fn shutdown(&self) {

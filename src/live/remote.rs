@@ -52,8 +52,15 @@ impl Hub {
                 self.presence_changed_elsewhere(*conversation_id)
             }
             Event::SessionEnded { session } => self.close_session_here(session),
+            Event::ConversationClosed { conversation_id } => {
+                self.close_conversation_here(*conversation_id)
+            }
+            Event::AccessEnded {
+                user_id,
+                conversation_id,
+            } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
-            Event::Read { .. } | Event::MembershipChanged { .. } => {}
+            Event::Read { .. } | Event::MembershipChanged { .. } | Event::Added { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }

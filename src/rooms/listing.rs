@@ -43,7 +43,9 @@ pub fn fold(filter: &str) -> String {
 pub async fn page(db: &DatabaseConnection, folded: &str, page: u64) -> Result<Listing, DbErr> {
     let page = page.clamp(1, LAST_PAGE);
     let mut query = conversation::Entity::find()
-        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()));
+        .filter(conversation::Column::Kind.eq(ConversationKind::Room.as_str()))
+        .filter(conversation::Column::Visibility.eq(super::Visibility::Public.as_str()))
+        .filter(conversation::Column::ArchivedAt.is_null());
     if !folded.is_empty() {
         query = query.filter(conversation::Column::Slug.contains(folded));
     }

@@ -1,7 +1,12 @@
-//! Public rooms: the lobby that lists them a page at a time ([`listing`]), creating one, and opening one (its page is
-//! [`crate::chat`]'s conversation page). A room's name is checked by [`RoomName`]; the
-//! [`Directory`] finds rooms by slug. It does not own messages or membership.
+//! Rooms: the lobby that lists the public ones a page at a time ([`listing`]), creating
+//! one, public or private ([`Visibility`]), and opening one (its page is
+//! [`crate::chat`]'s conversation page); a private room's members ([`members`]); its
+//! topic, name and archiving ([`manage`]). A
+//! room's name is checked by [`RoomName`]; the [`Directory`] finds rooms by slug. It
+//! does not own messages, nor who may read a conversation ([`crate::chat::access`]).
 pub mod listing;
+pub mod manage;
+pub mod members;
 pub mod routes;
 mod views;
 
@@ -11,13 +16,84 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::{chat::ConversationKind, entities::conversation};
 
+/// Who may read a room: everyone signed in, or its members only. Chosen when the room
+/// is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Public,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+
+    /// The form's value: `public` (or nothing) or `private`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "" | "public" => Some(Visibility::Public),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+}
+
+/// Who may create rooms: everyone signed in (the default), or administrators only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Creators {
+    #[default]
+    Everyone,
+    Admins,
+}
+
+impl Creators {
+    const SETTING: &str = "room_creators";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Creators::Everyone => "everyone",
+            Creators::Admins => "admins",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "everyone" => Some(Creators::Everyone),
+            "admins" => Some(Creators::Admins),
+            _ => None,
+        }
+    }
+
+    /// The rule in force, as an administrator last chose it.
+    pub async fn current(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        Ok(crate::accounts::policy::setting(db, Self::SETTING)
+            .await?
+            .and_then(|value| Self::parse(&value))
+            .unwrap_or_default())
+    }
+
+    pub async fn choose(self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        crate::accounts::policy::choose_setting(db, Self::SETTING, self.as_str()).await
+    }
+}
+
 /// Rooms kept in memory by slug, at most.
 const KEPT_ROOMS: u64 = 10_000;
 
-/// Public rooms by slug. Rooms are never renamed or removed, so a slug names the same
-/// room for good, and a room once read is kept: opening a room needs no query for it.
-/// A kept row's counters (`last_message_id`, `last_activity_at`) are those of when it
-/// was read; what needs them current reads them again.
+/// How long a room read is kept. A room renamed, archived or given a topic is
+/// forgotten at once by the process that changed it; the others see the change within
+/// this long.
+const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Rooms by slug. A room once read is kept a few seconds ([`KEPT_FOR`]): opening a
+/// busy room needs no query for it. A kept row's counters (`last_message_id`,
+/// `last_activity_at`) are those of when it was read; what needs them current reads
+/// them again.
 pub struct Directory {
     by_slug: moka::sync::Cache<String, Arc<conversation::Model>>,
 }
@@ -25,7 +101,10 @@ pub struct Directory {
 impl Default for Directory {
     fn default() -> Self {
         Self {
-            by_slug: moka::sync::Cache::new(KEPT_ROOMS),
+            by_slug: moka::sync::Cache::builder()
+                .max_capacity(KEPT_ROOMS)
+                .time_to_live(KEPT_FOR)
+                .build(),
         }
     }
 }
@@ -51,6 +130,31 @@ impl Directory {
         let room = Arc::new(room);
         self.by_slug.insert(slug.to_owned(), room.clone());
         Ok(Some(room))
+    }
+
+    /// The room this process kept under `slug` changed: read it again next time.
+    pub fn forget(&self, slug: &str) {
+        self.by_slug.invalidate(slug);
+    }
+
+    /// Where a renamed room went: the slug it has now, if `slug` was one of its old ones.
+    pub async fn renamed(
+        &self,
+        db: &DatabaseConnection,
+        slug: &str,
+    ) -> Result<Option<String>, DbErr> {
+        use sea_orm::ConnectionTrait;
+        let row = db
+            .query_one_raw(crate::db::statement(
+                db,
+                "SELECT c.slug FROM room_redirects r JOIN conversations c \
+                 ON c.id = r.conversation_id WHERE r.slug = ?",
+                [slug.into()],
+            ))
+            .await?;
+        row.map(|row| row.try_get::<Option<String>>("", "slug"))
+            .transpose()
+            .map(Option::flatten)
     }
 }
 

@@ -52,6 +52,9 @@ async fn lobby_page(
         page: listing.page,
         more: listing.more,
     };
+    let may_create = super::Creators::current(&chat.db).await? == super::Creators::Everyone
+        || crate::admin::is_admin(&chat.db, viewer.id).await?;
+    let form = views::CreateForm { may_create, ..form };
     Ok(views::lobby(
         viewer,
         &rooms,
@@ -79,6 +82,9 @@ pub async fn lobby(
 pub struct CreateRoom {
     #[serde(default)]
     name: String,
+    /// `public` (the default) or `private`.
+    #[serde(default)]
+    visibility: String,
 }
 
 #[handler]
@@ -90,9 +96,22 @@ pub async fn create(
     let refuse = |error: &'static str| views::CreateForm {
         name: &form.name,
         error: Some(error),
+        may_create: true,
     };
-    let room = match RoomName::parse(&form.name) {
-        Ok(room) => room,
+    if super::Creators::current(&chat.db).await? == super::Creators::Admins
+        && !crate::admin::is_admin(&chat.db, viewer.id).await?
+    {
+        return Err(AppError::Forbidden(
+            "Only administrators can create rooms here.",
+        ));
+    }
+    let parsed = RoomName::parse(&form.name).and_then(|room| {
+        let visibility =
+            super::Visibility::parse(&form.visibility).ok_or("A room is public or private.")?;
+        Ok((room, visibility))
+    });
+    let (room, visibility) = match parsed {
+        Ok(found) => found,
         Err(error) => {
             let mut resp = lobby_page(chat, &viewer, &LobbyQuery::default(), refuse(error))
                 .await?
@@ -110,6 +129,7 @@ pub async fn create(
         kind: Set(ConversationKind::Room.as_str().to_owned()),
         name: Set(room.name().to_owned()),
         slug: Set(Some(room.slug().to_owned())),
+        visibility: Set(visibility.as_str().to_owned()),
         created_by: Set(Some(viewer.id)),
         created_at: Set(now),
         last_activity_at: Set(now),
@@ -122,7 +142,11 @@ pub async fn create(
             if chat::queries::join(&chat.db, done.last_insert_id, viewer.id).await? {
                 chat.membership_changed(done.last_insert_id);
             }
-            tracing::info!(room = room.slug(), "room created");
+            tracing::info!(
+                room = room.slug(),
+                visibility = visibility.as_str(),
+                "room created"
+            );
             Ok(Redirect::see_other(chat::room_path(room.slug())).into_response())
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
@@ -146,7 +170,17 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(query): Query<chat::page::PageQuery>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
+    let room = match rooms.find(&chat.db, &slug).await? {
+        Some(room) => room,
+        None => {
+            return moved(chat, rooms, &viewer, &slug)
+                .await?
+                .ok_or(AppError::NotFound);
+        }
+    };
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
     if let (Some(before), true) = (query.before, is_htmx(req)) {
         let base = chat::room_path(&slug);
         return Ok(chat::page::older(&chat.db, &room, &base, before)
@@ -165,7 +199,7 @@ pub async fn show(
         .into_response())
 }
 
-async fn room_by_slug(
+pub(super) async fn room_by_slug(
     chat: &Chat,
     rooms: &Directory,
     slug: &str,
@@ -173,7 +207,28 @@ async fn room_by_slug(
     rooms.find(&chat.db, slug).await?.ok_or(AppError::NotFound)
 }
 
-/// `POST /rooms/{slug}/leave`: the room leaves your sidebar until you open it again.
+/// An old slug of a renamed room: 301 to its page now (for anyone who may read it).
+async fn moved(
+    chat: &Chat,
+    rooms: &Directory,
+    viewer: &Viewer,
+    slug: &str,
+) -> Result<Option<Response>, AppError> {
+    let Some(now) = rooms.renamed(&chat.db, slug).await? else {
+        return Ok(None);
+    };
+    let room = room_by_slug(chat, rooms, &now).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        Redirect::moved_permanent(chat::room_path(&now)).into_response(),
+    ))
+}
+
+/// `POST /rooms/{slug}/leave`: a public room leaves your sidebar until you open it
+/// again; a private one is closed to you until a member adds you again (your open
+/// pages of it close at once).
 #[handler]
 pub async fn leave(
     viewer: Viewer,
@@ -182,8 +237,14 @@ pub async fn leave(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let room = room_by_slug(chat, rooms, &slug).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
     if chat::queries::leave(&chat.db, room.id, viewer.id).await? {
         chat.membership_changed(room.id);
+        if chat::access::is_private_room(&room) {
+            chat.hub.end_access(viewer.id, Some(room.id));
+        }
     }
     Ok(Redirect::see_other("/").into_response())
 }

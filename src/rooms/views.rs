@@ -46,6 +46,8 @@ impl Paging<'_> {
 pub struct CreateForm<'a> {
     pub name: &'a str,
     pub error: Option<&'a str>,
+    /// Whether the viewer may create rooms (administrators may keep it to themselves).
+    pub may_create: bool,
 }
 
 pub fn lobby(
@@ -99,15 +101,26 @@ pub fn lobby(
                     }
                 }
             }
+            @if !form.may_create {
+                section.card {
+                    h2 { "Create a room" }
+                    p.muted #rooms-by-admins { "Here, administrators create the rooms." }
+                }
+            } @else {
             section.card {
                 h2 { "Create a room" }
                 form.inline-form method="post" action="/rooms" {
                     @if let Some(error) = form.error { p.form-error role="alert" { (error) } }
                     label for="room-name" { "Name" }
                     input #room-name name="name" value=(form.name) required maxlength="40" placeholder="e.g. general";
+                    label.check {
+                        input type="checkbox" name="visibility" value="private";
+                        " Private: only the people its members add can find and read it"
+                    }
                     input type="hidden" name="csrf_token" value=(viewer.csrf_token);
                     button.primary type="submit" { "Create room" }
                 }
+            }
             }
         },
     )

@@ -105,10 +105,16 @@ pub async fn search(
         sql.push_str("AND m.body LIKE ? ESCAPE '\\' ");
         values.push(format!("%{}%", like_escaped(term.literal())).into());
     }
-    // The viewer's reach, as `access::may_access` decides it.
-    sql.push_str("AND (c.kind <> 'direct' OR c.direct_key LIKE ? OR c.direct_key LIKE ?) ");
+    // The viewer's reach, as `access::may_read` decides it.
+    sql.push_str(
+        "AND ((c.kind <> 'direct' AND c.visibility <> 'private') \
+         OR (c.kind = 'direct' AND (c.direct_key LIKE ? OR c.direct_key LIKE ?)) \
+         OR (c.kind <> 'direct' AND EXISTS (SELECT 1 FROM memberships r \
+             WHERE r.conversation_id = c.id AND r.user_id = ?))) ",
+    );
     values.push(format!("{viewer_id}:%").into());
     values.push(format!("%:{viewer_id}").into());
+    values.push(viewer_id.into());
 
     if let Order::Newest {
         before: Some(before),

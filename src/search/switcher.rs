@@ -2,7 +2,7 @@
 //! was typed, as a list box that `switcher.js` shows in its dialog (Ctrl+K) and walks
 //! with the arrow keys; a plain load is a page of the same links.
 //!
-//! It offers only places the viewer may open: every room (all rooms are public), and a
+//! It offers only places the viewer may open: every public room and the private rooms they are in, and a
 //! private chat with anyone.
 use maud::{Markup, html};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -49,10 +49,13 @@ pub async fn destinations(
     let rows = db
         .query_all_raw(db::statement(
             db,
-            "SELECT name, slug FROM conversations WHERE kind <> 'direct' \
+            "SELECT name, slug FROM conversations c WHERE kind <> 'direct' \
+               AND (visibility <> 'private' OR EXISTS (SELECT 1 FROM memberships m \
+                    WHERE m.conversation_id = c.id AND m.user_id = ?)) \
                AND (LOWER(name) LIKE ? ESCAPE '\\' OR slug LIKE ? ESCAPE '\\') \
              ORDER BY last_activity_at DESC, id DESC LIMIT ?",
             [
+                viewer_id.into(),
                 format!("%{escaped}%").into(),
                 format!("%{escaped}%").into(),
                 OFFERED.into(),

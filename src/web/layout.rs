@@ -145,7 +145,7 @@ fn shell(page: &Page<'_>, content: Markup) -> Markup {
                 }
                 nav.user-menu aria-label="Account" {
                     a href="/users" { "People" }
-                    span.me dir="auto" title=(viewer.username) { (viewer.username) }
+                    a.me href="/settings" dir="auto" title="Your settings" { (viewer.username) }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf_token" value=(viewer.csrf_token);
                         button.link-button type="submit" { "Log out" }

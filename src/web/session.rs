@@ -36,7 +36,10 @@ const SESSION_DAYS: i64 = 30;
 /// UTF-8), plus field names and the token.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-const KEY_USER: &str = "user";
+pub(super) const KEY_USER: &str = "user";
+/// The browser a session signed in from (its `User-Agent`, shortened), and the address.
+const KEY_DEVICE: &str = "device";
+const KEY_ADDRESS: &str = "address";
 const KEY_CSRF: &str = "csrf";
 /// The day (since the epoch) of the last save, so the rolling expiry is pushed out
 /// once a day rather than written on every request.
@@ -207,10 +210,16 @@ fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Signs `user` in on this session. The session id changes, so an id that was known
-/// before log-in (planted, or read off a shared machine) is worthless after it; the CSRF
-/// token changes with it.
-pub async fn sign_in(session: &Session, id: i64, username: &str) -> Result<(), AppError> {
+/// Signs `user` in on this session, from the browser and address of `req` (which the
+/// settings page lists). The session id changes, so an id that was known before log-in
+/// (planted, or read off a shared machine) is worthless after it; the CSRF token
+/// changes with it.
+pub async fn sign_in(
+    session: &Session,
+    req: &Request,
+    id: i64,
+    username: &str,
+) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.clear().await;
     session
@@ -223,7 +232,34 @@ pub async fn sign_in(session: &Session, id: i64, username: &str) -> Result<(), A
         )
         .await?;
     session.insert(KEY_CSRF, new_token()).await?;
+    let device: String = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("an unknown browser")
+        .chars()
+        .take(160)
+        .collect();
+    session.insert(KEY_DEVICE, device).await?;
+    if let Some(address) = req.remote_addr().as_socket_addr() {
+        session
+            .insert(KEY_ADDRESS, address.ip().to_string())
+            .await?;
+    }
     Ok(())
+}
+
+/// What a stored session says of where it was signed in: the browser and the address.
+pub fn signed_in_from(data: &str) -> (String, String) {
+    let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (text(KEY_DEVICE), text(KEY_ADDRESS))
 }
 
 /// Ends the session: its record is deleted and the cookie removed.

@@ -61,6 +61,50 @@ impl DbSessionStore {
         }
     }
 
+    /// The sessions `user_id` is signed in on, the most recently used first.
+    pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<session::Model>, sea_orm::DbErr> {
+        use sea_orm::QueryOrder;
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::ExpiresAt.gt(now_ms()))
+            .order_by_desc(session::Column::ExpiresAt)
+            .all(&self.db)
+            .await
+    }
+
+    /// Ends every session of `user_id` but `keep`; answers the ids it ended, whose
+    /// sockets the caller closes.
+    pub async fn end_sessions_of(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>, sea_orm::DbErr> {
+        let ended: Vec<String> = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .filter(|id| Some(id.as_str()) != keep)
+            .collect();
+        if ended.is_empty() {
+            return Ok(ended);
+        }
+        if let Some(cache) = &self.cache {
+            for id in &ended {
+                if let Ok(id) = id.parse::<Id>() {
+                    cache.invalidate(&id);
+                }
+            }
+        }
+        let _turn = self.gate.enter_after_messages().await;
+        session::Entity::delete_many()
+            .filter(session::Column::Id.is_in(ended.clone()))
+            .exec(&self.db)
+            .await?;
+        Ok(ended)
+    }
+
     /// Removes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> Result<u64, sea_orm::DbErr> {
         let _turn = self.gate.enter_after_messages().await;
@@ -81,10 +125,16 @@ fn row(record: &Record) -> session_store::Result<(session::ActiveModel, String)>
     let data = serde_json::to_string(&record.data)
         .map_err(|e| session_store::Error::Encode(e.to_string()))?;
     let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    let user_id = record
+        .data
+        .get(super::session::KEY_USER)
+        .and_then(|user| user.get("id"))
+        .and_then(serde_json::Value::as_i64);
     let row = session::ActiveModel {
         id: Set(record.id.to_string()),
         data: Set(data.clone()),
         expires_at: Set(expires_at),
+        user_id: Set(user_id),
     };
     Ok((row, data))
 }
@@ -119,19 +169,21 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // An update, never an insert: a session that was ended while a request of it
+        // was in flight (its person deactivated, "log out everywhere else") stays
+        // ended when that request saves it afterwards.
         let turn = self.gate.enter_after_messages().await;
         let (row, data) = row(record)?;
-        session::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(session::Column::Id)
-                    .update_columns([session::Column::Data, session::Column::ExpiresAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
+        let updated = session::Entity::update_many()
+            .set(row)
+            .filter(session::Column::Id.eq(record.id.to_string()))
+            .exec(&self.db)
             .await
             .map_err(backend)?;
         drop(turn);
-        self.remember(record, &data);
+        if updated.rows_affected > 0 {
+            self.remember(record, &data);
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod limits;
 mod live;
 mod mentions;
 mod messages;
+mod people;
 mod push;
 mod rooms;
 mod search;

@@ -19,6 +19,7 @@ mod live;
 mod mentions;
 mod messages;
 mod offline;
+mod people;
 mod private_chats;
 mod readme;
 mod rooms;

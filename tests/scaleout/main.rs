@@ -209,3 +209,51 @@ async fn a_client_moved_to_another_process_misses_and_doubles_nothing() {
     missed.extend(during);
     assert_eq!(message_ids(&mut socket, missed.len()).await, missed);
 }
+
+/// Waits until the server closes `socket`.
+async fn closed(socket: &mut Socket, what: &str) {
+    let ended = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "{what}: the socket stayed open");
+}
+
+#[tokio::test]
+#[ignore = "needs postgres"]
+async fn removal_from_a_private_room_and_deactivation_close_sockets_on_the_other_process() {
+    let (_db, procs) = cluster(2).await;
+    let alice = member(&procs[0], "alice").await;
+    let bob = member(&procs[1], "bob").await;
+    let resp = alice
+        .post_form("/rooms", &[("name", "backroom"), ("visibility", "private")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    let url = helpers::location(&resp);
+    let room = alice.conversation_id(&url).await;
+    let resp = alice
+        .post_form(&format!("{url}/members"), &[("username", "bob")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    let mut in_room = bob.socket(&format!("/ws?conversation={room}")).await;
+    let mut lobby = bob.socket("/ws").await;
+    online_count_becomes(&mut in_room, 1, PATIENCE).await;
+
+    let resp = alice
+        .post_form(&format!("{url}/members/remove"), &[("username", "bob")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    closed(&mut in_room, "the removed member's room socket").await;
+    assert_eq!(bob.get(&url).await.status(), 404);
+
+    let resp = alice.post_form("/admin/users/bob/deactivate", &[]).await;
+    assert_eq!(resp.status(), 303);
+    closed(&mut lobby, "the deactivated person's lobby socket").await;
+    let resp = bob.get("/").await;
+    assert_eq!(resp.status(), 303, "signed out on the other process too");
+}

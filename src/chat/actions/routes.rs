@@ -38,6 +38,20 @@ async fn open(chat: &Chat, viewer: &Viewer, id: i64) -> Result<(Target, Conversa
     Ok((target, conversation))
 }
 
+/// The message and its conversation, if the viewer may read it and it may change: an
+/// archived room's messages stay as they are (409).
+async fn open_to_change(
+    chat: &Chat,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<(Target, Conversation), AppError> {
+    let (target, conversation) = open(chat, viewer, id).await?;
+    if conversation.archived_at.is_some() {
+        return Err(AppError::Conflict(crate::chat::ARCHIVED));
+    }
+    Ok((target, conversation))
+}
+
 /// `GET /messages/{id}`: the conversation around the message, which the page marks.
 #[handler]
 pub async fn permalink(
@@ -69,7 +83,13 @@ async fn change(
     target: &Target,
     change: Change,
 ) -> Result<crate::chat::MessageView, AppError> {
-    store::check(target, viewer.id, change.authors_only())?;
+    // An administrator may delete anyone's message (moderation); editing stays the
+    // author's alone.
+    let authors_only = change.authors_only()
+        && !(matches!(change, Change::Delete)
+            && target.author_id != viewer.id
+            && crate::admin::is_admin(&chat.db, viewer.id).await?);
+    store::check(target, viewer.id, authors_only)?;
     chat.limits
         .message(viewer.id)
         .map_err(AppError::TooManyRequests)?;
@@ -80,6 +100,7 @@ async fn change(
         target.id,
         viewer.id,
         &change,
+        authors_only,
     )
     .await?;
     chat.histories
@@ -146,7 +167,7 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, AppError> {
-    let (target, conversation) = open(chat, &viewer, id).await?;
+    let (target, conversation) = open_to_change(chat, &viewer, id).await?;
     store::check(&target, viewer.id, true)?;
     let body = match MessageBody::parse(&form.body) {
         Ok(body) => body,
@@ -199,7 +220,7 @@ pub async fn delete(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (target, _) = open(chat, &viewer, id).await?;
+    let (target, _) = open_to_change(chat, &viewer, id).await?;
     let message = change(chat, &viewer, &target, Change::Delete).await?;
     Ok(answered(req, &message, true))
 }
@@ -235,7 +256,7 @@ pub async fn react(
     Path(id): Path<i64>,
     Form(form): Form<ReactForm>,
 ) -> Result<Response, AppError> {
-    let (target, _) = open(chat, &viewer, id).await?;
+    let (target, _) = open_to_change(chat, &viewer, id).await?;
     let emoji = Emoji::parse(&form.emoji).map_err(AppError::Refused)?;
     let message = change(chat, &viewer, &target, Change::React(emoji)).await?;
     Ok(answered(req, &message, false))

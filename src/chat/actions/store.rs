@@ -83,7 +83,8 @@ pub fn check(target: &Target, user_id: i64, authors_only: bool) -> Result<(), Ap
     Ok(())
 }
 
-/// Stores `change` to message `id` by `user_id` as the conversation's next event;
+/// Stores `change` to message `id` by `user_id` (only if they wrote it, when
+/// `authors_only`) as the conversation's next event;
 /// answers the message as it now is, and the replies whose quote of it changed with it
 /// (an edit or a deletion changes what they quote).
 pub async fn apply(
@@ -93,6 +94,7 @@ pub async fn apply(
     id: i64,
     user_id: i64,
     change: &Change,
+    authors_only: bool,
 ) -> Result<(MessageView, Vec<MessageView>), AppError> {
     let _turn = gate.enter_after_messages().await;
     let txn = db.begin().await?;
@@ -111,7 +113,7 @@ pub async fn apply(
         .try_get("", "last_seq")?;
     // Read again under the lock the UPDATE took.
     let target = self::target(&txn, id).await?.ok_or(AppError::NotFound)?;
-    check(&target, user_id, change.authors_only())?;
+    check(&target, user_id, authors_only)?;
 
     let now = now_ms();
     match change {

@@ -99,3 +99,25 @@ pub fn activity(
         }
     }
 }
+
+/// News for someone just added to a private room: their pages add it to the sidebar
+/// (the script that reads `.live-event`s does), with nothing unread yet.
+pub fn joined(conversation: &Conversation) -> Markup {
+    let entry = sidebar::Entry {
+        conversation_id: conversation.id,
+        kind: ConversationKind::Room,
+        label: format!("#{}", conversation.name),
+        url: crate::chat::room_path(conversation.slug.as_deref().unwrap_or_default()),
+        unread: 0,
+        mentions: 0,
+        read_up_to: 0,
+        level: crate::chat::levels::Level::default_for(ConversationKind::Room),
+    };
+    html! {
+        div hx-swap-oob="beforeend:#live-events" {
+            div.live-event data-event="joined" data-conversation-id=(conversation.id) data-kind="room" {
+                template.sidebar-entry { (sidebar::entry(&entry, None)) }
+            }
+        }
+    }
+}

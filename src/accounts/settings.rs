@@ -1,0 +1,300 @@
+//! `GET /settings`: a person's own settings. `POST /settings/profile` (`display_name`,
+//! `status`), `POST /settings/password` (`current_password`, `new_password`: the
+//! current one is needed, and every other session ends), and `POST
+//! /settings/sessions/others` ("log out everywhere else"). Each answers 303 back here.
+//!
+//! Sessions are listed from their rows: each says the browser and address it was
+//! signed in from, and its expiry, which rolls forward when it is used (at most once a
+//! day), says when it was last used.
+use std::sync::Arc;
+
+use maud::{Markup, html};
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Query, Redirect},
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::{Password, password};
+use crate::{
+    chat::{Chat, invisible, sidebar, views::relative_time},
+    entities::{session, user},
+    error::AppError,
+    limits::Limits,
+    web::{
+        Viewer,
+        layout::{self, Page},
+        session::{Sessions, signed_in_from},
+    },
+};
+
+/// How long a session lives past its last use (see [`crate::web::session`]).
+const SESSION_LIFE_MS: i64 = 30 * 86_400_000;
+
+/// When `user_id` last used hearth, as their sessions tell.
+pub async fn last_seen(db: &DatabaseConnection, user_id: i64) -> Result<Option<i64>, DbErr> {
+    use sea_orm::QueryOrder;
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .order_by_desc(session::Column::ExpiresAt)
+        .one(db)
+        .await?
+        .map(|s| s.expires_at - SESSION_LIFE_MS))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsQuery {
+    #[serde(default)]
+    done: String,
+}
+
+#[handler]
+pub async fn show(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(sessions): Data<&Arc<Sessions>>,
+    Query(query): Query<SettingsQuery>,
+) -> Result<Response, AppError> {
+    let notice = match query.done.as_str() {
+        "profile" => Some("Saved."),
+        "password" => Some("Your password is changed; your other sessions have ended."),
+        "sessions" => Some("You are logged out everywhere else."),
+        _ => None,
+    };
+    Ok(render(chat, sessions, &viewer, notice, None)
+        .await?
+        .into_response())
+}
+
+async fn render(
+    chat: &Chat,
+    sessions: &Sessions,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<Markup, AppError> {
+    let me = user::Entity::find_by_id(viewer.id)
+        .one(&chat.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mine = sessions.store.sessions_of(viewer.id).await?;
+    let admin = crate::admin::Role::of(&me) == crate::admin::Role::Admin;
+    let current = viewer.session_key();
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let page = Page::signed_in(
+        "Settings",
+        viewer,
+        "page",
+        sidebar,
+        chat.hub.site_online().await,
+    );
+    let token = &viewer.csrf_token;
+    Ok(layout::render(
+        page,
+        html! {
+            section.card #settings {
+                h1 { "Settings" }
+                p.muted {
+                    a href={ "/users/" (me.username) } { "Your profile" }
+                    @if admin { " · " a #admin-link href="/admin" { "Administration" } }
+                }
+                @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+                @if let Some(error) = error { p.form-error role="alert" { (error) } }
+                h2 { "Profile" }
+                form #profile-form.stack method="post" action="/settings/profile" {
+                    label for="display-name" { "Display name" }
+                    input #display-name name="display_name" maxlength="64" dir="auto"
+                        value=(me.display_name.as_deref().unwrap_or_default());
+                    label for="status" { "Status" }
+                    input #status name="status" maxlength="140" dir="auto" placeholder="e.g. on holiday until Monday"
+                        value=(me.status.as_deref().unwrap_or_default());
+                    input type="hidden" name="csrf_token" value=(token);
+                    button.primary type="submit" { "Save" }
+                }
+                h2 { "Password" }
+                form #password-form.stack method="post" action="/settings/password" {
+                    label for="current-password" { "Current password" }
+                    input #current-password type="password" name="current_password" autocomplete="current-password" required;
+                    label for="new-password" { "New password" }
+                    input #new-password type="password" name="new_password" autocomplete="new-password" required minlength="8" maxlength="256";
+                    p.hint { "Changing it logs you out everywhere else." }
+                    input type="hidden" name="csrf_token" value=(token);
+                    button.primary type="submit" { "Change password" }
+                }
+                h2 { "Where you are logged in" }
+                ul #sessions {
+                    @for s in &mine {
+                        @let (device, address) = signed_in_from(&s.data);
+                        li.session.current[current.as_deref() == Some(s.id.as_str())] {
+                            span.device { (if device.is_empty() { "A browser" } else { device.as_str() }) }
+                            @if !address.is_empty() { " · " span.address { (address) } }
+                            " · last used " (relative_time(s.expires_at - SESSION_LIFE_MS))
+                            @if current.as_deref() == Some(s.id.as_str()) { " " span.badge { "This browser" } }
+                        }
+                    }
+                }
+                form #logout-others method="post" action="/settings/sessions/others" {
+                    input type="hidden" name="csrf_token" value=(token);
+                    button type="submit" { "Log out everywhere else" }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// `raw` as a short line of text: invisible characters out, runs of spaces one, at
+/// most `max` characters; `None` when nothing is left.
+fn line(raw: &str, max: usize) -> Result<Option<String>, ()> {
+    let visible = invisible::strip(raw);
+    let text = visible
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>();
+    if text.chars().count() > max {
+        return Err(());
+    }
+    Ok((!text.is_empty()).then_some(text))
+}
+
+#[handler]
+pub async fn save_profile(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(sessions): Data<&Arc<Sessions>>,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, AppError> {
+    let (Ok(display_name), Ok(status)) = (line(&form.display_name, 64), line(&form.status, 140))
+    else {
+        let why = "A display name has at most 64 characters, a status 140.";
+        let page = render(chat, sessions, &viewer, None, Some(why)).await?;
+        return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    user::Entity::update_many()
+        .col_expr(user::Column::DisplayName, display_name.into())
+        .col_expr(user::Column::Status, status.into())
+        .filter(user::Column::Id.eq(viewer.id))
+        .exec(&chat.db)
+        .await?;
+    Ok(Redirect::see_other("/settings?done=profile").into_response())
+}
+
+fn with_status(markup: Markup, status: StatusCode) -> Response {
+    let mut resp = markup.into_response();
+    resp.set_status(status);
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[handler]
+pub async fn change_password(
+    req: &Request,
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(sessions): Data<&Arc<Sessions>>,
+    Data(limits): Data<&Arc<Limits>>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let refuse = async |status: StatusCode, why: &str| -> Result<Response, AppError> {
+        let page = render(chat, sessions, &viewer, None, Some(why)).await?;
+        Ok(with_status(page, status))
+    };
+    let chosen = match Password::choose(&form.new_password, &viewer.username) {
+        Ok(chosen) => chosen,
+        Err(why) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await,
+    };
+    let address = req
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
+    // Guessing the current password here is guessing a password: the same limits as
+    // logging in.
+    let account = viewer.username.to_ascii_lowercase();
+    let attempt = match limits.login_attempt(&account, None, address) {
+        Ok(attempt) => attempt,
+        Err(_) => {
+            let why = "Too many wrong passwords. Wait a while and try again.";
+            return refuse(StatusCode::TOO_MANY_REQUESTS, why).await;
+        }
+    };
+    let me = user::Entity::find_by_id(viewer.id)
+        .one(&chat.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let turn = limits
+        .hashing_turn(address)
+        .map_err(AppError::TooManyRequests)?;
+    let right = password::verify(
+        form.current_password.clone(),
+        Some(me.password_hash.clone()),
+        turn,
+    )
+    .await?;
+    if !right {
+        drop(attempt);
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That is not your current password.",
+        )
+        .await;
+    }
+    limits.login_succeeded(attempt);
+    let turn = limits
+        .hashing_turn(address)
+        .map_err(AppError::TooManyRequests)?;
+    let hash = password::hash(chosen, turn).await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, hash.into())
+        .filter(user::Column::Id.eq(viewer.id))
+        .exec(&chat.db)
+        .await?;
+    end_other_sessions(chat, sessions, &viewer).await?;
+    tracing::info!(user_id = viewer.id, "password changed");
+    Ok(Redirect::see_other("/settings?done=password").into_response())
+}
+
+/// Ends every session of the viewer but this one, and closes their sockets.
+async fn end_other_sessions(
+    chat: &Chat,
+    sessions: &Sessions,
+    viewer: &Viewer,
+) -> Result<(), AppError> {
+    let current = viewer.session_key();
+    let ended = sessions
+        .store
+        .end_sessions_of(viewer.id, current.as_deref())
+        .await?;
+    for session in &ended {
+        chat.hub.close_session(session);
+    }
+    Ok(())
+}
+
+#[handler]
+pub async fn log_out_others(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(sessions): Data<&Arc<Sessions>>,
+) -> Result<Response, AppError> {
+    end_other_sessions(chat, sessions, &viewer).await?;
+    Ok(Redirect::see_other("/settings?done=sessions").into_response())
+}
