@@ -17,6 +17,7 @@
 //!   rate, and compares hearth with limit-server.
 //! - [`report`] writes the JSON results, the SVG chart and the markdown table.
 //! - [`http`] measures the room page and posting over HTTP with wrk.
+//! - [`search`] seeds a million messages and measures search while people post.
 //!
 //! The `loadgen` binary (`src/bin/loadgen.rs`) is the command line over all this; the
 //! criterion micro-benchmarks are in `benches/hot_paths.rs`.
@@ -25,5 +26,6 @@ pub mod http;
 pub mod procstat;
 pub mod report;
 pub mod scenarios;
+pub mod search;
 pub mod seed;
 pub mod servers;

@@ -22,14 +22,16 @@ use hearth_bench::{
 )]
 struct Cli {
     /// Scenarios to run, in order: a (1 room × 1000 sockets, 100 msg/s), b (100 rooms ×
-    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), x (scale-out: 100 rooms × 20
-    /// sockets over two hearth processes on PostgreSQL, 1000 msg/s; hearth only),
-    /// http (the room page and posting over HTTP under 64 clients, with wrk; hearth
-    /// only), custom (needs --sockets and --rate).
+    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), h (5,000 handshakes at once:
+    /// peak and retained memory), x (scale-out: 100 rooms × 20 sockets over two hearth
+    /// processes on PostgreSQL, 1000 msg/s; hearth only), http (the room page and
+    /// posting over HTTP under 64 clients, with wrk; hearth only), search (a million
+    /// messages searched while people post, SQLite and PostgreSQL; hearth only),
+    /// custom (needs --sockets and --rate).
     #[arg(
         long = "scenario",
         value_delimiter = ',',
-        default_value = "a,b,c,x,http"
+        default_value = "a,b,c,h,x,http,search"
     )]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
@@ -113,6 +115,15 @@ struct Cli {
     /// Print the results but write no file.
     #[arg(long)]
     no_save: bool,
+    /// Messages the search scenario seeds (the figure is a million).
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: usize,
+    /// Measure the search scenario on SQLite only.
+    #[arg(long)]
+    search_sqlite_only: bool,
+    /// Measure the search scenario on PostgreSQL only.
+    #[arg(long, conflicts_with = "search_sqlite_only")]
+    search_postgres_only: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,10 +223,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let open_files = rlimit::increase_nofile_limit(u64::MAX)?;
     let settings = cli.settings();
     let with_http = cli.scenarios.iter().any(|name| name.trim() == "http");
+    let with_search = cli.scenarios.iter().any(|name| name.trim() == "search");
     let scenarios = cli
         .scenarios
         .iter()
-        .filter(|name| name.trim() != "http")
+        .filter(|name| !matches!(name.trim(), "http" | "search"))
         .map(|name| Scenario::named(name.trim(), cli.sockets, cli.rooms, cli.rate))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let largest = scenarios
@@ -303,6 +315,40 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                     eprintln!("  results: {}", path.display());
                 }
                 println!("{}", http.markdown());
+            }
+            Err(e) => {
+                eprintln!("  hearth: {e:#}");
+                all_measured = false;
+            }
+        }
+    }
+    if let (true, Some(source)) = (with_search, &hearth) {
+        eprintln!(
+            "\n(search) {} messages in 100 rooms, searched while people post",
+            cli.search_messages
+        );
+        let dir = tempfile::tempdir()?;
+        let seconds = if cli.quick { 5 } else { cli.duration as u64 };
+        let postgres = (!cli.search_sqlite_only).then_some(cli.postgres_url.as_str());
+        let sqlite = !cli.search_postgres_only;
+        match hearth_bench::search::run(
+            source,
+            cli.search_messages,
+            seconds,
+            dir.path(),
+            sqlite,
+            postgres,
+        )
+        .await
+        {
+            Ok(report) => {
+                if !cli.no_save {
+                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
+                    let path = dir.join(format!("{}-search.json", machine.date));
+                    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+                    eprintln!("  results: {}", path.display());
+                }
+                println!("{}", report.markdown());
             }
             Err(e) => {
                 eprintln!("  hearth: {e:#}");
