@@ -150,6 +150,8 @@ pub async fn search(
             "AND (m.body_html LIKE '%<a href=%' OR (m.body_html IS NULL AND m.body LIKE '%://%')) ",
         );
     }
+    let newest_on_postgres =
+        !sqlite && !indexed.is_empty() && matches!(order, Order::Newest { .. });
     let skip = match order {
         Order::Relevant { skip } if !indexed.is_empty() => {
             if sqlite {
@@ -167,23 +169,20 @@ pub async fn search(
             sql.push_str(&format!("ORDER BY {id} DESC "));
             skip
         }
-        Order::Newest { .. } if !sqlite && !indexed.is_empty() && rare(db, &indexed).await? => {
-            // `+ 0` keeps PostgreSQL off the primary key: walking it newest first would
-            // read the whole history to find a rare word, where the GIN index finds
-            // its few messages at once.
-            sql.push_str("ORDER BY m.id + 0 DESC ");
-            0
-        }
+        Order::Newest { .. } if newest_on_postgres => 0,
         Order::Newest { .. } => {
             sql.push_str(&format!("ORDER BY {id} DESC "));
             0
         }
     };
-    sql.push_str("LIMIT ? OFFSET ?");
-    values.push((limit as i64).into());
-    values.push((skip.min(i64::MAX as u64) as i64).into());
-
-    let rows = db.query_all_raw(db::statement(db, &sql, values)).await?;
+    let rows = if newest_on_postgres {
+        newest_on_postgres_first(db, sql, values, order, limit).await?
+    } else {
+        sql.push_str("LIMIT ? OFFSET ?");
+        values.push((limit as i64).into());
+        values.push((skip.min(i64::MAX as u64) as i64).into());
+        db.query_all_raw(db::statement(db, &sql, values)).await?
+    };
     let mut hits = Vec::with_capacity(rows.len());
     let mut others: Vec<(usize, i64)> = Vec::new();
     for row in &rows {
@@ -256,33 +255,64 @@ async fn name_private_chats(
     Ok(())
 }
 
-/// Messages matching a query, at most, for it to count as rare ([`rare`]).
-const RARE: i64 = 2000;
+/// Messages read newest first before the index is asked instead ([`newest_on_postgres_first`]).
+const RECENT_WINDOW: i64 = 20_000;
 
-/// PostgreSQL: whether fewer than [`RARE`] messages hold `terms`. The planner cannot
-/// tell (its statistics know the common words only), and the two cases want opposite
-/// plans: a common word is found soonest by walking the newest messages, a rare one
-/// through the index. Asking the index for a bounded count costs little either way.
-async fn rare(db: &DatabaseConnection, terms: &[&Term]) -> Result<bool, DbErr> {
-    let row = db
-        .query_one_raw(db::statement(
+/// PostgreSQL, newest first: the query `sql` (with `values`, all but its order) run
+/// first over the latest [`RECENT_WINDOW`] messages, walking them newest first, and
+/// through the GIN index only when that leaves the page short. A common word is found
+/// at once among the latest messages, where the index would gather every message that
+/// holds it before ordering them; a rare one is found through the index. The planner
+/// cannot tell the two apart (its statistics know the common words only).
+async fn newest_on_postgres_first(
+    db: &DatabaseConnection,
+    sql: String,
+    values: Vec<Value>,
+    order: Order,
+    limit: u64,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    let from = match order {
+        Order::Newest {
+            before: Some(before),
+        } => before,
+        _ => {
+            let row = db
+                .query_one_raw(db::statement(
+                    db,
+                    "SELECT COALESCE(MAX(id), 0) + 1 AS next FROM messages",
+                    Vec::<Value>::new(),
+                ))
+                .await?;
+            match row {
+                Some(row) => row.try_get("", "next")?,
+                None => 0,
+            }
+        }
+    };
+    let limit = limit.min(i64::MAX as u64) as i64;
+    let mut recent_values = values.clone();
+    recent_values.extend([Value::from(from - RECENT_WINDOW), Value::from(limit)]);
+    let recent = db
+        .query_all_raw(db::statement(
             db,
-            &format!(
-                "SELECT COUNT(*) AS found FROM (SELECT 1 FROM messages m \
-                 WHERE m.search @@ ({}) LIMIT ?) matching",
-                tsquery(terms.len())
-            ),
-            terms
-                .iter()
-                .map(|t| Value::from(t.typed.as_str()))
-                .chain([Value::from(RARE)]),
+            &format!("{sql}AND m.id > ? ORDER BY m.id DESC LIMIT ?"),
+            recent_values,
         ))
         .await?;
-    let found: i64 = match row {
-        Some(row) => row.try_get("", "found")?,
-        None => 0,
-    };
-    Ok(found < RARE)
+    if recent.len() as i64 >= limit {
+        return Ok(recent);
+    }
+    let mut all_values = values;
+    all_values.push(Value::from(limit));
+    // `+ 0` keeps PostgreSQL off the primary key: walking it newest first would read
+    // the whole history to find a rare word, where the GIN index finds its few messages
+    // at once.
+    db.query_all_raw(db::statement(
+        db,
+        &format!("{sql}ORDER BY m.id + 0 DESC LIMIT ?"),
+        all_values,
+    ))
+    .await
 }
 
 /// PostgreSQL: a query of `terms` phrases, all required, each given as a value.
