@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    limits::LimitSettings, live::LiveSettings, push::PushSettings, web::serve::HttpSettings,
+    files::FileSettings, limits::LimitSettings, live::LiveSettings, push::PushSettings,
+    web::serve::HttpSettings,
 };
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct Config {
     pub push: PushSettings,
     /// HTTP timeouts and connection limits.
     pub http: HttpSettings,
+    /// Where attached files are kept, and how big they may be.
+    pub files: FileSettings,
 }
 
 impl Config {
@@ -42,6 +45,7 @@ impl Config {
             live: LiveSettings::default(),
             push: PushSettings::default(),
             http: HttpSettings::default(),
+            files: FileSettings::default(),
         }
     }
 }

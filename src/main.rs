@@ -57,6 +57,40 @@ struct ServeArgs {
     push: PushArgs,
     #[command(flatten)]
     http: HttpArgs,
+    #[command(flatten)]
+    files: FileArgs,
+}
+
+/// Files people attach to messages.
+#[derive(Args, Clone)]
+struct FileArgs {
+    /// Where files are kept: a folder (default `hearth-files/` beside a SQLite
+    /// database, else in the working directory), or `s3://BUCKET` for an S3-compatible
+    /// store configured by the usual `AWS_*` variables (`AWS_ENDPOINT` for one that is
+    /// not AWS).
+    #[arg(long, env = "HEARTH_FILES_URL")]
+    files_url: Option<String>,
+    /// The largest file, in MiB (413 past it).
+    #[arg(long, env = "HEARTH_MAX_UPLOAD_MB", default_value_t = 25)]
+    max_upload_mb: u64,
+    /// All files of one message together, in MiB (413 past it).
+    #[arg(long, env = "HEARTH_MAX_MESSAGE_UPLOAD_MB", default_value_t = 100)]
+    max_message_upload_mb: u64,
+}
+
+impl From<FileArgs> for hearth::files::FileSettings {
+    fn from(args: FileArgs) -> Self {
+        const MIB: u64 = 1024 * 1024;
+        hearth::files::FileSettings {
+            url: args.files_url,
+            max_file_bytes: args.max_upload_mb.saturating_mul(MIB),
+            max_message_bytes: args
+                .max_message_upload_mb
+                .max(args.max_upload_mb)
+                .saturating_mul(MIB),
+            ..Default::default()
+        }
+    }
 }
 
 /// Web Push to people with no page open.
@@ -189,6 +223,7 @@ impl From<ServeArgs> for hearth::Config {
             live: hearth::live::LiveSettings::default(),
             push: args.push.into(),
             http: args.http.into(),
+            files: args.files.into(),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::{
         source::ChatSource, unread, writer::Writer,
     },
     config::Config,
-    db, direct, health,
+    db, direct, files, health,
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
@@ -50,6 +50,8 @@ pub struct Parts {
     pub readiness: Arc<health::Readiness>,
     /// The key cookies are signed with (log-in device cookies, anonymous CSRF tokens).
     pub signer: Arc<Signer>,
+    /// Where messages' files are kept.
+    pub files: Arc<crate::files::Files>,
 }
 
 /// A server bound to its address, ready to run.
@@ -127,7 +129,14 @@ impl Server {
             announcer,
         )
         .context("cannot start the message writer")?;
+        let files_url = config.files.storage_url(&config.database_url);
+        let files = Arc::new(crate::files::Files {
+            storage: crate::files::Storage::open(&files_url)
+                .with_context(|| format!("cannot open file storage at {files_url}"))?,
+            settings: config.files.clone(),
+        });
         let chat = Arc::new(Chat {
+            files: files.clone(),
             gate: write_gate.clone(),
             db: db.clone(),
             hub: hub.clone(),
@@ -154,6 +163,7 @@ impl Server {
             pusher,
             readiness: Arc::default(),
             signer,
+            files,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         if db::is_sqlite(&parts.db) {
@@ -249,6 +259,14 @@ pub fn app(parts: Parts) -> impl Endpoint {
         )
         .at("/messages/:id/react", get(actions::react_form))
         .at("/messages/:id/reactions", post(actions::react))
+        .at(
+            "/messages/:id/files/:position",
+            get(files::routes::original),
+        )
+        .at(
+            "/messages/:id/files/:position/thumbnail",
+            get(files::routes::thumbnail),
+        )
         .at("/push/key", get(push::routes::key))
         .at("/push/subscriptions", post(push::routes::subscribe))
         .at(
@@ -286,6 +304,7 @@ impl Parts {
         req.set_data(self.pusher.clone());
         req.set_data(self.signer.clone());
         req.set_data(self.readiness.clone());
+        req.set_data(self.files.clone());
     }
 }
 

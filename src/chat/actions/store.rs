@@ -85,7 +85,7 @@ pub fn check(target: &Target, user_id: i64, authors_only: bool) -> Result<(), Ap
 
 /// Stores `change` to message `id` by `user_id` as the conversation's next event;
 /// answers the message as it now is, and the replies whose quote of it changed with it
-/// (an edit or a deletion changes what they quote).
+/// (an edit or a deletion changes what they quote), as [`Applied`].
 pub async fn apply(
     db: &DatabaseConnection,
     gate: &WriteGate,
@@ -93,7 +93,7 @@ pub async fn apply(
     id: i64,
     user_id: i64,
     change: &Change,
-) -> Result<(MessageView, Vec<MessageView>), AppError> {
+) -> Result<Applied, AppError> {
     let _turn = gate.enter_after_messages().await;
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
@@ -114,6 +114,8 @@ pub async fn apply(
     check(&target, user_id, change.authors_only())?;
 
     let now = now_ms();
+    // The blobs of a deleted message's files, to release once it has committed.
+    let mut freed = Vec::new();
     match change {
         Change::Edit {
             body,
@@ -147,6 +149,7 @@ pub async fn apply(
             .await?;
         }
         Change::Delete => {
+            freed = crate::files::queries::detach(&txn, id).await?;
             for table in ["reactions", "mentions"] {
                 txn.execute_raw(statement(
                     &format!("DELETE FROM {table} WHERE message_id = ?"),
@@ -209,5 +212,17 @@ pub async fn apply(
     )
     .await?;
     txn.commit().await?;
-    Ok((message, replies))
+    Ok(Applied {
+        message,
+        replies,
+        freed,
+    })
+}
+
+/// A change as stored: the message as it now is, the replies whose quote changed with
+/// it, and the blobs of files a deletion took off it.
+pub struct Applied {
+    pub message: MessageView,
+    pub replies: Vec<MessageView>,
+    pub freed: Vec<String>,
 }

@@ -1,0 +1,674 @@
+//! Files and pictures: posting them with the composer, who may fetch them, the limits
+//! and the bad input, and storage on disk and on an S3-compatible server.
+use std::io::Cursor;
+
+use reqwest::StatusCode;
+use scraper::Html;
+
+use crate::helpers::{PATIENCE, TestApp, Upload, eventually, frame_where, message_ids_in};
+
+const MIB: u64 = 1024 * 1024;
+
+/// A PNG of `width`×`height` with a gradient, so it is not trivially small.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("a PNG");
+    out.into_inner()
+}
+
+/// A JPEG of `width`×`height` whose EXIF says to turn it by `orientation` (6: a
+/// quarter turn clockwise), and that carries a camera's note, as phones' photos do.
+pub fn jpeg_with_exif(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    let picture =
+        image::RgbImage::from_fn(width, height, |x, _| image::Rgb([(x % 256) as u8, 60, 90]));
+    let mut out = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("a JPEG");
+    let jpeg = out.into_inner();
+    // APP1 "Exif": a big-endian TIFF header and one IFD with two entries:
+    // Orientation (0x0112, SHORT) and Make (0x010F, ASCII, "SECRETCAM\0" at offset 38).
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"MM\0\x2a\0\0\0\x08");
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x0f, 0, 2]);
+    tiff.extend_from_slice(&10u32.to_be_bytes());
+    tiff.extend_from_slice(&38u32.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3]);
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0]);
+    tiff.extend_from_slice(&0u32.to_be_bytes());
+    tiff.extend_from_slice(b"SECRETCAM\0");
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut with_exif = vec![0xff, 0xd8, 0xff, 0xe1];
+    with_exif.extend_from_slice(&u16::try_from(app1.len() + 2).expect("short").to_be_bytes());
+    with_exif.extend_from_slice(&app1);
+    with_exif.extend_from_slice(&jpeg[2..]);
+    with_exif
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    chunk.extend_from_slice(&body);
+    chunk.extend_from_slice(&crc32(&body).to_be_bytes());
+    chunk
+}
+
+/// A PNG of a few hundred bytes that claims a `width`×`height` canvas: an image bomb.
+fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0, 0, 0, 0, 1]));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+/// The attachments of message `id` on `page`: (class, href, img src, width, height).
+fn attachments_of(html: &str, id: i64) -> Vec<(String, String, Option<(String, String, String)>)> {
+    let doc = Html::parse_document(html);
+    let selector = scraper::Selector::parse(&format!("#message-{id} .attachment")).expect("css");
+    let img = scraper::Selector::parse("img").expect("css");
+    doc.select(&selector)
+        .map(|a| {
+            let class = a.value().attr("class").unwrap_or_default().to_owned();
+            let href = a
+                .value()
+                .attr("href")
+                .map(str::to_owned)
+                .or_else(|| {
+                    a.select(&scraper::Selector::parse("a").expect("css"))
+                        .next()
+                        .and_then(|l| l.value().attr("href").map(str::to_owned))
+                })
+                .unwrap_or_default();
+            let picture = a.select(&img).next().map(|i| {
+                let attr = |n| i.value().attr(n).unwrap_or_default().to_owned();
+                (attr("src"), attr("width"), attr("height"))
+            });
+            (class, href, picture)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_picture_posted_with_text_shows_as_a_sized_thumbnail_live_on_the_other_page() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let room = alice.create_room("photos").await;
+    let id = alice.conversation_id(&room).await;
+    let mut bobs = bob.socket(&format!("/ws?conversation={id}")).await;
+
+    let picture = png(800, 600);
+    let resp = alice
+        .post_files(
+            id,
+            "the view",
+            vec![Upload::new("view.png", "image/png", picture.clone())],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let message = message_ids_in(&resp.text().await.expect("fragment"))[0];
+
+    let frame = frame_where(&mut bobs, |f| {
+        f.contains(&format!("id=\"message-{message}\""))
+    })
+    .await;
+    let shown = attachments_of(&frame, message);
+    assert_eq!(shown.len(), 1, "one attachment in {frame}");
+    let (class, href, picture_shown) = &shown[0];
+    assert!(class.contains("attachment-image"), "{class}");
+    let (src, width, height) = picture_shown.clone().expect("an <img>");
+    assert_eq!(
+        (width.as_str(), height.as_str()),
+        ("400", "300"),
+        "the thumbnail's size, so the page does not jump"
+    );
+    assert!(frame.contains("the view"));
+
+    // The page shows it the same way.
+    let page = bob.get(&room).await.text().await.expect("page");
+    assert_eq!(attachments_of(&page, message), shown);
+
+    let thumb = bob.get(&src).await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let thumb = image::load_from_memory(&thumb.bytes().await.expect("bytes")).expect("a picture");
+    assert_eq!((thumb.width(), thumb.height()), (400, 300));
+
+    let full = bob.get(href).await;
+    assert_eq!(full.status(), StatusCode::OK);
+    let headers = full.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let csp = headers["content-security-policy"].to_str().expect("ascii");
+    assert!(csp.starts_with("sandbox"), "{csp}");
+    let cache = headers["cache-control"].to_str().expect("ascii");
+    assert!(
+        cache.contains("private") && !cache.contains("public"),
+        "{cache}"
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("inline;")
+    );
+    assert_eq!(
+        full.bytes().await.expect("bytes").to_vec(),
+        picture,
+        "the file as it was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_form_without_script_posts_files_and_comes_back_to_the_conversation() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("plain").await;
+    let id = alice.conversation_id(&room).await;
+    let log = b"2026-12-01 boot ok\n2026-12-01 disk full\n".to_vec();
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new("server.log", "text/plain", log.clone())],
+            false,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = alice.page(&room).await;
+    let message = *page.message_ids().last().expect("the message");
+    let shown = attachments_of(&page.text, message);
+    assert_eq!(shown.len(), 1);
+    assert!(
+        shown[0].0.contains("attachment-file"),
+        "a card, not a picture"
+    );
+    assert!(page.text.contains("server.log"));
+    let file = alice.get(&shown[0].1).await;
+    assert_eq!(file.status(), StatusCode::OK);
+    let disposition = file.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(disposition.contains("server.log"));
+    assert_eq!(file.bytes().await.expect("bytes").to_vec(), log);
+}
+
+#[tokio::test]
+async fn the_files_of_a_private_chat_are_404_to_anyone_else_whatever_they_guess() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let carol = app.member("carol").await;
+    let id = alice.conversation_id("/dm/bob").await;
+    let resp = alice
+        .post_files(
+            id,
+            "for you",
+            vec![Upload::new("secret.png", "image/png", png(64, 64))],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let message = message_ids_in(&resp.text().await.expect("fragment"))[0];
+    let file = format!("/messages/{message}/files/0");
+    let thumbnail = format!("{file}/thumbnail");
+
+    assert_eq!(bob.get(&file).await.status(), StatusCode::OK);
+    assert_eq!(bob.get(&thumbnail).await.status(), StatusCode::OK);
+    let stranger = app.visitor();
+    for path in [
+        file.clone(),
+        thumbnail.clone(),
+        format!("/messages/{message}/files/1"),
+        format!("/messages/{}/files/0", message + 1),
+    ] {
+        assert_eq!(
+            carol.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path} for carol"
+        );
+        assert_eq!(
+            stranger.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path} signed out"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_over_the_limit_is_refused_with_413_and_nothing_is_stored() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.files.max_file_bytes = MIB;
+            c.files.max_message_bytes = 2 * MIB;
+        })
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("big").await;
+    let id = alice.conversation_id(&room).await;
+
+    // One file over its limit, with a small one before it.
+    let resp = alice
+        .post_files(
+            id,
+            "two files",
+            vec![
+                Upload::new("small.png", "image/png", png(10, 10)),
+                Upload::new(
+                    "big.bin",
+                    "application/octet-stream",
+                    vec![7u8; (MIB + 1) as usize],
+                ),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = resp.text().await.expect("body");
+    assert!(text.contains("at most 1 MB"), "a clear message: {text}");
+
+    // A body declared bigger than a message may be: refused before it is read.
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new(
+                "huge.bin",
+                "application/octet-stream",
+                vec![1u8; (4 * MIB) as usize],
+            )],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    assert_eq!(app.rows("messages").await, 0);
+    assert_eq!(app.rows("attachments").await, 0);
+    assert_eq!(app.stored_files(), Vec::<String>::new(), "no orphan files");
+
+    // Just under the limit is fine.
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new(
+                "ok.bin",
+                "application/octet-stream",
+                vec![2u8; MIB as usize],
+            )],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn empty_files_too_many_files_and_bad_names_are_refused_or_made_safe() {
+    let app = TestApp::builder()
+        .configure(|c| c.files.max_files = 3)
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("bad").await;
+    let id = alice.conversation_id(&room).await;
+
+    let resp = alice
+        .post_files(
+            id,
+            "hi",
+            vec![Upload::new("nothing.txt", "text/plain", Vec::new())],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("nothing.txt is empty")
+    );
+
+    let four = (0..4)
+        .map(|n| {
+            Upload::new(
+                &format!("{n}.txt"),
+                "text/plain",
+                format!("file {n}").into_bytes(),
+            )
+        })
+        .collect();
+    let resp = alice.post_files(id, "hi", four, true).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.expect("body").contains("at most 3 files"));
+
+    // No text and no file: the composer's usual refusal.
+    let resp = alice.post_files(id, "  ", Vec::new(), true).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.rows("messages").await, 0);
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+
+    // A control character that HTTP forbids in a header: the form cannot be read.
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new("bell\u{7}.txt", "text/plain", b"ding".to_vec())],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.rows("messages").await, 0);
+
+    // One it allows (a tab), a bidi override and a path: a safe name.
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new(
+                "../../etc/pa\tss\u{202e}wd",
+                "text/plain",
+                b"root:x:0:0".to_vec(),
+            )],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let message = message_ids_in(&resp.text().await.expect("fragment"))[0];
+    let file = alice.get(&format!("/messages/{message}/files/0")).await;
+    let disposition = file.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"passwd\""),
+        "{disposition}"
+    );
+    assert!(
+        alice
+            .get(&room)
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains(">passwd<")
+    );
+    // Storage names files by content only: nothing of the name reaches the disk.
+    let stored = app.stored_files();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].starts_with("files/") && !stored[0].contains("passwd"));
+}
+
+#[tokio::test]
+async fn html_or_svg_claiming_to_be_a_picture_is_served_as_a_download_not_a_page() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("sneaky").await;
+    let id = alice.conversation_id(&room).await;
+    let pages = [
+        (
+            "cat.png",
+            b"<html><body><script>alert(document.cookie)</script></body></html>".to_vec(),
+        ),
+        (
+            "logo.svg",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec(),
+        ),
+    ];
+    for (name, bytes) in pages {
+        let resp = alice
+            .post_files(id, "", vec![Upload::new(name, "image/png", bytes)], true)
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let fragment = resp.text().await.expect("fragment");
+        let message = message_ids_in(&fragment)[0];
+        let shown = attachments_of(&fragment, message);
+        assert!(shown[0].2.is_none(), "{name} is no <img>");
+        assert!(shown[0].0.contains("attachment-file"));
+        let file = alice.get(&shown[0].1).await;
+        let headers = file.headers();
+        let content_type = headers["content-type"].to_str().expect("ascii");
+        assert!(
+            !content_type.starts_with("image/"),
+            "{name}: {content_type}"
+        );
+        assert!(!content_type.contains("svg"), "{name}: {content_type}");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("attachment;")
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("sandbox")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_image_bomb_is_refused_without_being_decoded() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("bombs").await;
+    let id = alice.conversation_id(&room).await;
+    let bomb = png_bomb(60_000, 60_000);
+    assert!(bomb.len() < 200);
+    let started = std::time::Instant::now();
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new("bomb.png", "image/png", bomb)],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.expect("body").contains("60000×60000"));
+    assert!(
+        started.elapsed() < PATIENCE,
+        "answered without decoding 14 GB of pixels"
+    );
+    assert_eq!(app.rows("attachments").await, 0);
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_photo_stands_the_right_way_up_and_its_thumbnail_carries_no_exif() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("phones").await;
+    let id = alice.conversation_id(&room).await;
+    // Stored 600 wide and 300 high, to be shown turned: 300 wide, 600 high.
+    let photo = jpeg_with_exif(600, 300, 6);
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![Upload::new("IMG_0001.JPG", "image/jpeg", photo)],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let fragment = resp.text().await.expect("fragment");
+    let message = message_ids_in(&fragment)[0];
+    let (src, width, height) = attachments_of(&fragment, message)[0]
+        .2
+        .clone()
+        .expect("an <img>");
+    assert_eq!((width.as_str(), height.as_str()), ("200", "400"));
+    let thumb = alice.get(&src).await.bytes().await.expect("bytes").to_vec();
+    assert!(!thumb.windows(4).any(|w| w == b"Exif"), "no EXIF block");
+    assert!(
+        !thumb.windows(9).any(|w| w == b"SECRETCAM"),
+        "no camera note"
+    );
+    let thumb = image::load_from_memory(&thumb).expect("a picture");
+    assert_eq!((thumb.width(), thumb.height()), (200, 400));
+}
+
+#[tokio::test]
+async fn the_same_file_twice_is_stored_once_and_goes_with_the_last_message_using_it() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("dupes").await;
+    let id = alice.conversation_id(&room).await;
+    let picture = png(120, 80);
+    let mut messages = Vec::new();
+    for body in ["once", "twice"] {
+        let resp = alice
+            .post_files(
+                id,
+                body,
+                vec![Upload::new("same.png", "image/png", picture.clone())],
+                true,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        messages.push(message_ids_in(&resp.text().await.expect("fragment"))[0]);
+    }
+    assert_eq!(
+        app.stored_files().len(),
+        2,
+        "one blob and one thumbnail: {:?}",
+        app.stored_files()
+    );
+
+    let resp = alice
+        .post_htmx(&format!("/messages/{}/delete", messages[0]), &[])
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(
+        alice
+            .get(&format!("/messages/{}/files/0", messages[0]))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let still = alice
+        .get(&format!("/messages/{}/files/0", messages[1]))
+        .await;
+    assert_eq!(still.status(), StatusCode::OK, "the other message keeps it");
+    assert_eq!(still.bytes().await.expect("bytes").to_vec(), picture);
+    assert_eq!(app.stored_files().len(), 2);
+
+    let resp = alice
+        .post_htmx(&format!("/messages/{}/delete", messages[1]), &[])
+        .await;
+    assert!(resp.status().is_success());
+    assert_eq!(app.rows("attachments").await, 0);
+    assert_eq!(
+        app.stored_files(),
+        Vec::<String>::new(),
+        "the last one took it along"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_without_the_csrf_token_before_its_files_is_forbidden_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("forged").await;
+    let id = alice.conversation_id(&room).await;
+    let token = alice.csrf_token().await;
+    let part = || reqwest::multipart::Part::bytes(png(8, 8)).file_name("x.png");
+    let without = reqwest::multipart::Form::new()
+        .text("body", "hi")
+        .part("file", part());
+    assert_eq!(
+        alice.post_multipart(id, without).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let wrong = reqwest::multipart::Form::new()
+        .text("csrf_token", "not-the-token")
+        .part("file", part());
+    assert_eq!(
+        alice.post_multipart(id, wrong).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let late = reqwest::multipart::Form::new()
+        .part("file", part())
+        .text("csrf_token", token);
+    assert_eq!(
+        alice.post_multipart(id, late).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.rows("messages").await, 0);
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_storage_failure_answers_503_leaves_no_message_and_recovers() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("flaky").await;
+    let id = alice.conversation_id(&room).await;
+    // The files folder becomes a file: every write to it fails.
+    let dir = app.files_dir();
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::write(&dir, b"in the way").expect("a file where the folder was");
+    let resp = alice
+        .post_files(
+            id,
+            "lost?",
+            vec![Upload::new("a.png", "image/png", png(20, 20))],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert!(resp.text().await.expect("body").contains("file storage"));
+    assert_eq!(app.rows("messages").await, 0, "no half-written message");
+
+    std::fs::remove_file(&dir).expect("the obstacle goes");
+    std::fs::create_dir_all(&dir).expect("the folder is back");
+    eventually("posting works again", || async {
+        alice
+            .post_files(
+                id,
+                "back",
+                vec![Upload::new("a.png", "image/png", png(20, 20))],
+                true,
+            )
+            .await
+            .status()
+            == StatusCode::OK
+    })
+    .await;
+    assert_eq!(app.rows("messages").await, 1);
+}
