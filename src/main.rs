@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve hearth (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
 }
@@ -239,7 +239,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Migrate(args)) => migrate(args).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     };
     match outcome {

@@ -90,8 +90,11 @@ fn png_bomb(width: u32, height: u32) -> Vec<u8> {
     png
 }
 
-/// The attachments of message `id` on `page`: (class, href, img src, width, height).
-fn attachments_of(html: &str, id: i64) -> Vec<(String, String, Option<(String, String, String)>)> {
+/// An `<img>` as shown: its `src`, `width` and `height`.
+type Picture = (String, String, String);
+
+/// The attachments of message `id` in `html`: each one's class, link and picture.
+fn attachments_of(html: &str, id: i64) -> Vec<(String, String, Option<Picture>)> {
     let doc = Html::parse_document(html);
     let selector = scraper::Selector::parse(&format!("#message-{id} .attachment")).expect("css");
     let img = scraper::Selector::parse("img").expect("css");
@@ -671,4 +674,213 @@ async fn a_storage_failure_answers_503_leaves_no_message_and_recovers() {
     })
     .await;
     assert_eq!(app.rows("messages").await, 1);
+}
+
+/// Storage on an S3-compatible server: moto's, installed from PyPI by `.ci/run` into
+/// `target/tools/moto` (or wherever `HEARTH_TEST_MOTO` says), started by each test on
+/// a port of its own.
+mod s3 {
+    use std::{process::Stdio, time::Duration};
+
+    use reqwest::StatusCode;
+
+    use super::{Upload, png};
+    use crate::helpers::{TestApp, message_ids_in};
+
+    const BUCKET: &str = "hearth-test";
+
+    /// A running moto server, stopped when dropped.
+    pub struct S3Server {
+        pub port: u16,
+        child: std::process::Child,
+    }
+
+    impl S3Server {
+        pub async fn start() -> S3Server {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            Self::start_on(port).await
+        }
+
+        /// Starts moto on `port` with an empty bucket.
+        pub async fn start_on(port: u16) -> S3Server {
+            let binary = std::env::var("HEARTH_TEST_MOTO").unwrap_or_else(|_| {
+                format!(
+                    "{}/target/tools/moto/bin/moto_server",
+                    env!("CARGO_MANIFEST_DIR")
+                )
+            });
+            let child = std::process::Command::new(&binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {binary} ({e}): .ci/run installs moto[server] there")
+                });
+            let server = S3Server { port, child };
+            let http = reqwest::Client::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let made = http.put(server.url(BUCKET)).send().await;
+                if made.as_ref().is_ok_and(|r| r.status().is_success()) {
+                    return server;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "moto did not start: {made:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("http://127.0.0.1:{}/{path}", self.port)
+        }
+
+        /// What hearth's URL for this server's bucket is.
+        pub fn files_url(&self) -> String {
+            format!(
+                "s3://{BUCKET}?endpoint=http://127.0.0.1:{}&allow_http=true&region=us-east-1\
+                 &access_key_id=test&secret_access_key=test",
+                self.port
+            )
+        }
+
+        /// The keys in the bucket.
+        pub async fn keys(&self) -> Vec<String> {
+            let listing = reqwest::get(self.url(&format!("{BUCKET}?list-type=2")))
+                .await
+                .expect("a listing")
+                .text()
+                .await
+                .expect("its text");
+            listing
+                .split("<Key>")
+                .skip(1)
+                .filter_map(|rest| rest.split("</Key>").next())
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    impl Drop for S3Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "needs moto, an S3-compatible server (.ci/run installs it)"]
+    async fn files_on_an_s3_store_are_kept_once_by_hash_served_and_removed_with_their_messages() {
+        let s3 = S3Server::start().await;
+        let url = s3.files_url();
+        let app = TestApp::builder()
+            .configure(move |c| c.files.url = Some(url))
+            .spawn()
+            .await;
+        let alice = app.member("alice").await;
+        let room = alice.create_room("cloud").await;
+        let id = alice.conversation_id(&room).await;
+        let picture = png(500, 250);
+        // Over one 5 MiB part: a multipart upload.
+        let big: Vec<u8> = (0..6 * 1024 * 1024 + 7).map(|i| (i % 251) as u8).collect();
+        let mut messages = Vec::new();
+        for body in ["first", "again"] {
+            let resp = alice
+                .post_files(
+                    id,
+                    body,
+                    vec![
+                        Upload::new("wide.png", "image/png", picture.clone()),
+                        Upload::new("dump.bin", "application/octet-stream", big.clone()),
+                    ],
+                    true,
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            messages.push(message_ids_in(&resp.text().await.expect("fragment"))[0]);
+        }
+        let keys = s3.keys().await;
+        assert_eq!(
+            keys.len(),
+            3,
+            "two blobs and a thumbnail, each once: {keys:?}"
+        );
+        assert!(
+            keys.iter()
+                .all(|k| k.starts_with("files/") || k.starts_with("thumbnails/"))
+        );
+
+        let full = alice
+            .get(&format!("/messages/{}/files/0", messages[1]))
+            .await;
+        assert_eq!(full.status(), StatusCode::OK);
+        assert_eq!(full.bytes().await.expect("bytes").to_vec(), picture);
+        let dump = alice
+            .get(&format!("/messages/{}/files/1", messages[1]))
+            .await;
+        assert_eq!(dump.bytes().await.expect("bytes").to_vec(), big);
+        let thumb = alice
+            .get(&format!("/messages/{}/files/0/thumbnail", messages[0]))
+            .await;
+        assert_eq!(thumb.status(), StatusCode::OK);
+
+        for message in &messages {
+            let resp = alice
+                .post_htmx(&format!("/messages/{message}/delete"), &[])
+                .await;
+            assert!(resp.status().is_success());
+        }
+        assert_eq!(
+            s3.keys().await,
+            Vec::<String>::new(),
+            "gone with the last message"
+        );
+    }
+
+    #[tokio::test]
+    #[ignore = "needs moto, an S3-compatible server (.ci/run installs it)"]
+    async fn a_dead_s3_endpoint_answers_503_leaves_no_message_and_posting_recovers() {
+        let s3 = S3Server::start().await;
+        let port = s3.port;
+        let url = s3.files_url();
+        let app = TestApp::builder()
+            .configure(move |c| c.files.url = Some(url))
+            .spawn()
+            .await;
+        let alice = app.member("alice").await;
+        let room = alice.create_room("outage").await;
+        let id = alice.conversation_id(&room).await;
+        drop(s3);
+
+        let resp = alice
+            .post_files(
+                id,
+                "into the void",
+                vec![Upload::new("a.png", "image/png", png(30, 30))],
+                true,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert_eq!(app.rows("messages").await, 0);
+        assert_eq!(app.rows("attachments").await, 0);
+
+        let s3 = S3Server::start_on(port).await;
+        let resp = alice
+            .post_files(
+                id,
+                "back",
+                vec![Upload::new("a.png", "image/png", png(30, 30))],
+                true,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(app.rows("messages").await, 1);
+        assert_eq!(s3.keys().await.len(), 2);
+    }
 }
