@@ -396,7 +396,10 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     // Without script, the file input itself; with it, the label is its button.
                     input #composer-files.composer-files type="file" name="file" multiple;
                     label.attach-button for="composer-files" title="Attach files" {
-                        span aria-hidden="true" { "📎" }
+                        // A paperclip, drawn: an emoji needs a font that has it.
+                        svg.attach-icon viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" {
+                            path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" {}
+                        }
                         span.visually-hidden { "Attach files" }
                     }
                     button.primary type="submit" { "Send" }
