@@ -884,3 +884,107 @@ mod s3 {
         assert_eq!(s3.keys().await.len(), 2);
     }
 }
+
+/// This process's resident memory, in bytes (Linux).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Memory is measured in a process of its own: the test binary runs this one test
+/// again, alone, so that no other test's allocations are counted.
+#[tokio::test]
+async fn a_100_mb_upload_streams_through_without_growing_memory() {
+    const ALONE: &str = "HEARTH_TEST_ALONE";
+    if std::env::var_os(ALONE).is_none() {
+        let me = std::env::current_exe().expect("the test binary");
+        let output = std::process::Command::new(me)
+            .env(ALONE, "1")
+            .args([
+                "--exact",
+                "files::a_100_mb_upload_streams_through_without_growing_memory",
+                "--nocapture",
+            ])
+            .output()
+            .expect("the test runs alone");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "alone, it failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+    upload_100_mb().await;
+}
+
+async fn upload_100_mb() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .configure(|c| c.files.max_file_bytes = 200 * MIB)
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("big files").await;
+    let id = alice.conversation_id(&room).await;
+    let token = alice.csrf_token().await;
+
+    // The form by hand over a plain socket, a megabyte at a time, so that the client
+    // holds no more of it than the server should.
+    let size = 100 * MIB as usize;
+    let boundary = "hearth-boundary-7MA4YWxkTrZu0gW";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + size + tail.len();
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /conversations/{id}/messages HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
+         HX-Request: true\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n",
+        app.addr,
+        alice.cookie_header()
+    );
+    stream.write_all(request.as_bytes()).await.expect("head");
+    stream.write_all(head.as_bytes()).await.expect("form head");
+    let chunk: Vec<u8> = (0..MIB as usize).map(|i| (i % 253) as u8).collect();
+    // Measured once the upload is under way (buffers, tasks and caches warmed up).
+    let mut before = 0;
+    for sent in 0..100 {
+        stream.write_all(&chunk).await.expect("a megabyte");
+        if sent == 4 {
+            before = resident_bytes();
+        }
+    }
+    let after_sending = resident_bytes();
+    stream.write_all(tail.as_bytes()).await.expect("form tail");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        answer.lines().next().unwrap_or_default()
+    );
+    let after = resident_bytes().max(after_sending);
+    let grown = after.saturating_sub(before);
+    println!("resident memory grew by {} KiB over 95 MB", grown / 1024);
+    assert!(grown < 8 * MIB, "memory grew by {} MiB", grown / MIB);
+
+    let message = message_ids_in(&answer)[0];
+    let served = alice.get(&format!("/messages/{message}/files/0")).await;
+    assert_eq!(
+        served.headers()["content-length"],
+        (size as u64).to_string().as_str()
+    );
+}
