@@ -885,6 +885,70 @@ mod s3 {
     }
 }
 
+#[tokio::test]
+async fn a_gif_stays_animated_and_video_and_sound_play_in_the_page() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("media").await;
+    let id = alice.conversation_id(&room).await;
+    // A two-frame 800×400 GIF.
+    let mut gif = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut gif);
+        for shade in [40u8, 200] {
+            let frame = image::RgbaImage::from_pixel(800, 400, image::Rgba([shade, 90, 160, 255]));
+            encoder
+                .encode_frame(image::Frame::new(frame))
+                .expect("a frame");
+        }
+    }
+    let mut mp4 = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    mp4.extend_from_slice(&[0u8; 64]);
+    let mut mp3 = b"ID3\x04\0\0\0\0\0\0".to_vec();
+    mp3.extend_from_slice(&[0xff, 0xfb, 0x90, 0x64]);
+    mp3.extend_from_slice(&[0u8; 64]);
+    let resp = alice
+        .post_files(
+            id,
+            "",
+            vec![
+                Upload::new("dance.gif", "image/gif", gif.clone()),
+                Upload::new("clip.mp4", "video/mp4", mp4),
+                Upload::new("tune.mp3", "audio/mpeg", mp3),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let fragment = resp.text().await.expect("fragment");
+    let message = message_ids_in(&fragment)[0];
+    let shown = attachments_of(&fragment, message);
+    assert_eq!(shown.len(), 3, "{fragment}");
+    let (src, width, height) = shown[0].2.clone().expect("an <img>");
+    assert_eq!(
+        src,
+        format!("/messages/{message}/files/0"),
+        "the GIF itself, not a still thumbnail"
+    );
+    assert_eq!((width.as_str(), height.as_str()), ("400", "200"));
+    let served = alice.get(&src).await;
+    assert_eq!(served.headers()["content-type"], "image/gif");
+    assert_eq!(served.bytes().await.expect("bytes").to_vec(), gif);
+    let doc = Html::parse_fragment(&fragment);
+    let video = scraper::Selector::parse(".attachment-video video[controls]").expect("css");
+    let audio = scraper::Selector::parse(".attachment-audio audio[controls]").expect("css");
+    assert_eq!(doc.select(&video).count(), 1, "{fragment}");
+    assert_eq!(doc.select(&audio).count(), 1, "{fragment}");
+    let clip = alice.get(&format!("/messages/{message}/files/1")).await;
+    assert_eq!(clip.headers()["content-type"], "video/mp4");
+    assert!(
+        clip.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("inline;")
+    );
+}
+
 /// This process's resident memory, in bytes (Linux).
 fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -930,6 +994,7 @@ async fn upload_100_mb() {
         .spawn()
         .await;
     let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
     let room = alice.create_room("big files").await;
     let id = alice.conversation_id(&room).await;
     let token = alice.csrf_token().await;
@@ -960,10 +1025,17 @@ async fn upload_100_mb() {
     let chunk: Vec<u8> = (0..MIB as usize).map(|i| (i % 253) as u8).collect();
     // Measured once the upload is under way (buffers, tasks and caches warmed up).
     let mut before = 0;
+    let mut chat_latency = std::time::Duration::ZERO;
     for sent in 0..100 {
         stream.write_all(&chunk).await.expect("a megabyte");
         if sent == 4 {
             before = resident_bytes();
+        }
+        // Someone else talks meanwhile: the upload does not hold them up.
+        if sent == 50 {
+            let started = std::time::Instant::now();
+            bob.post_message(id, "still here?").await;
+            chat_latency = started.elapsed();
         }
     }
     let after_sending = resident_bytes();
@@ -978,8 +1050,15 @@ async fn upload_100_mb() {
     );
     let after = resident_bytes().max(after_sending);
     let grown = after.saturating_sub(before);
-    println!("resident memory grew by {} KiB over 95 MB", grown / 1024);
+    println!(
+        "resident memory grew by {} KiB over 95 MB; a message posted meanwhile took {chat_latency:?}",
+        grown / 1024
+    );
     assert!(grown < 8 * MIB, "memory grew by {} MiB", grown / MIB);
+    assert!(
+        chat_latency < std::time::Duration::from_millis(500),
+        "a message posted during the upload took {chat_latency:?}"
+    );
 
     let message = message_ids_in(&answer)[0];
     let served = alice.get(&format!("/messages/{message}/files/0")).await;
