@@ -81,7 +81,23 @@ async fn serve(
         resp = resp.status(StatusCode::NOT_MODIFIED);
         return Ok(with_headers(resp.finish(), &etag));
     }
-    let Some((size, mut stream)) = files.storage.get(&key).await? else {
+    // Video and sound seek by byte ranges; one range is served, anything else whole.
+    let total = u64::try_from(attachment.size).unwrap_or(0);
+    let range = match (small, requested_range(req)) {
+        (false, Some(spec)) => match byte_range(&spec, total) {
+            Some(range) => Some(range),
+            None => {
+                let mut resp = Response::builder()
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{total}"))
+                    .finish();
+                resp = with_headers(resp, &etag);
+                return Ok(resp);
+            }
+        },
+        _ => None,
+    };
+    let Some((size, mut stream)) = files.storage.get(&key, range.clone()).await? else {
         tracing::warn!(%key, "a file's blob is missing from storage");
         return Err(AppError::NotFound);
     };
@@ -103,7 +119,15 @@ async fn serve(
     let stream = futures_util::stream::iter(first.map(Ok)).chain(stream);
     let shown = Shown::of(&content_type);
     let name = FileName::parse(&attachment.name);
-    let mut resp = Response::builder()
+    let mut resp = Response::builder();
+    if let Some(range) = &range {
+        resp = resp.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{total}", range.start, range.end - 1),
+        );
+    }
+    let mut resp = resp
+        .header(header::ACCEPT_RANGES, "bytes")
         .content_type(content_type)
         .header(header::CONTENT_LENGTH, size)
         .header(
@@ -141,4 +165,46 @@ fn with_headers(mut resp: Response, etag: &str) -> Response {
         headers.insert(header::ETAG, value);
     }
     resp
+}
+
+/// The `Range` header of a request, if it asks for bytes.
+fn requested_range(req: &Request) -> Option<String> {
+    let value = req.headers().get(header::RANGE)?.to_str().ok()?;
+    value.strip_prefix("bytes=").map(str::to_owned)
+}
+
+/// The bytes one range of a `Range: bytes=…` header asks for in a file of `total`
+/// bytes (`a-b`, `a-`, `-n`); `None` when it cannot be served (past the end, or
+/// several ranges, which no player needs).
+fn byte_range(spec: &str, total: u64) -> Option<std::ops::Range<u64>> {
+    if spec.contains(',') || total == 0 {
+        return None;
+    }
+    let (start, end) = spec.trim().split_once('-')?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (total.saturating_sub(n), total - 1)
+        }
+        (start, "") => (start.parse().ok()?, total - 1),
+        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(total - 1)),
+    };
+    (start <= end && start < total).then_some(start..end + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn one_byte_range_is_served_and_others_are_refused() {
+        assert_eq!(byte_range("0-99", 1000), Some(0..100));
+        assert_eq!(byte_range("900-", 1000), Some(900..1000));
+        assert_eq!(byte_range("-100", 1000), Some(900..1000));
+        assert_eq!(byte_range("990-2000", 1000), Some(990..1000));
+        assert_eq!(byte_range("1000-", 1000), None);
+        assert_eq!(byte_range("5-2", 1000), None);
+        assert_eq!(byte_range("0-1,5-6", 1000), None);
+        assert_eq!(byte_range("x-", 1000), None);
+    }
 }

@@ -9,7 +9,8 @@ use std::{sync::Arc, time::Duration};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use object_store::{
-    ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+    ClientConfigKey, GetOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
     aws::{AmazonS3Builder, AmazonS3ConfigKey},
     local::LocalFileSystem,
     path::Path,
@@ -144,13 +145,16 @@ impl Storage {
         Ok(())
     }
 
-    /// The object under `key` as a stream, with its size; `None` if there is none.
+    /// The object under `key` (only `range` of it, when given) as a stream, with the
+    /// stream's length; `None` if there is none.
     pub async fn get(
         &self,
         key: &str,
+        range: Option<std::ops::Range<u64>>,
     ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StorageError> {
-        match self.store.get(&Path::from(key)).await {
-            Ok(got) => Ok(Some((got.meta.size, got.into_stream()))),
+        let options = GetOptions::default().with_range(range);
+        match self.store.get_opts(&Path::from(key), options).await {
+            Ok(got) => Ok(Some((got.range.end - got.range.start, got.into_stream()))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

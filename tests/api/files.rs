@@ -947,6 +947,20 @@ async fn a_gif_stays_animated_and_video_and_sound_play_in_the_page() {
             .expect("ascii")
             .starts_with("inline;")
     );
+    assert_eq!(clip.headers()["accept-ranges"], "bytes");
+
+    // A player seeks: the bytes it asks for, and a 416 past the end.
+    let part = alice
+        .get_range(&format!("/messages/{message}/files/1"), "bytes=4-11")
+        .await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers()["content-range"], "bytes 4-11/88");
+    assert_eq!(part.bytes().await.expect("bytes").as_ref(), b"ftypisom");
+    let past = alice
+        .get_range(&format!("/messages/{message}/files/1"), "bytes=500-")
+        .await;
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers()["content-range"], "bytes */88");
 }
 
 /// This process's resident memory, in bytes (Linux).

@@ -859,6 +859,16 @@ impl Visitor {
         request.send().await.expect("POST with files")
     }
 
+    /// GETs `path` with a `Range` header, as a video player seeking does.
+    pub async fn get_range(&self, path: &str, range: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("Range", range)
+            .send()
+            .await
+            .expect("GET with a range")
+    }
+
     /// Sends a prepared multipart form to a conversation's composer as it is.
     pub async fn post_multipart(
         &self,
