@@ -166,6 +166,7 @@ impl Server {
             files,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
+        tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
         if db::is_sqlite(&parts.db) {
             tokio::spawn(checkpoint_wal(Arc::downgrade(&parts.chat), write_gate));
         }
@@ -349,6 +350,15 @@ async fn checkpoint_wal(chat: Weak<Chat>, gate: db::WriteGate) {
         }
         drop(chat);
         tokio::time::sleep(db::CHECKPOINT_GAP).await;
+    }
+}
+
+/// Once, at start: the files a stopped process left behind ([`crate::files::Files::sweep`]).
+async fn sweep_files(files: Arc<crate::files::Files>, db: DatabaseConnection) {
+    match files.sweep(&db).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "removed files no message uses"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep unused files"),
     }
 }
 

@@ -12,7 +12,8 @@
 //! temporary files first (a refusal stores nothing), then each blob is put under its
 //! SHA-256 (the same file twice is one blob), then the message commits with its rows.
 //! When that commit fails, or when a message is deleted, [`Files::release`] removes
-//! the blobs no row names any more.
+//! the blobs no row names any more; blobs a stopped process left between the two are
+//! swept at the next start ([`Files::sweep`]).
 pub mod images;
 pub mod kind;
 pub mod name;
@@ -107,6 +108,28 @@ impl Files {
             }
         }
         Ok(())
+    }
+
+    /// Removes the blobs that no attachment names and that are older than an hour:
+    /// those a process left when it stopped between putting a file and committing its
+    /// message. The hour keeps it clear of uploads in flight. Answers how many went.
+    pub async fn sweep(&self, db: &DatabaseConnection) -> Result<usize, StorageError> {
+        const ORPHAN_AGE_MS: i64 = 60 * 60 * 1000;
+        let old = self
+            .storage
+            .blobs_before(crate::db::now_ms() - ORPHAN_AGE_MS)
+            .await?;
+        let mut unused = Vec::new();
+        for hash in old {
+            match queries::is_used(db, &hash).await {
+                Ok(false) => unused.push(hash),
+                Ok(true) => {}
+                Err(e) => tracing::warn!(error = %e, "could not tell whether a file is used"),
+            }
+        }
+        let swept = unused.len();
+        self.release(db, unused).await;
+        Ok(swept)
     }
 
     /// Removes the blobs of `hashes` that no attachment names any more: after a

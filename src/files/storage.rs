@@ -160,6 +160,23 @@ impl Storage {
         }
     }
 
+    /// The hashes of the blobs last written before `cutoff_ms` (milliseconds since the
+    /// epoch).
+    pub async fn blobs_before(&self, cutoff_ms: i64) -> Result<Vec<String>, StorageError> {
+        use futures_util::TryStreamExt;
+        let mut listing = self.store.list(Some(&Path::from("files")));
+        let mut hashes = Vec::new();
+        while let Some(meta) = listing.try_next().await? {
+            if meta.last_modified.timestamp_millis() >= cutoff_ms {
+                continue;
+            }
+            if let Some(hash) = meta.location.filename() {
+                hashes.push(hash.to_owned());
+            }
+        }
+        Ok(hashes)
+    }
+
     /// Removes `key`; one that is not there is already removed.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self.store.delete(&Path::from(key)).await {

@@ -963,6 +963,30 @@ async fn a_gif_stays_animated_and_video_and_sound_play_in_the_page() {
     assert_eq!(past.headers()["content-range"], "bytes */88");
 }
 
+#[tokio::test]
+async fn files_a_stopped_server_left_without_a_message_are_swept_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("a folder for files");
+    let blobs = dir.path().join("files");
+    std::fs::create_dir_all(&blobs).expect("the blob folder");
+    let stale = blobs.join("a".repeat(64));
+    let fresh = blobs.join("b".repeat(64));
+    std::fs::write(&stale, b"put, never committed").expect("a stale blob");
+    std::fs::write(&fresh, b"being posted right now").expect("a fresh blob");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("an old time");
+    let url = dir.path().display().to_string();
+    let _app = TestApp::builder()
+        .configure(move |c| c.files.url = Some(url))
+        .spawn()
+        .await;
+    eventually("the stale blob is swept", || async { !stale.exists() }).await;
+    assert!(fresh.exists(), "an upload in flight is left alone");
+}
+
 /// This process's resident memory, in bytes (Linux).
 fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
