@@ -265,3 +265,46 @@ async fn a_pasted_screenshot_and_a_dropped_pdf_reach_the_other_person_and_open_i
     bob.close().await;
     carol.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn without_javascript_the_composer_sends_a_chosen_file_as_a_plain_form() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let options = Options {
+        no_javascript: true,
+        ..Options::default()
+    };
+    let alice = driver.browser("alice", &app.url(""), options).await;
+    sign_up(&alice).await;
+    let room = crate::harness::create_room(&alice, "Plain files").await;
+    alice.goto(&room).await;
+
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("holiday.png");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(screenshot_png(500, 300))
+        .expect("bytes");
+    std::fs::write(&path, png).expect("the picture on disk");
+    // The file input itself is shown without script: choose the file as a person does.
+    alice
+        .find("#composer-files")
+        .await
+        .send_keys(&path.display().to_string())
+        .await
+        .expect("a file chosen");
+    alice.type_into("#composer-body", "from the beach").await;
+    alice.click("#composer button[type=submit]").await;
+    let shown = alice
+        .until_js(
+            "the message with its picture after the form comes back",
+            "const a = document.querySelector('#messages article.message:last-of-type .attachment-image img');\
+             return a && a.complete && a.naturalWidth > 0 && [a.getAttribute('width'), a.getAttribute('height')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!(["400", "240"]));
+    assert_eq!(alice.path().await, room, "back in the conversation");
+    alice.screenshot("issue22-no-js-upload").await;
+    alice.close().await;
+}
