@@ -5,8 +5,10 @@
 //! when dropped, whatever happens to the request.
 //!
 //! The session middleware leaves the CSRF check of such a form to this reader
-//! ([`CsrfToCheck`]): the `csrf_token` field must come before the first file (the
-//! composer puts it first), or the form is refused before a byte of a file is read.
+//! ([`CsrfToCheck`]). A wrong `csrf_token` field is refused where it is met (the
+//! composer sends it first, so before any file); a form without one is refused once
+//! it has been read, before anything of it is stored: files only ever reach this
+//! reader's temporary files, so a forged form changes nothing, wherever its token is.
 use std::time::Duration;
 
 use poem::{Body, FromRequest, Request, RequestBody, http::StatusCode, web::Multipart};
@@ -163,16 +165,16 @@ pub async fn read(
             let text = read_text(field.into_async_read(), patience).await?;
             match name.as_str() {
                 "csrf_token" => {
-                    csrf_ok = csrf_ok || check.as_ref().is_some_and(|c| c.admits(text.trim()));
+                    if !check.as_ref().is_some_and(|c| c.admits(text.trim())) {
+                        return Err(UploadError::Csrf);
+                    }
+                    csrf_ok = true;
                 }
                 "body" => composed.body = text,
                 "reply_to" => composed.reply_to = text,
                 _ => {}
             }
             continue;
-        }
-        if !csrf_ok {
-            return Err(UploadError::Csrf);
         }
         let claimed = field.file_name().unwrap_or_default().to_owned();
         let per_file = settings.max_file_bytes;

@@ -302,7 +302,8 @@ async fn check_csrf(
 /// The paths whose POSTs may stream a `multipart/form-data` body of files: the
 /// composer's action only. Such a body is too big to read here, so its token is
 /// checked by the one reader of it, [`crate::files::upload`], through [`CsrfToCheck`],
-/// before it takes any file. Every other POST, multipart or not, is checked above.
+/// before anything of it is stored. Every other POST, multipart or not, is checked
+/// above.
 fn is_streamed_upload(req: &Request) -> bool {
     let multipart = req
         .headers()

@@ -603,7 +603,7 @@ async fn the_same_file_twice_is_stored_once_and_goes_with_the_last_message_using
 }
 
 #[tokio::test]
-async fn an_upload_without_the_csrf_token_before_its_files_is_forbidden_and_stores_nothing() {
+async fn an_upload_without_its_csrf_token_is_forbidden_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.member("alice").await;
     let room = alice.create_room("forged").await;
@@ -624,15 +624,16 @@ async fn an_upload_without_the_csrf_token_before_its_files_is_forbidden_and_stor
         alice.post_multipart(id, wrong).await.status(),
         StatusCode::FORBIDDEN
     );
+    assert_eq!(app.rows("messages").await, 0);
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+    // The token may come after the files, as some clients send it.
     let late = reqwest::multipart::Form::new()
         .part("file", part())
         .text("csrf_token", token);
     assert_eq!(
         alice.post_multipart(id, late).await.status(),
-        StatusCode::FORBIDDEN
+        StatusCode::OK
     );
-    assert_eq!(app.rows("messages").await, 0);
-    assert_eq!(app.stored_files(), Vec::<String>::new());
 }
 
 #[tokio::test]
