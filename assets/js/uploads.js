@@ -18,6 +18,9 @@
     const list = document.getElementById("composer-uploads");
     if (!form || !input || !picker || !list) return;
     form.classList.add("has-uploads-script");
+    // Files go by send() below; htmx posts the rest as a plain urlencoded form. The
+    // multipart enctype is for pages without script.
+    form.removeAttribute("enctype");
     let waiting = [];
     let sending = false;
 
