@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::policy::SignupPolicy, limits::LimitSettings, live::LiveSettings, push::PushSettings,
+    accounts::policy::SignupPolicy, files::FileSettings, limits::LimitSettings,
+    live::LiveSettings, push::PushSettings,
     web::serve::HttpSettings,
 };
 
@@ -31,6 +32,8 @@ pub struct Config {
     /// The sign-up policy to store on start; `None` keeps the stored one (open when
     /// none was ever chosen).
     pub signup: Option<SignupPolicy>,
+    /// Where attached files are kept, and how big they may be.
+    pub files: FileSettings,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             push: PushSettings::default(),
             http: HttpSettings::default(),
             signup: None,
+            files: FileSettings::default(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum AppError {
     Db(#[from] DbErr),
     #[error("session error: {0}")]
     Session(#[from] tower_sessions::session::Error),
+    /// File storage is unreachable or refusing: 503, and nothing was saved.
+    #[error("{0}")]
+    Storage(#[from] crate::files::StorageError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -138,6 +141,9 @@ impl AppError {
                 "This form has expired or did not come from hearth. Go back, reload the page and try again."
             }
             AppError::PayloadTooLarge => "That was more than hearth accepts in one request.",
+            AppError::Storage(_) => {
+                "hearth cannot reach its file storage right now, so nothing was saved. Try again in a moment."
+            }
             AppError::BodyTimedOut => {
                 "That took too long to arrive, so hearth stopped waiting: nothing was saved. Try again."
             }
@@ -172,7 +178,9 @@ impl ResponseError for AppError {
             AppError::TooManyRequests(_) | AppError::TooManySockets => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::ServerFull | AppError::SocketsBusy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServerFull | AppError::SocketsBusy | AppError::Storage(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             e if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             e if e.unservable().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,

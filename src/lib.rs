@@ -33,6 +33,9 @@
 //! - [`search`]: `/search`, full-text search over the messages a person may read.
 //! - [`push`]: Web Push to people with no page open, and what makes hearth installable
 //!   (the service worker, the manifest, the offline page).
+//! - [`files`]: files and pictures attached to messages: reading the composer's
+//!   multipart form, storage on disk or S3 named by content, thumbnails, and serving
+//!   them to the people who may read their conversation.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
@@ -47,6 +50,7 @@ pub mod db;
 pub mod direct;
 mod entities;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod limits;
 pub mod live;

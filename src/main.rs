@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve hearth (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
     /// Administer hearth from the command line.
@@ -78,6 +78,40 @@ struct ServeArgs {
     /// Stored on start; without it, the policy last chosen holds (open at first).
     #[arg(long, env = "HEARTH_SIGNUP")]
     signup: Option<hearth::accounts::policy::SignupPolicy>,
+    #[command(flatten)]
+    files: FileArgs,
+}
+
+/// Files people attach to messages.
+#[derive(Args, Clone)]
+struct FileArgs {
+    /// Where files are kept: a folder (default `hearth-files/` beside a SQLite
+    /// database, else in the working directory), or `s3://BUCKET` for an S3-compatible
+    /// store configured by the usual `AWS_*` variables (`AWS_ENDPOINT` for one that is
+    /// not AWS).
+    #[arg(long, env = "HEARTH_FILES_URL")]
+    files_url: Option<String>,
+    /// The largest file, in MiB (413 past it).
+    #[arg(long, env = "HEARTH_MAX_UPLOAD_MB", default_value_t = 25)]
+    max_upload_mb: u64,
+    /// All files of one message together, in MiB (413 past it).
+    #[arg(long, env = "HEARTH_MAX_MESSAGE_UPLOAD_MB", default_value_t = 100)]
+    max_message_upload_mb: u64,
+}
+
+impl From<FileArgs> for hearth::files::FileSettings {
+    fn from(args: FileArgs) -> Self {
+        const MIB: u64 = 1024 * 1024;
+        hearth::files::FileSettings {
+            url: args.files_url,
+            max_file_bytes: args.max_upload_mb.saturating_mul(MIB),
+            max_message_bytes: args
+                .max_message_upload_mb
+                .max(args.max_upload_mb)
+                .saturating_mul(MIB),
+            ..Default::default()
+        }
+    }
 }
 
 /// Web Push to people with no page open.
@@ -211,6 +245,7 @@ impl From<ServeArgs> for hearth::Config {
             push: args.push.into(),
             http: args.http.into(),
             signup: args.signup,
+            files: args.files.into(),
         }
     }
 }
@@ -226,7 +261,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Migrate(args)) => migrate(args).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Admin(AdminCommand::CreateUser {
             admin,
             name,

@@ -19,7 +19,7 @@ use crate::{
         source::ChatSource, unread, writer::Writer,
     },
     config::Config,
-    db, direct, health,
+    db, direct, files, health,
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
@@ -50,6 +50,8 @@ pub struct Parts {
     pub readiness: Arc<health::Readiness>,
     /// The key cookies are signed with (log-in device cookies, anonymous CSRF tokens).
     pub signer: Arc<Signer>,
+    /// Where messages' files are kept.
+    pub files: Arc<crate::files::Files>,
 }
 
 /// A server bound to its address, ready to run.
@@ -132,7 +134,14 @@ impl Server {
             announcer,
         )
         .context("cannot start the message writer")?;
+        let files_url = config.files.storage_url(&config.database_url);
+        let files = Arc::new(crate::files::Files {
+            storage: crate::files::Storage::open(&files_url)
+                .with_context(|| format!("cannot open file storage at {files_url}"))?,
+            settings: config.files.clone(),
+        });
         let chat = Arc::new(Chat {
+            files: files.clone(),
             gate: write_gate.clone(),
             db: db.clone(),
             hub: hub.clone(),
@@ -159,8 +168,10 @@ impl Server {
             pusher,
             readiness: Arc::default(),
             signer,
+            files,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
+        tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
         if db::is_sqlite(&parts.db) {
             tokio::spawn(checkpoint_wal(Arc::downgrade(&parts.chat), write_gate));
         }
@@ -297,6 +308,14 @@ pub fn app(parts: Parts) -> impl Endpoint {
         )
         .at("/messages/:id/react", get(actions::react_form))
         .at("/messages/:id/reactions", post(actions::react))
+        .at(
+            "/messages/:id/files/:position",
+            get(files::routes::original),
+        )
+        .at(
+            "/messages/:id/files/:position/thumbnail",
+            get(files::routes::thumbnail),
+        )
         .at("/push/key", get(push::routes::key))
         .at("/push/subscriptions", post(push::routes::subscribe))
         .at(
@@ -334,6 +353,7 @@ impl Parts {
         req.set_data(self.pusher.clone());
         req.set_data(self.signer.clone());
         req.set_data(self.readiness.clone());
+        req.set_data(self.files.clone());
     }
 }
 
@@ -378,6 +398,15 @@ async fn checkpoint_wal(chat: Weak<Chat>, gate: db::WriteGate) {
         }
         drop(chat);
         tokio::time::sleep(db::CHECKPOINT_GAP).await;
+    }
+}
+
+/// Once, at start: the files a stopped process left behind ([`crate::files::Files::sweep`]).
+async fn sweep_files(files: Arc<crate::files::Files>, db: DatabaseConnection) {
+    match files.sweep(&db).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "removed files no message uses"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep unused files"),
     }
 }
 

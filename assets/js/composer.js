@@ -47,7 +47,7 @@
       // keyCode 229: some IMEs report their Enter this way instead of isComposing
       if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
       e.preventDefault();
-      if (!h.isBlank(input.value)) form.requestSubmit();
+      if (!h.isBlank(input.value) || (h.hasUploads && h.hasUploads())) form.requestSubmit();
     });
     // Looked up each time: the server's answers replace the element.
     const errorLine = () => document.getElementById("composer-error");

@@ -3,8 +3,9 @@
  * Owns: `window.hearth`, a few helpers that read the page (who is viewing, which
  * conversation, the CSRF token, message ids), and a tiny event channel between the
  * behaviours (`hearth.on`, `hearth.emit`). Each behaviour is a file of its own:
- * connection.js, times.js, history.js, mentions.js, composer.js, actions.js,
- * sidebar.js, notifications.js, receipts.js, shortcuts.js, switcher.js.
+ * connection.js, times.js, history.js, mentions.js, uploads.js, composer.js,
+ * lightbox.js, actions.js, sidebar.js, notifications.js, receipts.js, shortcuts.js,
+ * switcher.js.
  *
  * Must not: be needed for anything to work (every form and link works without
  * script), inject inline scripts or styles, use eval, or change what a message says.

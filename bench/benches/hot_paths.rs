@@ -39,6 +39,7 @@ fn message(id: i64, body: String) -> MessageView {
         deleted_at: None,
         reply: None,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

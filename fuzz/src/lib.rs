@@ -29,6 +29,7 @@ fn view(author: &str, body: &str) -> MessageView {
         deleted_at: None,
         reply: None,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@ mod m20261201_000004_message_actions;
 mod m20261201_000005_secrets;
 mod m20261201_000006_notifications;
 mod m20261201_000007_search;
+mod m20261201_000008_files;
 mod m20261201_000009_people;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_secrets::Migration),
             Box::new(m20261201_000006_notifications::Migration),
             Box::new(m20261201_000007_search::Migration),
+            Box::new(m20261201_000008_files::Migration),
             Box::new(m20261201_000009_people::Migration),
         ]
     }

@@ -41,6 +41,14 @@ impl MessageBody {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// [`MessageBody::parse`] for a message that has files, whose text may be empty.
+    pub fn parse_beside_files(raw: &str) -> Result<Self, BodyError> {
+        match Self::parse(raw) {
+            Err(BodyError::Empty) => Ok(Self(String::new())),
+            parsed => parsed,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -98,6 +98,7 @@ pub async fn since(
         head.max(after)
     };
     reactions::load(db, &mut messages).await?;
+    crate::files::queries::load(db, &mut messages).await?;
     Ok(Changes {
         conversation_id,
         after,
@@ -187,6 +188,7 @@ pub async fn since_many(
     let mut messages: Vec<&mut MessageView> =
         all.iter_mut().flat_map(|c| c.messages.iter_mut()).collect();
     reactions::load_each(db, &mut messages).await?;
+    crate::files::queries::load_each(db, &mut messages).await?;
     Ok(Some(all))
 }
 

@@ -100,6 +100,8 @@ pub struct Chat {
     pub histories: Arc<page::HistoryCache>,
     pub members: Arc<members::Members>,
     pub limits: Arc<Limits>,
+    /// Where messages' files are kept.
+    pub files: Arc<crate::files::Files>,
 }
 
 impl Chat {
@@ -114,6 +116,21 @@ impl Chat {
         author: &str,
         body: MessageBody,
         reply_to: Option<i64>,
+    ) -> Result<Posted, AppError> {
+        self.post_with_files(conversation, author_id, author, body, reply_to, Vec::new())
+            .await
+    }
+
+    /// [`Chat::post`] with files, already in storage ([`crate::files::Files::keep`]):
+    /// their rows commit in the message's transaction, or not at all.
+    pub async fn post_with_files(
+        &self,
+        conversation: &Conversation,
+        author_id: i64,
+        author: &str,
+        body: MessageBody,
+        reply_to: Option<i64>,
+        attachments: Vec<crate::files::Attachment>,
     ) -> Result<Posted, AppError> {
         // A socket opened before the room was archived holds the room as it was then;
         // archiving closes those sockets, so what they hold is never stale for long.
@@ -138,6 +155,7 @@ impl Chat {
                 body_html: rendered.html,
                 reply,
                 mentioned: rendered.mentioned,
+                attachments,
             })
             .await?)
     }

@@ -34,6 +34,8 @@ pub struct MessageView {
     pub reply: Option<Quote>,
     /// Its reactions, in the order they were first given.
     pub reactions: Vec<super::reactions::Reaction>,
+    /// Its files, in the order they were attached.
+    pub attachments: Vec<crate::files::Attachment>,
 }
 
 /// The one-line quote of the message a reply answers.
@@ -98,6 +100,7 @@ impl MessageView {
             deleted_at: row.try_get("", "deleted_at")?,
             reply,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }))
     }
 
@@ -169,6 +172,7 @@ pub async fn page(
         page.messages.reverse();
     }
     super::reactions::load(db, &mut page.messages).await?;
+    crate::files::queries::load(db, &mut page.messages).await?;
     Ok(page)
 }
 
@@ -345,6 +349,7 @@ pub async fn message_by_id(
         return Ok(None);
     };
     super::reactions::load(db, std::slice::from_mut(&mut message)).await?;
+    crate::files::queries::load(db, std::slice::from_mut(&mut message)).await?;
     Ok(Some(message))
 }
 
@@ -365,5 +370,6 @@ pub async fn replies_to(db: &impl ConnectionTrait, id: i64) -> Result<Vec<Messag
         replies.extend(MessageView::from_joined_row(row)?);
     }
     super::reactions::load(db, &mut replies).await?;
+    crate::files::queries::load(db, &mut replies).await?;
     Ok(replies)
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
 use super::{MessageBody, MessageView, mentions::Mentioned, queries::Quote};
+use crate::files::{Attachment, queries as files};
 use crate::{
     db::{self, now_ms},
     live::{Bus, Event},
@@ -24,6 +25,8 @@ pub struct NewMessage {
     pub body_html: String,
     pub reply: Option<Quote>,
     pub mentioned: Mentioned,
+    /// Its files, already in storage; their rows commit with the message.
+    pub attachments: Vec<Attachment>,
 }
 
 /// A committed message: it is event `message.seq` of its conversation.
@@ -98,6 +101,14 @@ fn stored(batch: &[NewMessage], ids: &[i64], seqs: &[i64], now: i64) -> Vec<Post
                 deleted_at: None,
                 reply: new.reply.clone(),
                 reactions: Vec::new(),
+                attachments: new
+                    .attachments
+                    .iter()
+                    .map(|a| Attachment {
+                        message_id: id,
+                        ..a.clone()
+                    })
+                    .collect(),
             },
             mentioned: new.mentioned.clone(),
         })
@@ -266,6 +277,18 @@ pub async fn insert_messages_postgres(
         .await?;
     }
 
+    // The messages' files, each row naming its blob (already in storage).
+    for (new, id) in batch.iter().zip(&ids) {
+        for attachment in &new.attachments {
+            txn.execute_raw(db::statement(
+                db,
+                files::INSERT,
+                attachment.values(*id, now),
+            ))
+            .await?;
+        }
+    }
+
     let posted = stored(batch, &ids, &seqs, now);
     let events: Vec<Event> = posted.iter().map(Posted::event).collect();
     bus.publish_all_in(&txn, &events).await?;
@@ -344,6 +367,15 @@ pub fn insert_messages_sqlite(
                 head.message_id = Some(id);
             }
             read_up_to.insert((new.conversation_id, new.author_id), id);
+            if !new.attachments.is_empty() {
+                let mut attach = txn.prepare_cached(files::INSERT).map_err(from_sqlite)?;
+                for attachment in &new.attachments {
+                    let values = attachment.values(id, now).map(sqlite_value);
+                    attach
+                        .execute(rusqlite::params_from_iter(values))
+                        .map_err(from_sqlite)?;
+                }
+            }
             if !new.mentioned.is_empty() {
                 let mut mention = txn
                     .prepare_cached(
@@ -385,4 +417,15 @@ pub fn insert_messages_sqlite(
     }
     txn.commit().map_err(from_sqlite)?;
     Ok(stored(batch, &ids, &seqs, now))
+}
+
+/// A sea-orm value as rusqlite binds it (the kinds an attachment row holds).
+fn sqlite_value(value: Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    match value {
+        Value::BigInt(Some(v)) => Sql::Integer(v),
+        Value::Int(Some(v)) => Sql::Integer(i64::from(v)),
+        Value::String(Some(v)) => Sql::Text(v),
+        _ => Sql::Null,
+    }
 }

@@ -142,6 +142,7 @@ fn message_article(m: &MessageView, oob: bool) -> Markup {
                 }
             }
             @if !m.is_deleted() {
+                (crate::files::views::list(&m.attachments))
                 (reactions::list(m))
                 (menu(m.id))
             }
@@ -459,7 +460,10 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                 form #message-actions method="post" hidden {
                     input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
                 }
-                form #composer.composer method="post" action=(action) hx-post=(action) hx-swap="none" {
+                // Multipart, so that files go with the text without script; the token comes
+                // first, before any file (see `files::upload`).
+                form #composer.composer method="post" action=(action) enctype="multipart/form-data" hx-post=(action) hx-swap="none" {
+                    input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
                     div #composer-reply.composer-reply {
                         @if let Some(reply) = p.reply {
                             span { "Replying to " strong dir="auto" { (reply.author) } } " "
@@ -471,9 +475,20 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                     label.visually-hidden for="composer-body" { "Message" }
                     // Characters are counted as the server counts them by the page's script;
                     // this bound only keeps a page without it from sending a book.
-                    textarea #composer-body name="body" rows="1" maxlength="16000" placeholder=(placeholder) dir="auto" required { (p.draft) }
-                    input type="hidden" name="csrf_token" value=(p.viewer.csrf_token);
+                    // Not `required`: a message of files alone has no text (the server says
+                    // when a message is empty).
+                    textarea #composer-body name="body" rows="1" maxlength="16000" placeholder=(placeholder) dir="auto" { (p.draft) }
+                    // Without script, the file input itself; with it, the label is its button.
+                    input #composer-files.composer-files type="file" name="file" multiple;
+                    label.attach-button for="composer-files" title="Attach files" {
+                        // A paperclip, drawn: an emoji needs a font that has it.
+                        svg.attach-icon viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" {
+                            path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" {}
+                        }
+                        span.visually-hidden { "Attach files" }
+                    }
                     button.primary type="submit" { "Send" }
+                    div #composer-uploads.composer-uploads aria-live="polite" {}
                     (composer_error(p.composer_error.as_deref(), false))
                 }
         },
@@ -499,6 +514,7 @@ mod tests {
             deleted_at: None,
             reply: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

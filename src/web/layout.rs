@@ -243,14 +243,17 @@ fn shortcuts_dialog() -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 12] = [
+const BEHAVIOURS: [&str; 14] = [
     "js/hearth.js",
     "js/connection.js",
     "js/times.js",
     "js/history.js",
     // Before the composer: while its suggestions are open, Enter picks a name.
     "js/mentions.js",
+    // Before the composer: a message with files is posted there, not by htmx.
+    "js/uploads.js",
     "js/composer.js",
+    "js/lightbox.js",
     "js/actions.js",
     "js/sidebar.js",
     "js/notifications.js",

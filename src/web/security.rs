@@ -42,8 +42,12 @@ fn with_headers(mut resp: Response, nonce: &str) -> Response {
          connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     );
     let headers = resp.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        headers.insert("Content-Security-Policy", value);
+    // A response that set its own policy keeps it: a served file's is stricter still
+    // (`sandbox`, see `files::routes`).
+    if !headers.contains_key("Content-Security-Policy") {
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            headers.insert("Content-Security-Policy", value);
+        }
     }
     headers.insert(
         "X-Content-Type-Options",

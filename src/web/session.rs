@@ -335,6 +335,76 @@ async fn check_csrf(
     }
 }
 
+/// The paths whose POSTs may stream a `multipart/form-data` body of files: the
+/// composer's action only. Such a body is too big to read here, so its token is
+/// checked by the one reader of it, [`crate::files::upload`], through [`CsrfToCheck`],
+/// before anything of it is stored. Every other POST, multipart or not, is checked
+/// above.
+fn is_streamed_upload(req: &Request) -> bool {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let composer = req
+        .uri()
+        .path()
+        .strip_prefix("/conversations/")
+        .and_then(|rest| rest.strip_suffix("/messages"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    multipart && composer
+}
+
+/// The CSRF check a streamed upload still owes: done already when the request carried
+/// the token in `X-CSRF-Token`, else the token its `csrf_token` field must match.
+#[derive(Clone, Debug)]
+pub enum CsrfToCheck {
+    Checked,
+    Pending(Option<String>),
+}
+
+impl CsrfToCheck {
+    /// Whether `presented`, a form's `csrf_token`, is this session's.
+    pub fn admits(&self, presented: &str) -> bool {
+        match self {
+            CsrfToCheck::Checked => true,
+            CsrfToCheck::Pending(Some(expected)) => same_token(expected, presented),
+            CsrfToCheck::Pending(None) => false,
+        }
+    }
+}
+
+/// Checks the header of a streamed upload now, or leaves the form's field to its
+/// reader; the body is not touched.
+async fn defer_csrf(
+    req: &mut Request,
+    session: &Session,
+    anonymous: &AnonymousToken,
+) -> Result<(), AppError> {
+    let expected = match session.get::<String>(KEY_CSRF).await? {
+        Some(token) => Some(token),
+        None => anonymous.presented.clone(),
+    };
+    let header = req
+        .headers()
+        .get("X-CSRF-Token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let check = match (header, expected) {
+        (None, expected) => CsrfToCheck::Pending(expected),
+        (Some(presented), Some(expected)) if same_token(&expected, &presented) => {
+            CsrfToCheck::Checked
+        }
+        (Some(_), _) => return Err(AppError::CsrfRejected),
+    };
+    req.extensions_mut().insert(check);
+    Ok(())
+}
+
 fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> String {
     let mut cookie = Cookie::new_with_str(COOKIE_NAME, value);
     cookie.set_http_only(true);
@@ -385,7 +455,12 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     req.extensions_mut().insert(anonymous.clone());
 
     if req.method() == Method::POST {
-        if let Err(e) = check_csrf(&mut req, &session, &anonymous, sessions.body_timeout).await {
+        let checked = if is_streamed_upload(&req) {
+            defer_csrf(&mut req, &session, &anonymous).await
+        } else {
+            check_csrf(&mut req, &session, &anonymous, sessions.body_timeout).await
+        };
+        if let Err(e) = checked {
             let htmx = is_htmx(&req);
             return Ok(super::errors::present(e.into_response(), htmx, Some(session)).await);
         }

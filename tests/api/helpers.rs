@@ -28,6 +28,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+    _files_dir: Option<tempfile::TempDir>,
     pg: Option<TestDatabase>,
 }
 
@@ -101,11 +102,19 @@ impl AppBuilder {
             config.limits.hashes_in_flight_per_address = 10_000;
             config.limits.hashes_in_flight = 10_000;
         }
+        // Files go beside a SQLite database; on PostgreSQL, to a folder of the test's own.
+        let mut files_dir = None;
+        if pg.is_some() {
+            let temp = tempfile::tempdir().expect("temp dir");
+            config.files.url = Some(temp.path().join("files").display().to_string());
+            files_dir = Some(temp);
+        }
         for adjust in self.adjust {
             adjust(&mut config);
         }
         let mut app = TestApp::serve(config).await;
         app._dir = dir;
+        app._files_dir = files_dir;
         app.pg = pg;
         app
     }
@@ -148,6 +157,7 @@ impl TestApp {
             stop: Some(stop),
             task: Some(task),
             _dir: None,
+            _files_dir: None,
             pg: None,
         }
     }
@@ -770,5 +780,107 @@ impl Visitor {
                 "POST {path} with {how} was not refused"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Files.
+
+/// A file as a form sends it: its name, the type the client claims, its bytes.
+pub struct Upload {
+    pub name: String,
+    pub claimed_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Upload {
+    pub fn new(name: &str, claimed_type: &str, bytes: Vec<u8>) -> Upload {
+        Upload {
+            name: name.to_owned(),
+            claimed_type: claimed_type.to_owned(),
+            bytes,
+        }
+    }
+}
+
+impl TestApp {
+    /// The folder the server keeps files in (disk storage).
+    pub fn files_dir(&self) -> std::path::PathBuf {
+        self.state
+            .config
+            .files
+            .storage_url(&self.database_url)
+            .into()
+    }
+
+    /// Every blob and thumbnail in the files folder, as `files/…` / `thumbnails/…`.
+    pub fn stored_files(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for kind in ["files", "thumbnails"] {
+            if let Ok(entries) = std::fs::read_dir(self.files_dir().join(kind)) {
+                for entry in entries.flatten() {
+                    found.push(format!("{kind}/{}", entry.file_name().to_string_lossy()));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+impl Visitor {
+    /// Posts `body` and `files` to a conversation's composer as a multipart form, the
+    /// CSRF token first as the page's form sends it; as htmx when `htmx`.
+    pub async fn post_files(
+        &self,
+        conversation: i64,
+        body: &str,
+        files: Vec<Upload>,
+        htmx: bool,
+    ) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .text("body", body.to_owned());
+        for file in files {
+            let part = reqwest::multipart::Part::bytes(file.bytes)
+                .file_name(file.name)
+                .mime_str(&file.claimed_type)
+                .expect("a mime type");
+            form = form.part("file", part);
+        }
+        let mut request = self
+            .http
+            .post(self.url(&format!("/conversations/{conversation}/messages")))
+            .multipart(form);
+        if htmx {
+            request = request.header("HX-Request", "true");
+        }
+        request.send().await.expect("POST with files")
+    }
+
+    /// GETs `path` with a `Range` header, as a video player seeking does.
+    pub async fn get_range(&self, path: &str, range: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("Range", range)
+            .send()
+            .await
+            .expect("GET with a range")
+    }
+
+    /// Sends a prepared multipart form to a conversation's composer as it is.
+    pub async fn post_multipart(
+        &self,
+        conversation: i64,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/conversations/{conversation}/messages")))
+            .header("HX-Request", "true")
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST multipart")
     }
 }

@@ -6,6 +6,7 @@ mod accounts;
 mod actions;
 mod adversarial;
 mod direct;
+mod files;
 mod first_minutes;
 mod hardening;
 mod limits;

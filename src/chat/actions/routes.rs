@@ -93,7 +93,11 @@ async fn change(
     chat.limits
         .message(viewer.id)
         .map_err(AppError::TooManyRequests)?;
-    let (message, replies) = store::apply(
+    let store::Applied {
+        message,
+        replies,
+        freed,
+    } = store::apply(
         &chat.db,
         &chat.gate,
         chat.hub.bus(),
@@ -103,6 +107,9 @@ async fn change(
         authors_only,
     )
     .await?;
+    if !freed.is_empty() {
+        chat.files.release(&chat.db, freed).await;
+    }
     chat.histories
         .committed(message.conversation_id, message.updated_seq);
     let mut html = chat_views::replaced(&message).into_string();

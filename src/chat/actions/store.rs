@@ -86,7 +86,7 @@ pub fn check(target: &Target, user_id: i64, authors_only: bool) -> Result<(), Ap
 /// Stores `change` to message `id` by `user_id` (only if they wrote it, when
 /// `authors_only`) as the conversation's next event;
 /// answers the message as it now is, and the replies whose quote of it changed with it
-/// (an edit or a deletion changes what they quote).
+/// (an edit or a deletion changes what they quote), as [`Applied`].
 pub async fn apply(
     db: &DatabaseConnection,
     gate: &WriteGate,
@@ -95,7 +95,7 @@ pub async fn apply(
     user_id: i64,
     change: &Change,
     authors_only: bool,
-) -> Result<(MessageView, Vec<MessageView>), AppError> {
+) -> Result<Applied, AppError> {
     let _turn = gate.enter_after_messages().await;
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
@@ -116,6 +116,8 @@ pub async fn apply(
     check(&target, user_id, authors_only)?;
 
     let now = now_ms();
+    // The blobs of a deleted message's files, to release once it has committed.
+    let mut freed = Vec::new();
     match change {
         Change::Edit {
             body,
@@ -149,6 +151,7 @@ pub async fn apply(
             .await?;
         }
         Change::Delete => {
+            freed = crate::files::queries::detach(&txn, id).await?;
             for table in ["reactions", "mentions"] {
                 txn.execute_raw(statement(
                     &format!("DELETE FROM {table} WHERE message_id = ?"),
@@ -211,5 +214,17 @@ pub async fn apply(
     )
     .await?;
     txn.commit().await?;
-    Ok((message, replies))
+    Ok(Applied {
+        message,
+        replies,
+        freed,
+    })
+}
+
+/// A change as stored: the message as it now is, the replies whose quote changed with
+/// it, and the blobs of files a deletion took off it.
+pub struct Applied {
+    pub message: MessageView,
+    pub replies: Vec<MessageView>,
+    pub freed: Vec<String>,
 }

@@ -112,6 +112,7 @@ pub async fn recent(
     }
     let mut messages: Vec<&mut MessageView> = found.iter_mut().map(|f| &mut f.message).collect();
     reactions::load_each(db, &mut messages).await?;
+    crate::files::queries::load_each(db, &mut messages).await?;
     Ok(found)
 }
 
