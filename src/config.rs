@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::policy::SignupPolicy, files::FileSettings, limits::LimitSettings,
-    live::LiveSettings, push::PushSettings,
-    web::serve::HttpSettings,
+    accounts::policy::SignupPolicy, files::FileSettings, limits::LimitSettings, live::LiveSettings,
+    push::PushSettings, web::serve::HttpSettings,
 };
 
 #[derive(Clone, Debug)]
