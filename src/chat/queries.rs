@@ -109,6 +109,18 @@ impl MessageView {
     }
 }
 
+/// The ids of `messages` that still have something to load beside them (a deleted one
+/// has neither reactions nor files), and the `?, ?, …` of an `IN` list of them.
+pub fn shown_ids(messages: &[&mut MessageView]) -> (Vec<i64>, String) {
+    let ids: Vec<i64> = messages
+        .iter()
+        .filter(|m| !m.is_deleted())
+        .map(|m| m.id)
+        .collect();
+    let marks = vec!["?"; ids.len()].join(", ");
+    (ids, marks)
+}
+
 /// Which messages of a conversation a page shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {

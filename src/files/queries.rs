@@ -96,15 +96,10 @@ pub async fn load_each(
     db: &impl ConnectionTrait,
     messages: &mut [&mut MessageView],
 ) -> Result<(), DbErr> {
-    let ids: Vec<i64> = messages
-        .iter()
-        .filter(|m| !m.is_deleted())
-        .map(|m| m.id)
-        .collect();
+    let (ids, marks) = crate::chat::queries::shown_ids(messages);
     if ids.is_empty() {
         return Ok(());
     }
-    let marks = vec!["?"; ids.len()].join(", ");
     let rows = db
         .query_all_raw(db::statement_for(
             db.get_database_backend(),

@@ -15,28 +15,14 @@ use poem::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
 use serde::Deserialize;
 
-use super::{Directory, RoomName, routes::room_by_slug};
+use super::{Directory, RoomName, routes::readable};
 use crate::{
-    chat::{self, Chat, Conversation, access, invisible},
+    chat::{self, Chat, Conversation, invisible},
     db::{self, now_ms},
     entities::conversation,
     error::AppError,
     web::Viewer,
 };
-
-/// The room, if the viewer may read it (404 otherwise, as for its page).
-async fn readable(
-    chat: &Chat,
-    rooms: &Directory,
-    viewer: &Viewer,
-    slug: &str,
-) -> Result<Arc<Conversation>, AppError> {
-    let room = room_by_slug(chat, rooms, slug).await?;
-    if !access::may_read(&chat.db, &room, viewer.id).await? {
-        return Err(AppError::NotFound);
-    }
-    Ok(room)
-}
 
 /// The room, if the viewer made it or is an administrator.
 async fn managed(

@@ -16,7 +16,7 @@ use poem::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::{Directory, routes::room_by_slug};
+use super::{Directory, routes::readable};
 use crate::{
     accounts::Username,
     chat::{self, Chat, access},
@@ -52,10 +52,7 @@ pub async fn add(
     Path(slug): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
-    if !access::may_read(&chat.db, &room, viewer.id).await? {
-        return Err(AppError::NotFound);
-    }
+    let room = readable(chat, rooms, &viewer, &slug).await?;
     if !access::is_private_room(&room) {
         return Err(AppError::Refused(
             "Everyone can open a public room: send them its link.",
@@ -87,10 +84,7 @@ pub async fn remove(
     Path(slug): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
-    if !access::may_read(&chat.db, &room, viewer.id).await? {
-        return Err(AppError::NotFound);
-    }
+    let room = readable(chat, rooms, &viewer, &slug).await?;
     let may_remove =
         room.created_by == Some(viewer.id) || crate::admin::is_admin(&chat.db, viewer.id).await?;
     if !may_remove {
@@ -127,10 +121,7 @@ pub async fn policy(
     Path(slug): Path<String>,
     Form(form): Form<PolicyForm>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
-    if !access::may_read(&chat.db, &room, viewer.id).await? {
-        return Err(AppError::NotFound);
-    }
+    let room = readable(chat, rooms, &viewer, &slug).await?;
     if room.created_by != Some(viewer.id) && !crate::admin::is_admin(&chat.db, viewer.id).await? {
         return Err(AppError::Forbidden(
             "Only the room's creator or an administrator decides who adds people.",

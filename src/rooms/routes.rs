@@ -207,6 +207,20 @@ pub(super) async fn room_by_slug(
     rooms.find(&chat.db, slug).await?.ok_or(AppError::NotFound)
 }
 
+/// The room at `slug` if `viewer` may read it; 404 otherwise, as for a room that is not.
+pub(super) async fn readable(
+    chat: &Chat,
+    rooms: &Directory,
+    viewer: &Viewer,
+    slug: &str,
+) -> Result<Arc<conversation::Model>, AppError> {
+    let room = room_by_slug(chat, rooms, slug).await?;
+    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(room)
+}
+
 /// An old slug of a renamed room: 301 to its page now (for anyone who may read it).
 async fn moved(
     chat: &Chat,
@@ -236,10 +250,7 @@ pub async fn leave(
     Data(rooms): Data<&Arc<Directory>>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let room = room_by_slug(chat, rooms, &slug).await?;
-    if !chat::access::may_read(&chat.db, &room, viewer.id).await? {
-        return Err(AppError::NotFound);
-    }
+    let room = readable(chat, rooms, &viewer, &slug).await?;
     if chat::queries::leave(&chat.db, room.id, viewer.id).await? {
         chat.membership_changed(room.id);
         if chat::access::is_private_room(&room) {
