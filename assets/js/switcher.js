@@ -42,8 +42,11 @@
         signal: pending.signal, credentials: "same-origin", headers: { "HX-Request": "true" },
       });
       if (!resp.ok) return;
+      // A list that comes in after the person moved keeps their choice where it can.
+      const href = (o) => o && o.querySelector("a[href]") && o.querySelector("a[href]").getAttribute("href");
+      const chosen = href(selected());
       results.innerHTML = await resp.text();
-      select(selected());
+      select(options().find((o) => chosen && href(o) === chosen) || selected());
     } catch (_) {
       // Typed over, or offline: the list stays as it was.
     }
