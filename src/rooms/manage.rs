@@ -15,7 +15,10 @@ use poem::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
 use serde::Deserialize;
 
-use super::{Directory, RoomName, routes::readable};
+use super::{
+    Directory, RoomName,
+    routes::{may_manage, readable},
+};
 use crate::{
     chat::{self, Chat, Conversation, invisible},
     db::{self, now_ms},
@@ -32,7 +35,7 @@ async fn managed(
     slug: &str,
 ) -> Result<Arc<Conversation>, AppError> {
     let room = readable(chat, rooms, viewer, slug).await?;
-    if room.created_by != Some(viewer.id) && !crate::admin::is_admin(&chat.db, viewer.id).await? {
+    if !may_manage(chat, &room, viewer).await? {
         return Err(AppError::Forbidden(
             "Only the room's creator or an administrator can rename or archive it.",
         ));

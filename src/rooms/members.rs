@@ -16,7 +16,10 @@ use poem::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
-use super::{Directory, routes::readable};
+use super::{
+    Directory,
+    routes::{may_manage, readable},
+};
 use crate::{
     accounts::Username,
     chat::{self, Chat, access},
@@ -31,17 +34,18 @@ pub struct MemberForm {
     username: String,
 }
 
-/// The account called `name`, if there is one (and is active, when `active`: nobody
-/// adds a deactivated person, but anyone may be taken out).
-async fn account(chat: &Chat, name: &str, active: bool) -> Result<Option<user::Model>, AppError> {
+/// The account called `name` (and active, when `active`: nobody
+/// adds a deactivated person, but anyone may be taken out); a clear refusal otherwise.
+async fn account(chat: &Chat, name: &str, active: bool) -> Result<user::Model, AppError> {
+    let nobody = || AppError::Refused("There is nobody with that name on hearth.");
     let Ok(name) = Username::parse(name) else {
-        return Ok(None);
+        return Err(nobody());
     };
     let mut query = user::Entity::find().filter(user::Column::UsernameKey.eq(name.key()));
     if active {
         query = query.filter(user::Column::DeactivatedAt.is_null());
     }
-    Ok(query.one(&chat.db).await?)
+    query.one(&chat.db).await?.ok_or_else(nobody)
 }
 
 #[handler]
@@ -63,11 +67,7 @@ pub async fn add(
             "In this room, only administrators add people.",
         ));
     }
-    let Some(person) = account(chat, &form.username, true).await? else {
-        return Err(AppError::Refused(
-            "There is nobody with that name on hearth.",
-        ));
-    };
+    let person = account(chat, &form.username, true).await?;
     if chat::queries::join(&chat.db, room.id, person.id).await? {
         chat.membership_changed(room.id);
         chat.added(&room, person.id);
@@ -85,18 +85,12 @@ pub async fn remove(
     Form(form): Form<MemberForm>,
 ) -> Result<Response, AppError> {
     let room = readable(chat, rooms, &viewer, &slug).await?;
-    let may_remove =
-        room.created_by == Some(viewer.id) || crate::admin::is_admin(&chat.db, viewer.id).await?;
-    if !may_remove {
+    if !may_manage(chat, &room, &viewer).await? {
         return Err(AppError::Forbidden(
             "Only the room's creator or an administrator can take someone out of it.",
         ));
     }
-    let Some(person) = account(chat, &form.username, false).await? else {
-        return Err(AppError::Refused(
-            "There is nobody with that name on hearth.",
-        ));
-    };
+    let person = account(chat, &form.username, false).await?;
     if chat::queries::leave(&chat.db, room.id, person.id).await? {
         chat.membership_changed(room.id);
         if access::is_private_room(&room) {
@@ -122,7 +116,7 @@ pub async fn policy(
     Form(form): Form<PolicyForm>,
 ) -> Result<Response, AppError> {
     let room = readable(chat, rooms, &viewer, &slug).await?;
-    if room.created_by != Some(viewer.id) && !crate::admin::is_admin(&chat.db, viewer.id).await? {
+    if !may_manage(chat, &room, &viewer).await? {
         return Err(AppError::Forbidden(
             "Only the room's creator or an administrator decides who adds people.",
         ));

@@ -221,6 +221,16 @@ pub(super) async fn readable(
     Ok(room)
 }
 
+/// Whether `viewer` made `room` or is an administrator: who may rename, archive and
+/// take people out of it.
+pub(super) async fn may_manage(
+    chat: &Chat,
+    room: &conversation::Model,
+    viewer: &Viewer,
+) -> Result<bool, AppError> {
+    Ok(room.created_by == Some(viewer.id) || crate::admin::is_admin(&chat.db, viewer.id).await?)
+}
+
 /// An old slug of a renamed room: 301 to its page now (for anyone who may read it).
 async fn moved(
     chat: &Chat,
