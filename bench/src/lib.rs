@@ -6,7 +6,7 @@
 //!
 //! ## Layout
 //! - [`seed`] prepares the people of a run: the admin path that writes users, rooms and
-//!   signed-in sessions straight into hearth's database (through hearth's own library,
+//!   their sessions (logged in) straight into hearth's database (through hearth's own library,
 //!   so the formats cannot drift), or the slow real path of signing up over HTTP.
 //! - [`servers`] starts hearth and limit-server (or points at running ones) and stops
 //!   them.

@@ -519,7 +519,7 @@ async fn search_while_posting(
         .collect();
     // One search of each kind first: the first touch of an index reads it from disk.
     for (_, q) in &queries {
-        let _ = search_once(&http, server, &searcher, q).await;
+        let _ = search_at(&http, &server.http_url(""), &searcher, q).await;
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -608,10 +608,6 @@ async fn search_while_posting(
         posts.load(Ordering::Relaxed),
         posts_failed.load(Ordering::Relaxed),
     ))
-}
-
-async fn search_once(http: &reqwest::Client, server: &RunningServer, seat: &Seat, q: &str) -> bool {
-    search_at(http, &server.http_url(""), seat, q).await
 }
 
 /// One search, its whole page read; whether it answered 200 with results.

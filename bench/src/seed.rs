@@ -4,7 +4,7 @@
 //! - [`seed_database`], the documented admin path: it opens hearth's database with
 //!   hearth's own [`hearth::db::connect`], inserts the users sharing one password hash
 //!   made by [`hearth::accounts::password::hash`] (one argon2 hash instead of one per
-//!   user), inserts the rooms, and writes one signed-in session per user through
+//!   user), inserts the rooms, and writes one session per user, logged in, through
 //!   hearth's [`DbSessionStore`] with tower-sessions' own [`Record`] and [`Id`], so a
 //!   session written here is read exactly as one written at log-in. The cookie is the
 //!   session id as tower-sessions displays it. The server may be running meanwhile
@@ -235,7 +235,7 @@ async fn insert_rooms(
         .collect()
 }
 
-/// Writes a signed-in session for the user, as log-in would leave it: `user`, `csrf`,
+/// Writes the user's session as log-in would leave it: `user`, `csrf`,
 /// and `day` (today, so the server has no reason to save the session again).
 async fn write_session(store: &DbSessionStore, user_id: i64, name: String) -> anyhow::Result<Seat> {
     let now = time::OffsetDateTime::now_utc();
