@@ -1,7 +1,7 @@
 //! Search: finding any message a person may read by the words in it.
 //!
 //! - [`query`] reads what was typed (words, quoted phrases, `from:`, `in:`, `before:`,
-//!   `after:`, `has:link`) into a [`query::SearchQuery`], refusing what cannot be
+//!   `after:`, `has:link`, `has:file`) into a [`query::SearchQuery`], refusing what cannot be
 //!   searched with a reason; [`words`] is what a word is, for the query and the snippet.
 //! - [`queries`] finds the messages, on SQLite's FTS5 index or PostgreSQL's
 //!   `tsvector`; the index itself follows every write by the database's own means

@@ -35,6 +35,9 @@ pub struct Resolved {
     pub author_id: Option<i64>,
     /// `in:@name`: the key of the viewer's private chat with that person.
     pub direct_key: Option<String>,
+    /// `in:`: the conversation it names, when there is one (the index is asked for
+    /// its tag; the conditions on the conversation stay what decides).
+    pub conversation_id: Option<i64>,
 }
 
 /// How hits are ordered, and where a page of them starts.
@@ -55,6 +58,27 @@ pub async fn person_id(db: &DatabaseConnection, name: &str) -> Result<Option<i64
     Ok(found.first().map(|(id, _)| *id))
 }
 
+/// The conversation `in:` names: a room by its slug, or the private chat of `direct_key`.
+pub async fn place_id(
+    db: &DatabaseConnection,
+    room_slug: Option<&str>,
+    direct_key: Option<&str>,
+) -> Result<Option<i64>, DbErr> {
+    let (condition, value) = match (room_slug, direct_key) {
+        (Some(slug), _) => ("kind <> 'direct' AND slug = ?", slug),
+        (None, Some(key)) => ("kind = 'direct' AND direct_key = ?", key),
+        (None, None) => return Ok(None),
+    };
+    let row = db
+        .query_one_raw(db::statement(
+            db,
+            &format!("SELECT id FROM conversations WHERE {condition}"),
+            [Value::from(value)],
+        ))
+        .await?;
+    row.map(|row| row.try_get("", "id")).transpose()
+}
+
 /// The key of the private chat of `viewer_id` and `other_id`.
 pub fn direct_key(viewer_id: i64, other_id: i64) -> String {
     access::direct_key(viewer_id, other_id)
@@ -70,8 +94,15 @@ pub async fn search(
     limit: u64,
 ) -> Result<Vec<Hit>, DbErr> {
     let sqlite = db::is_sqlite(db);
+    let Some(bounds) = IdBounds::of(db, query).await? else {
+        return Ok(Vec::new());
+    };
     let (spaceless, indexed): (Vec<&Term>, Vec<&Term>) =
         query.terms.iter().partition(|t| t.is_spaceless());
+    let tags = Tags {
+        conversation_id: resolved.conversation_id,
+        author_id: resolved.author_id,
+    };
     let mut values: Vec<Value> = Vec::new();
     let mut sql = String::from(
         "SELECT m.id, m.conversation_id, u.username AS author, m.body, m.created_at, \
@@ -92,11 +123,20 @@ pub async fn search(
     if !indexed.is_empty() {
         if sqlite {
             sql.push_str("AND message_search MATCH ? ");
-            values.push(fts5_expression(&indexed).into());
+            values.push(format!("{}{}", fts5_expression(&indexed), tags.fts5()).into());
         } else {
-            sql.push_str(&format!("AND m.search @@ ({}) ", tsquery(indexed.len())));
+            sql.push_str(&format!(
+                "AND m.search @@ ({}{}) ",
+                tsquery(indexed.len()),
+                tags.tsquery()
+            ));
             values.extend(indexed.iter().map(|t| Value::from(t.typed.as_str())));
+            values.extend(tags.lexemes().map(Value::from));
         }
+    } else if let Some(conversation_id) = resolved.conversation_id {
+        // No word for the index: the conversation's own index walks it newest first.
+        sql.push_str("AND m.conversation_id = ? ");
+        values.push(conversation_id.into());
     }
     // Known limit: text in scripts without spaces is looked for by reading every
     // message the other conditions leave (a trigram index would find it faster, at
@@ -122,6 +162,14 @@ pub async fn search(
     {
         sql.push_str(&format!("AND {id} < ? "));
         values.push(before.into());
+    }
+    if let Some(upper) = bounds.upper {
+        sql.push_str(&format!("AND {id} <= ? "));
+        values.push(upper.into());
+    }
+    if let Some(lower) = bounds.lower {
+        sql.push_str(&format!("AND {id} >= ? "));
+        values.push(lower.into());
     }
     if let Some(author) = resolved.author_id {
         sql.push_str("AND m.author_id = ? ");
@@ -150,8 +198,13 @@ pub async fn search(
             "AND (m.body_html LIKE '%<a href=%' OR (m.body_html IS NULL AND m.body LIKE '%://%')) ",
         );
     }
+    if query.has_file {
+        sql.push_str("AND EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id) ");
+    }
+    // A tag narrows the index's answer to one conversation's or person's messages:
+    // few enough to order, where the latest messages of all may hold none of them.
     let newest_on_postgres =
-        !sqlite && !indexed.is_empty() && matches!(order, Order::Newest { .. });
+        !sqlite && !indexed.is_empty() && tags.is_empty() && matches!(order, Order::Newest { .. });
     let skip = match order {
         Order::Relevant { skip } if !indexed.is_empty() => {
             if sqlite {
@@ -170,13 +223,18 @@ pub async fn search(
             skip
         }
         Order::Newest { .. } if newest_on_postgres => 0,
+        // `+ 0` keeps PostgreSQL off the primary key, as in [`newest_on_postgres_first`].
+        Order::Newest { .. } if !sqlite && !indexed.is_empty() => {
+            sql.push_str("ORDER BY m.id + 0 DESC ");
+            0
+        }
         Order::Newest { .. } => {
             sql.push_str(&format!("ORDER BY {id} DESC "));
             0
         }
     };
     let rows = if newest_on_postgres {
-        newest_on_postgres_first(db, sql, values, order, limit).await?
+        newest_on_postgres_first(db, sql, values, order, bounds.upper, limit).await?
     } else {
         sql.push_str("LIMIT ? OFFSET ?");
         values.push((limit as i64).into());
@@ -264,18 +322,24 @@ const RECENT_WINDOW: i64 = 20_000;
 /// at once among the latest messages, where the index would gather every message that
 /// holds it before ordering them; a rare one is found through the index. The planner
 /// cannot tell the two apart (its statistics know the common words only).
+///
+/// `upper`: the highest id the query's dates leave, where the walk starts.
 async fn newest_on_postgres_first(
     db: &DatabaseConnection,
     sql: String,
     values: Vec<Value>,
     order: Order,
+    upper: Option<i64>,
     limit: u64,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
-    let from = match order {
-        Order::Newest {
-            before: Some(before),
-        } => before,
-        _ => {
+    let cursor = match order {
+        Order::Newest { before } => before,
+        Order::Relevant { .. } => None,
+    };
+    let from = match (cursor, upper.map(|id| id.saturating_add(1))) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(from), None) | (None, Some(from)) => from,
+        (None, None) => {
             let row = db
                 .query_one_raw(db::statement(
                     db,
@@ -313,6 +377,94 @@ async fn newest_on_postgres_first(
         all_values,
     ))
     .await
+}
+
+/// The range of ids the query's dates leave: a date is an id bound the indexes can
+/// seek to, where a condition on the time is checked match by match. The conditions on
+/// the time stay, so the bounds only ever narrow.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdBounds {
+    /// `before:`: the last message written before it.
+    upper: Option<i64>,
+    /// `after:`: the first message written from it.
+    lower: Option<i64>,
+}
+
+impl IdBounds {
+    /// The bounds of `query`, or `None` when its dates leave no message at all.
+    async fn of(db: &DatabaseConnection, query: &SearchQuery) -> Result<Option<Self>, DbErr> {
+        let mut bounds = Self::default();
+        if let Some(before) = query.before {
+            match first_id(db, "MAX(id)", "created_at < ?", before).await? {
+                Some(id) => bounds.upper = Some(id),
+                None => return Ok(None),
+            }
+        }
+        if let Some(after) = query.after {
+            match first_id(db, "MIN(id)", "created_at >= ?", after).await? {
+                Some(id) => bounds.lower = Some(id),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(bounds))
+    }
+}
+
+/// `SELECT {pick} FROM messages WHERE {condition}` with `time`, through
+/// `idx_messages_created_at`.
+async fn first_id(
+    db: &DatabaseConnection,
+    pick: &str,
+    condition: &str,
+    time: i64,
+) -> Result<Option<i64>, DbErr> {
+    let row = db
+        .query_one_raw(db::statement(
+            db,
+            &format!("SELECT {pick} AS id FROM messages WHERE {condition}"),
+            [Value::from(time)],
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get("", "id"),
+        None => Ok(None),
+    }
+}
+
+/// The filters the index holds as words of each message's entry (see the migration
+/// `m20261201_000013_search_filters`): its conversation and its author.
+#[derive(Clone, Copy, Debug)]
+struct Tags {
+    conversation_id: Option<i64>,
+    author_id: Option<i64>,
+}
+
+impl Tags {
+    fn is_empty(&self) -> bool {
+        self.conversation_id.is_none() && self.author_id.is_none()
+    }
+
+    /// The tags' words: `c{id}` and `u{id}`.
+    fn words(&self) -> impl Iterator<Item = String> {
+        let conversation = self.conversation_id.map(|id| format!("c{id}"));
+        let author = self.author_id.map(|id| format!("u{id}"));
+        conversation.into_iter().chain(author)
+    }
+
+    /// SQLite: the tags as phrases of the `tags` column, to follow the query's own.
+    fn fts5(&self) -> String {
+        self.words().map(|w| format!(" tags : \"{w}\"")).collect()
+    }
+
+    /// PostgreSQL: one more required lexeme per tag, each given as a value.
+    fn tsquery(&self) -> String {
+        self.words().map(|_| " && CAST(? AS tsquery)").collect()
+    }
+
+    /// PostgreSQL: the values for [`Self::tsquery`], quoted lexemes `'#c{id}'`.
+    fn lexemes(&self) -> impl Iterator<Item = String> {
+        self.words().map(|w| format!("'#{w}'"))
+    }
 }
 
 /// PostgreSQL: a query of `terms` phrases, all required, each given as a value.

@@ -1,7 +1,7 @@
 //! What a person types into the search box, read the way Slack reads it: words (all of
 //! them must be there), `"quoted phrases"`, and filters: `from:@alice`, `in:#general`,
 //! `in:@bob` (the private chat with bob), `before:2026-12-01`, `after:2026-12-01`,
-//! `has:link`.
+//! `has:link`, `has:file`.
 //!
 //! Nothing typed reaches a full-text engine's syntax: a [`Term`] holds only the words
 //! found in it (letters and digits), which the queries quote. So `NEAR(`, `*`, `body:x`
@@ -25,6 +25,7 @@ pub struct SearchQuery {
     /// `after:`: messages written from this time (ms), the midnight ending the date.
     pub after: Option<i64>,
     pub has_link: bool,
+    pub has_file: bool,
 }
 
 /// A word or a quoted phrase: what was typed, and the words in it (folded), which
@@ -78,7 +79,7 @@ pub enum QueryError {
     NoWords,
     #[error("Dates are written like 2026-12-01, as in before:2026-12-01.")]
     BadDate,
-    #[error("Only has:link is known.")]
+    #[error("Only has:link and has:file are known.")]
     UnknownHas,
 }
 
@@ -164,6 +165,7 @@ impl SearchQuery {
             "after" => self.after = Some(midnight(value, 1)?),
             "has" => match value.to_lowercase().as_str() {
                 "link" => self.has_link = true,
+                "file" => self.has_file = true,
                 _ => return Err(QueryError::UnknownHas),
             },
             _ => return Ok(false),
@@ -293,7 +295,8 @@ mod tests {
             SearchQuery::parse("x before:2026-02-30"),
             Err(QueryError::BadDate)
         );
-        assert_eq!(SearchQuery::parse("has:file"), Err(QueryError::UnknownHas));
+        assert_eq!(SearchQuery::parse("has:gif"), Err(QueryError::UnknownHas));
+        assert!(SearchQuery::parse("has:file").is_ok_and(|q| q.has_file));
         assert_eq!(SearchQuery::parse("\0\u{7}\n"), Err(QueryError::Empty));
         let q = SearchQuery::parse("from:@a\0b x").expect("a query");
         assert_eq!(q.from.as_deref(), Some("a"));

@@ -131,6 +131,12 @@ async fn resolve(
             None => return Ok(Err(format!("Nobody is called @{name}."))),
         }
     }
+    let room_slug = match &query.place {
+        Some(Place::Room(slug)) => Some(slug.as_str()),
+        _ => None,
+    };
+    resolved.conversation_id =
+        queries::place_id(&chat.db, room_slug, resolved.direct_key.as_deref()).await?;
     Ok(Ok(resolved))
 }
 

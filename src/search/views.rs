@@ -50,7 +50,8 @@ pub fn page(
                 p.muted.search-help {
                     "All the words must be there. Filters: " code { "\"a phrase\"" } ", "
                     code { "from:@name" } ", " code { "in:#room" } ", " code { "in:@name" } ", "
-                    code { "before:2026-12-01" } ", " code { "after:2026-12-01" } ", " code { "has:link" } "."
+                    code { "before:2026-12-01" } ", " code { "after:2026-12-01" } ", "
+                    code { "has:link" } ", " code { "has:file" } "."
                 }
                 @match answer {
                     Answer::Ask => {}

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use reqwest::StatusCode;
 
-use crate::helpers::{Page, TestApp, Visitor};
+use crate::helpers::{Page, TestApp, Upload, Visitor};
 
 /// alice's rooms #general and #random, bob in both, and the private chat of the two.
 struct Scene {
@@ -198,6 +198,36 @@ async fn filters_narrow_by_author_room_private_chat_date_and_link() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(hits(&page).is_empty());
     assert!(page.text.contains("Nobody is called @nobody"));
+    // Filters without a word walk their conversation or person, newest first.
+    assert_eq!(found(&s.bob, "in:#random").await, [linked, in_random]);
+    assert_eq!(found(&s.bob, "from:@bob").await, [linked, by_bob]);
+    assert!(found(&s.bob, "in:#nowhere release").await.is_empty());
+}
+
+#[tokio::test]
+async fn has_file_finds_the_messages_with_attachments() {
+    let s = scene().await;
+    let plain = s.alice.post_message(s.general, "quarterly report").await;
+    let resp = s
+        .alice
+        .post_files(
+            s.general,
+            "quarterly report attached",
+            vec![Upload::new("report.txt", "text/plain", b"figures".to_vec())],
+            false,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let attached = found(&s.bob, "attached").await;
+    assert_eq!(attached.len(), 1);
+    assert_eq!(found(&s.bob, "quarterly").await, [attached[0], plain]);
+    assert_eq!(found(&s.bob, "quarterly has:file").await, attached);
+    assert_eq!(found(&s.bob, "has:file in:#general").await, attached);
+    assert!(
+        found(&s.bob, "quarterly has:file in:#random")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -294,7 +324,7 @@ async fn malformed_queries_get_a_clear_answer_never_a_server_error() {
         "' OR 1=1 --",
         "\0",
         "before:notadate",
-        "has:file",
+        "has:gif",
         "in:",
         "from:@",
     ] {
