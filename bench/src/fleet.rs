@@ -88,6 +88,9 @@ pub struct Layout {
     pub rooms: usize,
     /// Server processes the sockets are spread over (1 but for the scale-out scenario).
     pub processes: usize,
+    /// People the sockets belong to, each holding the same number of consecutive
+    /// sockets (in different rooms, as tabs do); 0: one person per socket.
+    pub people: usize,
 }
 
 impl Layout {
@@ -106,6 +109,20 @@ impl Layout {
 
     pub fn largest_room(&self) -> usize {
         self.sockets.div_ceil(self.rooms)
+    }
+
+    /// People to sign in: one per socket unless the layout shares them.
+    pub fn people_needed(&self) -> usize {
+        if self.people == 0 {
+            self.sockets
+        } else {
+            self.people.min(self.sockets)
+        }
+    }
+
+    /// Whose socket `socket` is, as an index into the population's seats.
+    pub fn seat_of(&self, socket: usize) -> usize {
+        socket / self.sockets.div_ceil(self.people_needed().max(1))
     }
 
     /// Which server process socket `socket` connects (and posts) to.
@@ -167,8 +184,8 @@ impl Target {
             let seat = self
                 .population
                 .seats
-                .get(index)
-                .ok_or_else(|| anyhow!("no user {index} was prepared"))?;
+                .get(layout.seat_of(index))
+                .ok_or_else(|| anyhow!("no user for socket {index} was prepared"))?;
             request
                 .headers_mut()
                 .insert("Cookie", HeaderValue::from_str(&seat.cookie)?);
@@ -585,7 +602,8 @@ impl Fleet {
         Self::connect_with(target, layout, layout.sockets.max(1)).await
     }
 
-    async fn connect_with(
+    /// Opens the sockets of `layout`, `at_once` handshakes at a time.
+    pub async fn connect_with(
         target: Arc<Target>,
         layout: Layout,
         at_once: usize,
@@ -808,7 +826,10 @@ impl Fleet {
     fn post_over_http(&self, sender: usize, room: usize, post: Post) {
         let meter = self.meter.clone();
         let (Some(seat), Some(conversation), Ok(authority)) = (
-            self.target.population.seats.get(sender),
+            self.target
+                .population
+                .seats
+                .get(self.layout.seat_of(sender)),
             self.target.population.rooms.get(room),
             self.target.authority(&self.layout, sender),
         ) else {
@@ -1032,6 +1053,7 @@ mod tests {
             sockets: 10,
             rooms: 3,
             processes: 2,
+            people: 0,
         };
         assert_eq!(
             (0..10).map(|i| layout.room_of(i)).collect::<Vec<_>>(),
@@ -1052,6 +1074,24 @@ mod tests {
             (0..10).map(|i| layout.process_of(i)).collect::<Vec<_>>(),
             [0, 0, 0, 1, 1, 1, 0, 0, 0, 1]
         );
+        assert_eq!(layout.people_needed(), 10);
+        assert_eq!(layout.seat_of(7), 7);
+    }
+
+    #[test]
+    fn shared_layouts_give_each_person_consecutive_sockets_in_different_rooms() {
+        let layout = Layout {
+            sockets: 8,
+            rooms: 4,
+            processes: 1,
+            people: 4,
+        };
+        assert_eq!(layout.people_needed(), 4);
+        assert_eq!(
+            (0..8).map(|i| layout.seat_of(i)).collect::<Vec<_>>(),
+            [0, 0, 1, 1, 2, 2, 3, 3]
+        );
+        assert_ne!(layout.room_of(0), layout.room_of(1));
     }
 
     #[test]

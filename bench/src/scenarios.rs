@@ -22,6 +22,9 @@ use crate::{
     servers::{RunningServer, ScratchDatabase, ServerKind, ServerSource},
 };
 
+/// Handshakes in flight while scenario (p) opens its sockets.
+const PEOPLE_AT_ONCE: usize = 100;
+
 /// One of the scenarios (or a custom one).
 #[derive(Clone, Debug, Serialize)]
 pub struct Scenario {
@@ -31,6 +34,8 @@ pub struct Scenario {
     pub layout: Layout,
     /// Posts per second; `None` for idle sockets.
     pub rate: Option<f64>,
+    /// Handshakes in flight while the sockets open (`None`: the fleet's default).
+    pub connect_at_once: Option<usize>,
 }
 
 impl Scenario {
@@ -47,6 +52,9 @@ impl Scenario {
             // Idle sockets in 100 rooms: one room of 10,000 would measure the online
             // list's fan-out while they join, not what an idle socket costs.
             "c" => (10_000, 100, None),
+            // Idle sockets of people with two tabs each, opened in waves of 100, as
+            // people arrive in the morning: per-person state and handshake memory show.
+            "p" => (2000, 100, None),
             // A burst: every handshake at once, as after a restart or a network blip.
             "h" => (5000, 50, None),
             // Scale-out: 20 people per room, half on each of two processes; each user
@@ -57,12 +65,18 @@ impl Scenario {
                 rooms.unwrap_or(1),
                 Some(rate.ok_or_else(|| anyhow::anyhow!("the custom scenario needs --rate"))?),
             ),
-            other => anyhow::bail!("unknown scenario {other}: a, b, c, h, x or custom"),
+            other => anyhow::bail!("unknown scenario {other}: a, b, c, h, p, x or custom"),
         };
         let layout = Layout {
             sockets: sockets.unwrap_or(default_sockets),
             rooms: rooms.unwrap_or(default_rooms),
             processes: if name == "x" { 2 } else { 1 },
+            // Scenario (p): two sockets a person.
+            people: if name == "p" {
+                sockets.unwrap_or(default_sockets).div_ceil(2)
+            } else {
+                0
+            },
         };
         let rate = default_rate.map(|r| rate.unwrap_or(r));
         let title = match rate {
@@ -82,6 +96,10 @@ impl Scenario {
                 "({name}) {} handshakes at once in {} rooms",
                 layout.sockets, layout.rooms
             ),
+            None if name == "p" => format!(
+                "({name}) {} idle sockets of {} people in {} rooms, opened {PEOPLE_AT_ONCE} at a time",
+                layout.sockets, layout.people, layout.rooms
+            ),
             None => format!(
                 "({name}) {} idle sockets in {} rooms",
                 layout.sockets, layout.rooms
@@ -92,6 +110,7 @@ impl Scenario {
             title,
             layout,
             rate,
+            connect_at_once: (name == "p").then_some(PEOPLE_AT_ONCE),
         })
     }
 }
@@ -481,7 +500,10 @@ async fn measure(
         run.burst = Some(measure_burst(target, layout, process, rss_before, settings).await?);
         return Ok(());
     }
-    let mut fleet = Fleet::connect(target.clone(), layout).await?;
+    let mut fleet = match scenario.connect_at_once {
+        Some(at_once) => Fleet::connect_with(target.clone(), layout, at_once).await?,
+        None => Fleet::connect(target.clone(), layout).await?,
+    };
     run.connect_seconds = fleet.connect_seconds;
     eprintln!(
         "  {kind}: {} sockets open in {:.1} s",
@@ -618,14 +640,19 @@ async fn prepare_hearth(
 ) -> anyhow::Result<Population> {
     let tag = seed::run_tag();
     if signup {
-        return seed::sign_up_over_http(&server.http_url(""), layout.sockets, layout.rooms, &tag)
-            .await;
+        return seed::sign_up_over_http(
+            &server.http_url(""),
+            layout.people_needed(),
+            layout.rooms,
+            &tag,
+        )
+        .await;
     }
     let database_url = server
         .database_url
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("seeding needs hearth's database: pass --database-url with --hearth-url, or use --signup"))?;
-    seed::seed_database(database_url, layout.sockets, layout.rooms, &tag).await
+    seed::seed_database(database_url, layout.people_needed(), layout.rooms, &tag).await
 }
 
 /// Waits until the server's memory settles: four readings in a row, half a second

@@ -60,6 +60,7 @@ async fn measured_step(post_over: PostOver) {
         sockets: 6,
         rooms: 2,
         processes: 1,
+        people: 0,
     };
     let step = run(&[&server], layout, post_over).await;
     stop(server).await;
@@ -158,6 +159,7 @@ async fn deliveries_between_two_processes_are_told_from_those_within_one() {
         sockets: 8,
         rooms: 2,
         processes: 2,
+        people: 0,
     };
     let step = run(&[&one, &two], layout, PostOver::Socket).await;
     stop(one).await;

@@ -22,7 +22,8 @@ use hearth_bench::{
 )]
 struct Cli {
     /// Scenarios to run, in order: a (1 room × 1000 sockets, 100 msg/s), b (100 rooms ×
-    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), h (5,000 handshakes at once:
+    /// 50 sockets, 1000 msg/s), c (10,000 idle sockets), p (2,000 idle sockets of 1,000
+    /// people, opened 100 at a time), h (5,000 handshakes at once:
     /// peak and retained memory), x (scale-out: 100 rooms × 20 sockets over two hearth
     /// processes on PostgreSQL, 1000 msg/s; hearth only), http (the room page and
     /// posting over HTTP under 64 clients, with wrk; hearth only), search (a million
@@ -31,7 +32,7 @@ struct Cli {
     #[arg(
         long = "scenario",
         value_delimiter = ',',
-        default_value = "a,b,c,h,x,http,search"
+        default_value = "a,b,c,p,h,x,http,search"
     )]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
