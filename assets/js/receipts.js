@@ -2,7 +2,7 @@
  * server, and in a private chat the other person's reading shows as two ticks.
  *
  * Owns: `POST /conversations/{id}/read` (at most once a second, only while the page
- * is looked at), and the `is-read` ticks from `.peer-read` (src/chat/unread/views.rs).
+ * is looked at, or at once when Escape says so: `h.markRead`), and the `is-read` ticks from `.peer-read` (src/chat/unread/views.rs).
  */
 (() => {
   "use strict";
@@ -10,13 +10,15 @@
   const READ_EVERY_MS = 1000;
   const read = { sent: 0, at: 0, timer: 0 };
 
-  function reportRead() {
+  /** Reports what the page shows, once a second at most; `now` (a key the person
+   * pressed to say they have read it) skips the wait and the check of focus. */
+  function reportRead(now) {
     const shown = h.conversation();
-    if (!shown || document.hidden || !document.hasFocus()) return;
+    if (!shown || (now !== true && (document.hidden || !document.hasFocus()))) return;
     const upTo = h.maxMessageId();
     if (!upTo || upTo <= read.sent) return;
     const wait = read.at + READ_EVERY_MS - Date.now();
-    if (wait > 0) {
+    if (wait > 0 && now !== true) {
       if (!read.timer) read.timer = setTimeout(() => { read.timer = 0; reportRead(); }, wait);
       return;
     }
@@ -63,4 +65,5 @@
   });
 
   h.reportRead = reportRead;
+  h.markRead = () => reportRead(true);
 })();

@@ -2,7 +2,8 @@
  * search box and `?` opens the list of shortcuts (`#shortcuts-help`), from anywhere on
  * a page except while typing in a field; Alt+↑/↓ open the previous or next
  * conversation of the sidebar, Alt+Shift+↑/↓ the previous or next one with unread
- * messages, from anywhere. Ctrl+K is the switcher's (switcher.js); ↑ in an empty
+ * messages, from anywhere; Escape marks the conversation read (receipts.js), once the
+ * boxes that close on it are closed. Ctrl+K is the switcher's (switcher.js); ↑ in an empty
  * composer edits one's last message (actions.js).
  *
  * Owns: the document's keydown for these keys, nothing else.
@@ -41,6 +42,10 @@
   document.addEventListener("keydown", (e) => {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey) return;
     if (document.querySelector("dialog[open]")) return;
+    if (e.key === "Escape" && !e.altKey && !e.shiftKey) {
+      if (window.hearth && window.hearth.markRead) window.hearth.markRead();
+      return;
+    }
     if (e.altKey) {
       if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
       e.preventDefault();

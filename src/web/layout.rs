@@ -227,7 +227,10 @@ fn shortcuts_dialog() -> Markup {
         ),
         ("↑", "In an empty composer: edit your last message"),
         ("?", "Show these shortcuts"),
-        ("Esc", "Close a box like this one"),
+        (
+            "Esc",
+            "Close a box like this one; else mark the conversation read",
+        ),
     ];
     html! {
         dialog #shortcuts-help.shortcuts-help aria-labelledby="shortcuts-title" {

@@ -1,6 +1,6 @@
 //! Search and the quick switcher by keyboard alone: `/` reaches the header's search
 //! box from anywhere on a page, Ctrl+K finds a room as one types and opens it with
-//! Enter, and Alt+↑/↓ walk the sidebar's conversations.
+//! Enter, Alt+↑/↓ walk the sidebar's conversations, and Escape marks one read.
 use crate::{
     harness::{Driver, Options, create_room, enter, sign_up},
     helpers::TestApp,
@@ -11,6 +11,7 @@ const ARROW_UP: &str = "\u{e013}";
 const ALT: &str = "\u{e00a}";
 const BACKSPACE: &str = "\u{e003}";
 const CONTROL: &str = "\u{e009}";
+const ESCAPE: &str = "\u{e00c}";
 /// Lets go of the modifier keys held.
 const RELEASE: &str = "\u{e000}";
 
@@ -117,4 +118,64 @@ async fn slash_searches_ctrl_k_switches_rooms_and_alt_arrows_walk_them_by_keyboa
         .await;
     alice.until_at("/rooms/garden").await;
     alice.close().await;
+}
+
+/// Whether bob's unread count of conversation `arguments[0]`, as a fresh lobby tells it
+/// (0 without a badge), is `arguments[1]`; WebDriver waits for the promise.
+const UNREAD_IN_LOBBY_IS: &str = r#"
+const [id, expected] = arguments;
+return fetch("/", { credentials: "same-origin" })
+  .then((r) => r.text())
+  .then((html) => {
+    const badge = new DOMParser().parseFromString(html, "text/html").getElementById(`unread-${id}`);
+    return (badge ? parseInt(badge.dataset.count, 10) || 0 : 0) === expected;
+  });
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn escape_marks_the_conversation_read() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let alice = driver
+        .browser("alice", &app.url(""), Options::default())
+        .await;
+    let bob = driver
+        .browser("bob", &app.url(""), Options::default())
+        .await;
+    sign_up(&alice).await;
+    sign_up(&bob).await;
+    alice.goto("/dm/bob").await;
+    alice.until_connected().await;
+    bob.goto("/dm/alice").await;
+    bob.until_connected().await;
+    // A headless window always has focus, and a page that has it reports what it shows
+    // by itself: this one believes it has none, so only Escape reports.
+    bob.js("document.hasFocus = () => false; return true;", vec![])
+        .await;
+    let conversation = bob
+        .js("return window.hearth.conversation().id;", vec![])
+        .await;
+
+    alice.type_into("#composer-body", "are you there?").await;
+    alice.type_into("#composer-body", enter().as_str()).await;
+    bob.until_js(
+        "alice's message on bob's page",
+        "return document.querySelectorAll('#messages article.message').length === 1;",
+        vec![],
+    )
+    .await;
+    bob.until_js(
+        "one unread message for bob",
+        UNREAD_IN_LOBBY_IS,
+        vec![conversation.clone(), 1.into()],
+    )
+    .await;
+    bob.type_into("a.brand", ESCAPE).await;
+    bob.until_js(
+        "nothing unread once bob pressed Escape",
+        UNREAD_IN_LOBBY_IS,
+        vec![conversation, 0.into()],
+    )
+    .await;
 }
