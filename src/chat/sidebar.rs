@@ -188,9 +188,7 @@ pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
 /// The whole sidebar, with `current` marked; out of band for a socket when `oob`.
 pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
     let rooms = entries.iter().filter(|e| e.kind == ConversationKind::Room);
-    let direct = entries
-        .iter()
-        .filter(|e| e.kind.is_private_chat());
+    let direct = entries.iter().filter(|e| e.kind.is_private_chat());
     html! {
         nav #sidebar popover aria-label="Conversations" hx-swap-oob=[oob.then_some("true")] {
             h2 { "Rooms" }

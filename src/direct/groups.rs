@@ -72,7 +72,9 @@ async fn others_named(
             ));
         }
         if !seen.insert(key.clone()) {
-            return Ok(Err(format!("{name} is named twice: name each person once.")));
+            return Ok(Err(format!(
+                "{name} is named twice: name each person once."
+            )));
         }
         keys.push((name, key));
     }
@@ -196,7 +198,11 @@ async fn open_or_start(
     txn.commit().await?;
     let group = find().one(&chat.db).await?.ok_or(AppError::NotFound)?;
     if stored == 1 {
-        tracing::info!(conversation = group.id, people = ids.len(), "group chat started");
+        tracing::info!(
+            conversation = group.id,
+            people = ids.len(),
+            "group chat started"
+        );
         chat.membership_changed(group.id);
     }
     Ok(group)
