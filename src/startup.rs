@@ -282,7 +282,9 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/admin/rooms", post(admin::routes::room_creators))
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
+        .at("/dm", post(direct::groups::start))
         .at("/dm/:username", get(direct::routes::open_chat))
+        .at("/dm/g/:id", get(direct::groups::show))
         .at(
             "/conversations/:id/messages",
             post(chat::routes::post_message),

@@ -50,7 +50,7 @@
     levelOf: (conversationId, kind) => {
       const mark = document.getElementById("level-" + conversationId);
       if (mark && mark.dataset.level) return mark.dataset.level;
-      return kind === "direct" ? "everything" : "mentions";
+      return kind === "direct" || kind === "group" ? "everything" : "mentions";
     },
     /** Whether a message (its article) mentions the viewer, alone or in a group. */
     mentionsMe: (article) => {

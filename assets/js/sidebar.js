@@ -56,7 +56,8 @@
   /** Moves the conversation to the top of its list, adding it from `template` when it
    * is not there; answers "added", "moved" or "". */
   function moveToTop(conversationId, kind, template) {
-    const list = document.getElementById(kind === "direct" ? "sidebar-direct" : "sidebar-rooms");
+    const privateChat = kind === "direct" || kind === "group";
+    const list = document.getElementById(privateChat ? "sidebar-direct" : "sidebar-rooms");
     if (!list) return "";
     const item = list.querySelector(`li[data-conversation-id="${CSS.escape(conversationId)}"]`);
     if (!item) {

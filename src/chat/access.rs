@@ -1,5 +1,6 @@
 //! Who may see a conversation. A public room is open to everyone signed in; a private
-//! room only to its members; a private chat only to its two members. Anyone else is
+//! room and a group private chat only to their members; a private chat of two only to
+//! its two members. Anyone else is
 //! told the conversation does not exist (404), never that it is forbidden (403): a 403
 //! would confirm that two people talk, or that a private room by that name exists.
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -19,6 +20,17 @@ pub fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
+/// The key of the group private chat of `members` (the creator among them), the same
+/// whoever starts it and in whatever order: their ids, sorted, joined by `:`. It shares
+/// the unique column of two-person keys, which have two ids where a group has three
+/// or more, so the two never meet.
+pub fn group_key(members: &[i64]) -> String {
+    let mut ids = members.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(":")
+}
+
 /// Whether a conversation is a private room (its members only may read it).
 pub fn is_private_room(conversation: &Conversation) -> bool {
     ConversationKind::of(conversation) == ConversationKind::Room
@@ -33,6 +45,11 @@ pub async fn may_read(
     user_id: i64,
 ) -> Result<bool, AppError> {
     Ok(match ConversationKind::of(conversation) {
+        // A group's members are fixed at its creation, in the transaction that makes it.
+        ConversationKind::Group => membership::Entity::find_by_id((conversation.id, user_id))
+            .one(db)
+            .await?
+            .is_some(),
         ConversationKind::Room if is_private_room(conversation) => {
             membership::Entity::find_by_id((conversation.id, user_id))
                 .one(db)
@@ -73,7 +90,8 @@ pub async fn other_member(
         .ok_or(AppError::NotFound)
 }
 
-/// The conversation's URL for `viewer`: `/rooms/{slug}` or `/dm/{other person}`.
+/// The conversation's URL for `viewer`: `/rooms/{slug}`, `/dm/{other person}` or
+/// `/dm/g/{id}`.
 pub async fn url_for(
     db: &DatabaseConnection,
     conversation: &Conversation,
@@ -87,5 +105,6 @@ pub async fn url_for(
             let other = other_member(db, conversation, viewer.id).await?;
             Ok(format!("/dm/{}", other.username))
         }
+        ConversationKind::Group => Ok(crate::chat::group_path(conversation.id)),
     }
 }

@@ -50,7 +50,7 @@ impl Level {
     pub fn default_for(kind: ConversationKind) -> Self {
         match kind {
             ConversationKind::Room => Level::Mentions,
-            ConversationKind::Direct => Level::Everything,
+            ConversationKind::Direct | ConversationKind::Group => Level::Everything,
         }
     }
 

@@ -1,4 +1,4 @@
-//! What public rooms and private chats share: a [`Conversation`], its events (a new
+//! What public rooms and private chats (of two people or of a group) share: a [`Conversation`], its events (a new
 //! message now), posting to it, reading its history, catching up on it, and the views
 //! of a conversation page and of one message. [`Chat`] is what its handlers share.
 //!
@@ -52,7 +52,10 @@ pub type Conversation = conversation::Model;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConversationKind {
     Room,
+    /// The private chat of two people.
     Direct,
+    /// The private chat of three to eight people (see [`crate::direct::groups`]).
+    Group,
 }
 
 impl ConversationKind {
@@ -60,16 +63,33 @@ impl ConversationKind {
         match self {
             ConversationKind::Room => "room",
             ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+
+    /// The kind stored as `kind` (anything unknown is a room).
+    pub fn named(kind: &str) -> Self {
+        match kind {
+            "direct" => ConversationKind::Direct,
+            "group" => ConversationKind::Group,
+            _ => ConversationKind::Room,
         }
     }
 
     pub fn of(conversation: &Conversation) -> Self {
-        if conversation.kind == "direct" {
-            ConversationKind::Direct
-        } else {
-            ConversationKind::Room
-        }
+        Self::named(&conversation.kind)
     }
+
+    /// Whether this is a private chat, of two people or of a group: listed under
+    /// "Private chats", and every message notifies by default.
+    pub fn is_private_chat(self) -> bool {
+        matches!(self, ConversationKind::Direct | ConversationKind::Group)
+    }
+}
+
+/// The path of the group private chat `id`: `/dm/g/{id}`.
+pub fn group_path(id: i64) -> String {
+    format!("/dm/g/{id}")
 }
 
 /// The path of the room whose slug is `slug`: `/rooms/{slug}`, the slug's letters of

@@ -142,6 +142,13 @@ pub async fn render(
             peer = Some((other.id, online));
             (other.username.clone(), format!("/dm/{}", other.username))
         }
+        ConversationKind::Group => {
+            let names = queries::member_names(&chat.db, conversation.id).await?;
+            (
+                crate::direct::groups::title(&names, &viewer.username),
+                crate::chat::group_path(conversation.id),
+            )
+        }
     };
     let private_members = if access::is_private_room(conversation) {
         Some(queries::member_names(&chat.db, conversation.id).await?)

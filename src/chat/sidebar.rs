@@ -2,6 +2,8 @@
 //! most recent activity first, each with its unread count, its count of unread
 //! mentions and its notification level. Unread means: written by someone else after
 //! the last message you read there.
+use std::collections::HashMap;
+
 use maud::{Markup, html};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
@@ -13,7 +15,7 @@ use crate::{db, web::layout::Sidebar};
 pub struct Entry {
     pub conversation_id: i64,
     pub kind: ConversationKind,
-    /// `#general`, or the other person's name.
+    /// `#general`, the other person's name, or a group's other members' names.
     pub label: String,
     pub url: String,
     pub unread: i64,
@@ -37,8 +39,9 @@ impl Entry {
 }
 
 /// The sidebar of `user_id`: rooms and private chats, most recently active first; a
-/// private chat someone else opened shows once it has a message. One query: it runs on
-/// every page.
+/// private chat someone else opened shows once it has a message. One query, and one
+/// more for the names in the person's group chats when they have any: it runs on every
+/// page.
 pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>, DbErr> {
     let rows = db
         .query_all_raw(db::statement(
@@ -53,7 +56,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                     AND other.user_id <> ? LIMIT 1) AS other_name \
              FROM memberships m JOIN conversations c ON c.id = m.conversation_id \
              WHERE m.user_id = ? \
-               AND (c.kind <> 'direct' OR c.last_message_id IS NOT NULL OR c.created_by = ?) \
+               AND (c.kind NOT IN ('direct', 'group') OR c.last_message_id IS NOT NULL OR c.created_by = ?) \
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 200",
             [
                 user_id.into(),
@@ -71,7 +74,20 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
         let mentions: i64 = row.try_get("", "mentions")?;
         let read_up_to: i64 = row.try_get("", "last_read_message_id")?;
         let notify: Option<String> = row.try_get("", "notify")?;
-        let entry = if kind == ConversationKind::Direct.as_str() {
+        let kind = ConversationKind::named(&kind);
+        let entry = if kind == ConversationKind::Group {
+            Entry {
+                conversation_id,
+                kind,
+                // Named below, once all the person's groups are known.
+                label: String::new(),
+                url: super::group_path(conversation_id),
+                unread,
+                mentions,
+                read_up_to,
+                level: Level::stored(notify.as_deref(), kind),
+            }
+        } else if kind == ConversationKind::Direct {
             // A private chat whose other member is gone has nobody to show.
             let Some(other) = row.try_get::<Option<String>>("", "other_name")? else {
                 continue;
@@ -102,7 +118,56 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
         };
         entries.push(entry);
     }
+    name_groups(db, user_id, &mut entries).await?;
     Ok(entries)
+}
+
+/// Labels each group entry with its members other than `user_id`.
+async fn name_groups(
+    db: &DatabaseConnection,
+    user_id: i64,
+    entries: &mut [Entry],
+) -> Result<(), DbErr> {
+    let groups: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.kind == ConversationKind::Group)
+        .map(|e| e.conversation_id)
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let places = vec!["?"; groups.len()].join(", ");
+    let mut values: Vec<sea_orm::Value> = vec![user_id.into()];
+    values.extend(groups.iter().map(|&id| sea_orm::Value::from(id)));
+    let rows = db
+        .query_all_raw(db::statement(
+            db,
+            &format!(
+                "SELECT m.conversation_id, u.username FROM memberships m \
+                 JOIN users u ON u.id = m.user_id \
+                 WHERE m.user_id <> ? AND m.conversation_id IN ({places}) \
+                 ORDER BY u.username_key"
+            ),
+            values,
+        ))
+        .await?;
+    let mut names: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in rows {
+        names
+            .entry(row.try_get("", "conversation_id")?)
+            .or_default()
+            .push(row.try_get("", "username")?);
+    }
+    for entry in entries
+        .iter_mut()
+        .filter(|e| e.kind == ConversationKind::Group)
+    {
+        entry.label = names
+            .remove(&entry.conversation_id)
+            .unwrap_or_default()
+            .join(", ");
+    }
+    Ok(())
 }
 
 /// One line of the sidebar, as the page and the live "new conversation" event show it.
@@ -123,9 +188,7 @@ pub fn entry(e: &Entry, current: Option<i64>) -> Markup {
 /// The whole sidebar, with `current` marked; out of band for a socket when `oob`.
 pub fn render(entries: &[Entry], current: Option<i64>, oob: bool) -> Markup {
     let rooms = entries.iter().filter(|e| e.kind == ConversationKind::Room);
-    let direct = entries
-        .iter()
-        .filter(|e| e.kind == ConversationKind::Direct);
+    let direct = entries.iter().filter(|e| e.kind.is_private_chat());
     html! {
         nav #sidebar popover aria-label="Conversations" hx-swap-oob=[oob.then_some("true")] {
             h2 { "Rooms" }

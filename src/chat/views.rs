@@ -373,10 +373,7 @@ fn private_room_members(
 
 pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
     let action = format!("/conversations/{}/messages", p.id);
-    let placeholder = match p.kind {
-        ConversationKind::Room => format!("Message {}", p.heading),
-        ConversationKind::Direct => format!("Message {}", p.heading),
-    };
+    let placeholder = format!("Message {}", p.heading);
     // A page of older (or around) messages hears the conversation's counts and the
     // person's news, not its new messages: it does not end at the latest.
     let mut live_url = match p.live {

@@ -1,4 +1,5 @@
-//! `GET /users?q=`, `GET /users/{username}` and `GET /dm/{username}`.
+//! `GET /users?q=`, `GET /users/{username}` and `GET /dm/{username}`; group chats are
+//! [`super::groups`]'.
 use std::sync::Arc;
 
 use poem::{
@@ -36,7 +37,22 @@ pub async fn directory(
     Data(chat): Data<&Arc<Chat>>,
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, AppError> {
-    let q = query.q.trim();
+    Ok(
+        directory_page(chat, &viewer, &query.q, views::GroupForm::default())
+            .await?
+            .into_response(),
+    )
+}
+
+/// The people directory for `viewer`, those whose name starts with `q` listed, with the
+/// form that starts a group chat as `group` says.
+pub(super) async fn directory_page(
+    chat: &Chat,
+    viewer: &Viewer,
+    q: &str,
+    group: views::GroupForm,
+) -> Result<maud::Markup, AppError> {
+    let q = q.trim();
     // Only the characters a username can have can match one; anything else (or a
     // prefix longer than any name) finds nobody, without asking the database.
     let searchable = q.len() <= Username::MAX
@@ -75,10 +91,14 @@ pub async fn directory(
             Vec::new()
         };
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
-    Ok(
-        views::directory(&viewer, q, &people, chat.hub.site_online().await, sidebar)
-            .into_response(),
-    )
+    Ok(views::directory(
+        viewer,
+        q,
+        &people,
+        &group,
+        chat.hub.site_online().await,
+        sidebar,
+    ))
 }
 
 /// The person called `username` (any case), if there is one.

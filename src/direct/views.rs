@@ -15,10 +15,18 @@ pub struct Person {
     pub online: bool,
 }
 
+/// The form that starts a group chat: what was typed, and why it was refused.
+#[derive(Debug, Default)]
+pub struct GroupForm {
+    pub typed: String,
+    pub error: Option<String>,
+}
+
 pub fn directory(
     viewer: &Viewer,
     q: &str,
     people: &[Person],
+    group: &GroupForm,
     site_online: usize,
     sidebar: layout::Sidebar,
 ) -> Markup {
@@ -52,8 +60,33 @@ pub fn directory(
                     }
                 }
             }
+            (group_form(viewer, group))
         },
     )
+}
+
+/// The form that starts a private chat of three to eight people.
+fn group_form(viewer: &Viewer, group: &GroupForm) -> Markup {
+    html! {
+        section.card #group-chat {
+            h2 { "Start a group chat" }
+            p.muted {
+                "A private chat of " (super::groups::SMALLEST) " to " (super::groups::LARGEST)
+                " people, only for them. The same people always find the same chat."
+            }
+            form #new-group.inline-form method="post" action="/dm" {
+                label for="new-group-names" { "With" }
+                input #new-group-names name="username" required value=(group.typed)
+                    placeholder="bob, carol" autocomplete="off"
+                    aria-describedby=[group.error.is_some().then_some("new-group-error")];
+                input type="hidden" name="csrf_token" value=(viewer.csrf_token);
+                button.primary type="submit" { "Start" }
+            }
+            @if let Some(error) = &group.error {
+                p #new-group-error.form-error role="alert" { (error) }
+            }
+        }
+    }
 }
 
 /// A person's page: their name, whether they are online (live), since when they are on

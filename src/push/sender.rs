@@ -251,6 +251,7 @@ impl Task {
         let title = match kind {
             ConversationKind::Room => format!("{} in #{}", message.author, conversation.name),
             ConversationKind::Direct => message.author.clone(),
+            ConversationKind::Group => format!("{} in {}", message.author, conversation.name),
         };
         let note = Note {
             title,
@@ -258,7 +259,7 @@ impl Task {
             url: format!("/messages/{}", message.id),
             tag: format!("conversation-{}", conversation.id),
             count: 1,
-            urgent: kind == ConversationKind::Direct || !posted.mentioned.is_empty(),
+            urgent: kind.is_private_chat() || !posted.mentioned.is_empty(),
         };
         Ok(Some((candidates, note)))
     }

@@ -3,7 +3,8 @@
 //! migration `m20261201_000007_search`).
 //!
 //! Who may read what is decided here in SQL, by the rule of [`crate::chat::access`]:
-//! every room, and the private chats whose key holds the viewer's id. Every query
+//! every public room, the private rooms and group chats the viewer is a member of, and
+//! the private chats of two whose key holds the viewer's id. Every query
 //! carries that rule whatever its filters say, so a filter can only narrow it.
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
 
@@ -23,7 +24,8 @@ pub struct Hit {
     pub body: String,
     pub created_at: i64,
     pub kind: ConversationKind,
-    /// A room's name and slug; for a private chat, the other person's name.
+    /// A room's name and slug; for a private chat, the other person's name; for a
+    /// group chat, its members' names.
     pub place_name: String,
     pub room_slug: Option<String>,
 }
@@ -147,7 +149,7 @@ pub async fn search(
     }
     // The viewer's reach, as `access::may_read` decides it.
     sql.push_str(
-        "AND ((c.kind <> 'direct' AND c.visibility <> 'private') \
+        "AND ((c.kind = 'room' AND c.visibility <> 'private') \
          OR (c.kind = 'direct' AND (c.direct_key LIKE ? OR c.direct_key LIKE ?)) \
          OR (c.kind <> 'direct' AND EXISTS (SELECT 1 FROM memberships r \
              WHERE r.conversation_id = c.id AND r.user_id = ?))) ",
@@ -244,12 +246,7 @@ pub async fn search(
     let mut hits = Vec::with_capacity(rows.len());
     let mut others: Vec<(usize, i64)> = Vec::new();
     for row in &rows {
-        let kind: String = row.try_get("", "kind")?;
-        let kind = if kind == ConversationKind::Direct.as_str() {
-            ConversationKind::Direct
-        } else {
-            ConversationKind::Room
-        };
+        let kind = ConversationKind::named(&row.try_get::<String>("", "kind")?);
         if kind == ConversationKind::Direct {
             let key: Option<String> = row.try_get("", "direct_key")?;
             if let Some((a, b)) = key.as_deref().and_then(parse_key) {

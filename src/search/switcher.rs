@@ -49,7 +49,7 @@ pub async fn destinations(
     let rows = db
         .query_all_raw(db::statement(
             db,
-            "SELECT name, slug FROM conversations c WHERE kind <> 'direct' \
+            "SELECT name, slug FROM conversations c WHERE kind = 'room' \
                AND (visibility <> 'private' OR EXISTS (SELECT 1 FROM memberships m \
                     WHERE m.conversation_id = c.id AND m.user_id = ?)) \
                AND (LOWER(name) LIKE ? ESCAPE '\\' OR slug LIKE ? ESCAPE '\\') \

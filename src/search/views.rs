@@ -96,6 +96,10 @@ fn result(hit: &Hit, words: &[&str], literals: &[&str]) -> Markup {
             format!("@{}, privately", hit.place_name),
             format!("/dm/{}", hit.place_name),
         ),
+        ConversationKind::Group => (
+            hit.place_name.clone(),
+            crate::chat::group_path(hit.conversation_id),
+        ),
     };
     // What the message says, as a reader sees it: the words, not the Markdown marks.
     let snippet = snippet::of(&format::plain_text(&hit.body), words, literals);

@@ -8,6 +8,7 @@ mod adversarial;
 mod direct;
 mod files;
 mod first_minutes;
+mod groups;
 mod hardening;
 mod limits;
 mod live;

@@ -184,3 +184,49 @@ async fn a_private_message_reaches_the_other_person_with_badge_title_and_notific
     alice.close().await;
     bob.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn three_people_in_a_group_chat_see_a_message_arrive_live() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let alice = driver
+        .browser("alice", &app.url(""), Options::default())
+        .await;
+    let bob = driver
+        .browser("bob", &app.url(""), Options::default())
+        .await;
+    let carol = driver
+        .browser("carol", &app.url(""), Options::default())
+        .await;
+    tokio::join!(sign_up(&alice), sign_up(&bob), sign_up(&carol));
+
+    // Alice starts the group from the directory's plain form.
+    alice.goto("/users").await;
+    alice.type_into("#new-group-names", "carol, bob").await;
+    alice.click("form#new-group button[type=submit]").await;
+    let group = alice
+        .until("the group chat opened", async || {
+            let path = alice.path().await;
+            path.starts_with("/dm/g/").then_some(path)
+        })
+        .await;
+    // Bob and Carol open it as they would from a link, each titled by the others.
+    for (member, title) in [(&bob, "alice, carol"), (&carol, "alice, bob")] {
+        member.goto(&group).await;
+        member.until_connected().await;
+        assert_eq!(member.visible_text("h1").await, title);
+    }
+    alice.until_connected().await;
+    let text = "Dinner at eight, all three of us?";
+    alice.type_into("#composer-body", text).await;
+    alice.type_into("#composer-body", &enter()).await;
+    until_message_shown(&alice, text).await;
+    until_message_shown(&bob, text).await;
+    until_message_shown(&carol, text).await;
+    carol.screenshot("group-chat-carol").await;
+
+    alice.close().await;
+    bob.close().await;
+    carol.close().await;
+}

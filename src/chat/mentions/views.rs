@@ -11,17 +11,19 @@ use crate::{
     },
 };
 
-/// Where a mention was said, as its line names it: `#room`, or the private chat's
-/// other person (the author, for the one mentioned).
+/// Where a mention was said, as its line names it: `#room`, the private chat's other
+/// person (the author, for the one mentioned), or a group chat's members.
 pub fn place(
     kind: ConversationKind,
-    room_name: &str,
+    conversation_id: i64,
+    name: &str,
     room_slug: &str,
     author: &str,
 ) -> (String, String) {
     match kind {
-        ConversationKind::Room => (format!("#{room_name}"), room_path(room_slug)),
+        ConversationKind::Room => (format!("#{name}"), room_path(room_slug)),
         ConversationKind::Direct => (format!("{author}, privately"), format!("/dm/{author}")),
+        ConversationKind::Group => (name.to_owned(), crate::chat::group_path(conversation_id)),
     }
 }
 
@@ -58,8 +60,8 @@ pub fn page(
                 p.empty.mentions-empty hidden[!mentions.is_empty()] { "Nobody has mentioned you yet." }
                 ol #mentions-list.mention-list {
                     @for m in mentions {
-                        @let kind = if m.kind == ConversationKind::Direct.as_str() { ConversationKind::Direct } else { ConversationKind::Room };
-                        (item(&m.message, &place(kind, &m.room_name, m.room_slug.as_deref().unwrap_or_default(), &m.message.author)))
+                        @let kind = ConversationKind::named(&m.kind);
+                        (item(&m.message, &place(kind, m.message.conversation_id, &m.room_name, m.room_slug.as_deref().unwrap_or_default(), &m.message.author)))
                     }
                 }
                 @if let Some(before) = older {

@@ -38,7 +38,7 @@ pub fn peer_read(conversation_id: i64, up_to: i64, oob: bool) -> Markup {
 /// badge (and the mention badge of those it mentions), moves the conversation to the
 /// top of the sidebar (adding it from the template if it is new there), puts it on
 /// `/mentions` if that page is open, and notifies as the member's level there says.
-/// One fragment serves every member: for a private chat the label and link are the
+/// One fragment serves every member: for a private chat of two the label and link are the
 /// author's, which is what the one recipient needs; the author's own pages only
 /// reorder. Whom it mentions is a list of ids the script finds the viewer in (or
 /// `all`, for `@everyone`).
@@ -60,6 +60,13 @@ pub fn activity(
             message.author.clone(),
             format!("/dm/{}", message.author),
             message.author.clone(),
+        ),
+        // One fragment serves every member, so a group is named by all of its members
+        // here (its page and the sidebar leave out the viewer).
+        ConversationKind::Group => (
+            conversation.name.clone(),
+            crate::chat::group_path(conversation.id),
+            format!("{} in {}", message.author, conversation.name),
         ),
     };
     let preview = crate::chat::format::excerpt(&message.body, 140);
@@ -92,7 +99,7 @@ pub fn activity(
                 template.sidebar-entry { (sidebar::entry(&entry, None)) }
                 @if !mentioned.is_empty() {
                     template.mention-line {
-                        (mentions::views::item(message, &mentions::views::place(kind, &conversation.name, slug, &message.author)))
+                        (mentions::views::item(message, &mentions::views::place(kind, conversation.id, &conversation.name, slug, &message.author)))
                     }
                 }
             }
