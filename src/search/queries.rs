@@ -67,7 +67,7 @@ pub async fn place_id(
     direct_key: Option<&str>,
 ) -> Result<Option<i64>, DbErr> {
     let (condition, value) = match (room_slug, direct_key) {
-        (Some(slug), _) => ("kind <> 'direct' AND slug = ?", slug),
+        (Some(slug), _) => ("kind = 'room' AND slug = ?", slug),
         (None, Some(key)) => ("kind = 'direct' AND direct_key = ?", key),
         (None, None) => return Ok(None),
     };
@@ -182,7 +182,7 @@ pub async fn search(
         values.push(key.as_str().into());
     }
     if let Some(super::query::Place::Room(slug)) = &query.place {
-        sql.push_str("AND c.kind <> 'direct' AND c.slug = ? ");
+        sql.push_str("AND c.kind = 'room' AND c.slug = ? ");
         values.push(slug.as_str().into());
     }
     if let Some(before) = query.before {
