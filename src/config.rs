@@ -33,6 +33,9 @@ pub struct Config {
     pub signup: Option<SignupPolicy>,
     /// Where attached files are kept, and how big they may be.
     pub files: FileSettings,
+    /// Where `GET /metrics` is served (a second listener, never the public one);
+    /// `None` keeps no figures at all. Port 0 picks a free port.
+    pub metrics_addr: Option<String>,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             http: HttpSettings::default(),
             signup: None,
             files: FileSettings::default(),
+            metrics_addr: None,
         }
     }
 }

@@ -176,6 +176,13 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// The file of a `sqlite://` URL (`None` for an in-memory database).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = sqlite_path(url);
+    let in_memory = path.is_empty() || path.starts_with(':') || url.contains("mode=memory");
+    (url.starts_with("sqlite:") && !in_memory).then(|| std::path::PathBuf::from(path))
+}
+
 /// The directory the file of a `sqlite://` URL is in (`None` for an in-memory one).
 fn sqlite_directory(url: &str) -> Option<std::path::PathBuf> {
     let path = sqlite_path(url);

@@ -39,11 +39,14 @@
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
+//! - [`telemetry`]: the log's format, and the figures `/metrics` serves on the
+//!   metrics address; [`backup`]: `hearth backup`, an online copy of a SQLite database.
 //! - [`assets`]: the stylesheet, the page's behaviours and vendored htmx, embedded in the
 //!   binary and served under content-hash URLs.
 pub mod accounts;
 pub mod admin;
 pub mod assets;
+pub mod backup;
 pub mod chat;
 pub mod config;
 pub mod db;

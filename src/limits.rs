@@ -19,6 +19,8 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
+use crate::telemetry::metrics::{Limit, Refusals};
+
 /// The numbers, from flags.
 #[derive(Clone, Debug)]
 pub struct LimitSettings {
@@ -105,6 +107,8 @@ pub struct Limits {
     login_devices: Failures<String>,
     login_addresses: Failures<IpAddr>,
     hashing: Arc<Hashing>,
+    /// Refusals by limit, for the metrics.
+    refusals: Refusals,
 }
 
 fn nonzero(n: u32) -> NonZeroU32 {
@@ -166,27 +170,46 @@ impl Limits {
                 state: Mutex::default(),
             }),
             settings,
+            refusals: Refusals::default(),
         }
+    }
+
+    /// These limits, with their refusals counted in `refusals`.
+    pub fn counted(mut self, refusals: Refusals) -> Self {
+        self.refusals = refusals;
+        self
+    }
+
+    /// Counts a refusal of `limit` (the socket caps are checked elsewhere).
+    pub fn refused(&self, limit: Limit) {
+        self.refusals.refused(limit);
+    }
+
+    fn counting<T>(&self, limit: Limit, outcome: Result<T, RetryAfter>) -> Result<T, RetryAfter> {
+        if outcome.is_err() {
+            self.refused(limit);
+        }
+        outcome
     }
 
     /// May `user_id` post a message now?
     pub fn message(&self, user_id: i64) -> Result<(), RetryAfter> {
-        check(&self.messages, &user_id)
+        self.counting(Limit::Messages, check(&self.messages, &user_id))
     }
 
     /// May `user_id` mention `@here` or `@everyone` now?
     pub fn group_mention(&self, user_id: i64) -> Result<(), RetryAfter> {
-        check(&self.group_mentions, &user_id)
+        self.counting(Limit::GroupMentions, check(&self.group_mentions, &user_id))
     }
 
     /// May `address` sign up now?
     pub fn signup(&self, address: IpAddr) -> Result<(), RetryAfter> {
-        check(&self.signups, &address)
+        self.counting(Limit::Signups, check(&self.signups, &address))
     }
 
     /// May `user_id` create a room now?
     pub fn room(&self, user_id: i64) -> Result<(), RetryAfter> {
-        check(&self.rooms, &user_id)
+        self.counting(Limit::Rooms, check(&self.rooms, &user_id))
     }
 
     /// Takes an attempt to log in to `account` (a valid name's key) from `address`,
@@ -201,14 +224,21 @@ impl Limits {
         address: IpAddr,
     ) -> Result<LoginAttempt, RetryAfter> {
         if let Some(device) = device {
-            self.login_devices.reserve(device.to_owned())?;
+            self.counting(
+                Limit::LoginDevice,
+                self.login_devices.reserve(device.to_owned()),
+            )?;
             return Ok(LoginAttempt {
                 allowance: Allowance::Device(device.to_owned()),
                 address: None,
             });
         }
-        self.login_accounts.reserve(account.to_owned())?;
+        self.counting(
+            Limit::LoginAccount,
+            self.login_accounts.reserve(account.to_owned()),
+        )?;
         if let Err(wait) = self.login_addresses.reserve(address) {
+            self.refused(Limit::LoginAddress);
             self.login_accounts.release(&account.to_owned());
             return Err(wait);
         }
@@ -223,7 +253,7 @@ impl Limits {
         &self,
         address: IpAddr,
     ) -> Result<LoginAttempt, RetryAfter> {
-        self.login_addresses.reserve(address)?;
+        self.counting(Limit::LoginAddress, self.login_addresses.reserve(address))?;
         Ok(LoginAttempt {
             allowance: Allowance::Nobody,
             address: Some(address),
@@ -249,7 +279,7 @@ impl Limits {
     /// queue, so the queue holds at most [`LimitSettings::hashes_in_flight`] hashes,
     /// and one address at most its own share of them.
     pub fn hashing_turn(&self, address: IpAddr) -> Result<HashingTurn, RetryAfter> {
-        self.hashing.enter(address)
+        self.counting(Limit::Hashing, self.hashing.enter(address))
     }
 
     /// How many account names the log-in limits hold (for tests and metrics).

@@ -1,8 +1,10 @@
 //! The `hearth` binary: parses flags (with environment fallbacks) and starts the
-//! server or runs the migrations. Everything else is in the library.
+//! server, runs the migrations, makes accounts or copies the database. Everything
+//! else is in the library.
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
+use hearth::telemetry::LogFormat;
 
 #[derive(Parser)]
 #[command(name = "hearth", version, about = "A real-time chat web app")]
@@ -12,6 +14,15 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// How log lines are written to stderr: text, or one JSON object per line.
+    #[arg(
+        long,
+        env = "HEARTH_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -23,6 +34,14 @@ enum Command {
     /// Administer hearth from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write a consistent copy of the SQLite database to FILE, also while a server is
+    /// serving it. FILE must not exist. (For PostgreSQL, use pg_dump.)
+    Backup {
+        /// Where the copy goes.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +99,10 @@ struct ServeArgs {
     signup: Option<hearth::accounts::policy::SignupPolicy>,
     #[command(flatten)]
     files: FileArgs,
+    /// Serve `GET /metrics` (Prometheus text) on this address, e.g. 127.0.0.1:9090: a
+    /// second listener, never the public one. Without it no figures are kept.
+    #[arg(long, env = "HEARTH_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 /// Files people attach to messages.
@@ -246,6 +269,7 @@ impl From<ServeArgs> for hearth::Config {
             http: args.http.into(),
             signup: args.signup,
             files: args.files.into(),
+            metrics_addr: args.metrics_addr,
         }
     }
 }
@@ -257,8 +281,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    hearth::telemetry::init();
     let cli = Cli::parse();
+    hearth::telemetry::init(cli.log_format);
     let outcome = match cli.command {
         Some(Command::Migrate(args)) => migrate(args).await,
         Some(Command::Serve(args)) => serve(*args).await,
@@ -267,6 +291,7 @@ async fn main() -> ExitCode {
             name,
             database,
         })) => create_user(database, &name, admin).await,
+        Some(Command::Backup { file, database }) => backup(database, file).await,
         None => serve(cli.serve).await,
     };
     match outcome {
@@ -291,6 +316,19 @@ async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     println!(
         "hearth: the database at {} is up to date",
         args.database_url
+    );
+    Ok(())
+}
+
+async fn backup(args: DatabaseArgs, file: std::path::PathBuf) -> anyhow::Result<()> {
+    let url = args.database_url;
+    let target = file.clone();
+    let copied = tokio::task::spawn_blocking(move || hearth::backup::copy(&url, &target)).await??;
+    println!(
+        "hearth: copied the database at {} to {} ({} bytes)",
+        copied.source.display(),
+        file.display(),
+        copied.bytes
     );
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::{
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
     rooms, search,
+    telemetry::metrics::{self, Metrics},
     web::{
         errors, request_log, security, serve,
         session::{self, Sessions},
@@ -52,11 +53,14 @@ pub struct Parts {
     pub signer: Arc<Signer>,
     /// Where messages' files are kept.
     pub files: Arc<crate::files::Files>,
+    /// The figures `/metrics` shows (no-ops without a metrics address).
+    pub metrics: Arc<Metrics>,
 }
 
-/// A server bound to its address, ready to run.
+/// A server bound to its address (and its metrics address, if any), ready to run.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     parts: Parts,
     local_addr: SocketAddr,
 }
@@ -80,12 +84,28 @@ impl Server {
                 .await
                 .context("cannot read the signing key")?,
         );
+        let (metrics, metrics_listener) = match &config.metrics_addr {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr.as_str())
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+                (Metrics::recording(), Some(listener))
+            }
+            None => (Metrics::disabled(), None),
+        };
         let members = Arc::new(Members::new(db.clone()));
         let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
         // each other through it, and count presence across all of them.
         let hub = if db::is_sqlite(&db) {
-            Hub::start(Box::new(LocalBus), None, None, source, config.live.clone())
+            Hub::start(
+                Box::new(LocalBus),
+                None,
+                None,
+                source,
+                config.live.clone(),
+                metrics.live.clone(),
+            )
         } else {
             let (bus, events) = PgBus::start(db.clone())
                 .await
@@ -97,6 +117,7 @@ impl Server {
                 Some(leases),
                 source,
                 config.live.clone(),
+                metrics.live.clone(),
             )
         };
         let write_gate = db::WriteGate::for_database(&db);
@@ -111,7 +132,7 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .context("the listener has no socket address")?;
-        let limits = Arc::new(Limits::new(config.limits.clone()));
+        let limits = Arc::new(Limits::new(config.limits.clone()).counted(metrics.refusals.clone()));
         let histories = Arc::new(chat::page::HistoryCache::new(db::only_writer(&db)));
         let vapid = push::keys::load_or_create(&db)
             .await
@@ -132,6 +153,7 @@ impl Server {
             hub.clone(),
             histories.clone(),
             announcer,
+            metrics.commits.clone(),
         )
         .context("cannot start the message writer")?;
         let files_url = config.files.storage_url(&config.database_url);
@@ -169,6 +191,7 @@ impl Server {
             readiness: Arc::default(),
             signer,
             files,
+            metrics: Arc::new(metrics),
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
@@ -177,6 +200,7 @@ impl Server {
         }
         Ok(Self {
             listener,
+            metrics_listener,
             parts,
             local_addr,
         })
@@ -184,6 +208,13 @@ impl Server {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served, when a metrics address was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// The server's parts, for tests and tools that look inside.
@@ -206,13 +237,24 @@ impl Server {
         let hub_after = hub.clone();
         let grace = self.parts.config.shutdown_grace;
         tracing::info!(addr = %self.local_addr, "hearth is listening on http://{}", self.local_addr);
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
             hub.shutdown();
+            let _ = stopping.send(true);
         };
         let http = self.parts.config.http.clone();
+        let figures = self.metrics_listener.map(|listener| {
+            let metrics = self.parts.metrics.clone();
+            let http = http.clone();
+            tokio::spawn(serve_metrics(listener, metrics, stopped, http))
+        });
         let served = serve::serve(self.listener, app(self.parts), signal, grace, &http).await;
+        if let Some(figures) = figures {
+            // It stops with the same signal; its scrapes are quick.
+            let _ = tokio::time::timeout(grace, figures).await;
+        }
         // Leave the shared presence now rather than when the leases run out.
         tokio::time::timeout(Duration::from_secs(2), hub_after.withdraw())
             .await
@@ -356,6 +398,7 @@ impl Parts {
         req.set_data(self.signer.clone());
         req.set_data(self.readiness.clone());
         req.set_data(self.files.clone());
+        req.set_data(self.metrics.clone());
     }
 }
 
@@ -400,6 +443,38 @@ async fn checkpoint_wal(chat: Weak<Chat>, gate: db::WriteGate) {
         }
         drop(chat);
         tokio::time::sleep(db::CHECKPOINT_GAP).await;
+    }
+}
+
+/// Serves `/metrics` on its own listener until `stopped` turns true, and keeps the
+/// recorder's histograms folded meanwhile (see [`metrics::UPKEEP_EVERY`]).
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    figures: Arc<Metrics>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    http: serve::HttpSettings,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "metrics are served on http://{addr}/metrics");
+    }
+    let upkeep = figures.handle().map(|handle| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(metrics::UPKEEP_EVERY);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        })
+    });
+    let signal = async move {
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    };
+    let endpoint = metrics::endpoint(figures);
+    if let Err(e) = serve::serve(listener, endpoint, signal, Duration::from_secs(1), &http).await {
+        tracing::warn!(error = %e, "the metrics listener failed");
+    }
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
     }
 }
 

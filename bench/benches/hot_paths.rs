@@ -105,6 +105,7 @@ fn hub_fanout(c: &mut Criterion) {
             None,
             source,
             LiveSettings::default(),
+            Default::default(),
         );
         let mut registrations = Vec::with_capacity(FANOUT_SOCKETS);
         for i in 0..FANOUT_SOCKETS {

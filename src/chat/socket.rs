@@ -32,6 +32,7 @@ use crate::{
         slots::{Caps, Refusal},
         socket::{self, CatchUp, Command, Socket, Upgrade, parse_frame},
     },
+    telemetry::metrics::Limit,
     web::session::viewer_of,
 };
 
@@ -93,9 +94,18 @@ pub async fn connect(
     };
     let mut slot = match chat.hub.reserve_socket(viewer.id, caps) {
         Ok(slot) => slot,
-        Err(Refusal::PersonFull) => return Err(AppError::TooManySockets),
-        Err(Refusal::ServerFull) => return Err(AppError::ServerFull),
-        Err(Refusal::Busy) => return Err(AppError::SocketsBusy),
+        Err(Refusal::PersonFull) => {
+            chat.limits.refused(Limit::SocketsPerUser);
+            return Err(AppError::TooManySockets);
+        }
+        Err(Refusal::ServerFull) => {
+            chat.limits.refused(Limit::SocketsTotal);
+            return Err(AppError::ServerFull);
+        }
+        Err(Refusal::Busy) => {
+            chat.limits.refused(Limit::Handshakes);
+            return Err(AppError::SocketsBusy);
+        }
     };
     let owner = SocketOwner {
         user_id: viewer.id,

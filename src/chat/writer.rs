@@ -15,7 +15,7 @@
 //! there, and doing it on the thread that waits for it saves two hand-offs between
 //! threads per batch. On PostgreSQL it is a task, and its statements go through the
 //! pool.
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
@@ -29,6 +29,7 @@ use super::{
 use crate::{
     db::{self, WriteGate},
     live::{Committed, Hub},
+    telemetry::metrics::CommitMetrics,
 };
 
 /// Messages stored in one transaction at most.
@@ -56,12 +57,14 @@ impl Writer {
         hub: Hub,
         histories: Arc<HistoryCache>,
         announcer: Announcer,
+        metrics: CommitMetrics,
     ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let told = Told {
             hub,
             histories,
             announcer,
+            metrics,
         };
         if db::is_sqlite(&db) {
             std::thread::Builder::new()
@@ -91,6 +94,8 @@ struct Told {
     hub: Hub,
     histories: Arc<HistoryCache>,
     announcer: Announcer,
+    /// Each transaction's size and time, the gate's wait left out.
+    metrics: CommitMetrics,
 }
 
 /// The SQLite writer's thread. Its connection is opened at the first batch and
@@ -110,7 +115,9 @@ fn run_sqlite(
             Some(conn) => conn,
             None => own.insert(db::open_sqlite_writer(db).map_err(db::from_sqlite)?),
         };
+        let started = Instant::now();
         let stored = store::insert_messages_sqlite(conn, batch);
+        told.metrics.committed(batch.len(), started.elapsed());
         if stored.is_err() {
             own = None;
         }
@@ -134,14 +141,35 @@ async fn run_postgres(db: DatabaseConnection, told: Told, mut queue: mpsc::Recei
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
         let (messages, replies) = split(&mut jobs);
-        let stored = store::insert_messages_postgres(&db, bus, &messages).await;
+        let stored = timed(&told, &messages, |batch| {
+            store::insert_messages_postgres(&db, bus, batch)
+        })
+        .await;
         for (message, reply) in settle(&told, &messages, replies, stored) {
-            let one = store::insert_messages_postgres(&db, bus, std::slice::from_ref(message))
-                .await
-                .and_then(only);
+            let one = timed(&told, std::slice::from_ref(message), |batch| {
+                store::insert_messages_postgres(&db, bus, batch)
+            })
+            .await
+            .and_then(only);
             answer(&told, reply, one);
         }
     }
+}
+
+/// Runs one PostgreSQL transaction of `batch`, counting its size and time.
+async fn timed<'a, F, Fut>(
+    told: &Told,
+    batch: &'a [NewMessage],
+    store: F,
+) -> Result<Vec<Posted>, DbErr>
+where
+    F: FnOnce(&'a [NewMessage]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Posted>, DbErr>>,
+{
+    let started = Instant::now();
+    let stored = store(batch).await;
+    told.metrics.committed(batch.len(), started.elapsed());
+    stored
 }
 
 type Reply = oneshot::Sender<Result<Posted, DbErr>>;

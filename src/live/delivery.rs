@@ -22,7 +22,7 @@ impl Hub {
         let mut state = self.state();
         for channel in state.registry.channels.values_mut() {
             if let Some(frame) = channel.sequence.flush() {
-                channel.broadcast(&frame);
+                channel.broadcast(&frame, &self.inner.metrics);
             }
         }
     }
@@ -33,7 +33,7 @@ impl Hub {
             return;
         };
         for frame in &outcome.frames {
-            channel.broadcast(frame);
+            channel.broadcast(frame, &self.inner.metrics);
         }
         let mut typing_changed = false;
         for author in outcome.stopped_typing {

@@ -40,6 +40,7 @@ use super::{
     registry::{Registry, SocketId, SocketOwner},
     sequence::{Committed, Sequence},
 };
+use crate::telemetry::metrics::LiveMetrics;
 
 /// The hub's state, behind one lock.
 #[derive(Default)]
@@ -63,6 +64,7 @@ pub(super) struct Inner {
     pub(super) fills: mpsc::UnboundedSender<i64>,
     /// Places of sockets open or being set up.
     slots: super::slots::Slots,
+    pub(super) metrics: LiveMetrics,
 }
 
 /// A cheap handle to the hub; clones share it.
@@ -96,6 +98,7 @@ impl Hub {
         leases: Option<Leases>,
         source: Arc<dyn Source>,
         settings: LiveSettings,
+        metrics: LiveMetrics,
     ) -> Self {
         let (fills, wanted) = mpsc::unbounded_channel();
         let hub = Hub {
@@ -109,6 +112,7 @@ impl Hub {
                 next_fill: AtomicU64::new(1),
                 fills,
                 slots: super::slots::Slots::default(),
+                metrics,
             }),
         };
         tokio::spawn(super::delivery::fill(Arc::downgrade(&hub.inner), wanted));
@@ -151,6 +155,7 @@ impl Hub {
             }
         }
         drop(state);
+        self.inner.metrics.socket_opened();
         Registration {
             rx,
             control,
@@ -163,6 +168,9 @@ impl Hub {
         let mut state = self.state();
         let user_id = state.registry.sockets.get(&id).map(|e| e.user_id);
         let departure = state.registry.remove(id);
+        if user_id.is_some() {
+            self.inner.metrics.socket_closed();
+        }
         if departure.site_changed {
             state.presence.site_changed();
             if let Some(user_id) = user_id.filter(|u| state.registry.watchers.contains_key(u)) {
@@ -238,7 +246,11 @@ impl Hub {
     pub fn database_reachable(&self, reachable: bool) {
         let out = Outgoing::html(super::fragments::site_banner(reachable));
         let state = self.state();
-        broadcast(state.registry.sockets.values().map(|e| &e.subscriber), &out);
+        broadcast(
+            state.registry.sockets.values().map(|e| &e.subscriber),
+            &out,
+            &self.inner.metrics,
+        );
     }
 
     /// Closes every socket of `session` in every process (it was signed out).

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::wire;
+use crate::telemetry::metrics::LiveMetrics;
 
 /// Frames a socket may have waiting before it counts as too slow and is closed.
 pub const SOCKET_QUEUE: usize = 256;
@@ -155,12 +156,15 @@ impl SocketControl {
         out
     }
 
-    fn close(&self, code: u16) {
+    /// Asks the task to close with `code`; answers whether this was the first ask.
+    fn close(&self, code: u16) -> bool {
         // The first reason wins: a socket closed for being slow stays closed for that.
-        let _ = self
+        let first = self
             .close_code
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
         self.notify.notify_one();
+        first
     }
 
     /// The close code the hub asked for, if it has.
@@ -223,11 +227,16 @@ impl Subscriber {
     }
 
     /// Queues `out`, or closes a socket that has fallen too far behind.
-    pub(super) fn offer(&self, out: Outgoing) {
-        if !self.control.push(out, true) {
-            // A full queue means a busy task: it reads the code after its next batch,
-            // or is blocked writing and waiting on the code too.
-            self.control.close(CLOSE_TRY_AGAIN);
+    pub(super) fn offer(&self, out: Outgoing) -> Offered {
+        if self.control.push(out, true) {
+            return Offered::Queued;
+        }
+        // A full queue means a busy task: it reads the code after its next batch, or
+        // is blocked writing and waiting on the code too.
+        if self.control.close(CLOSE_TRY_AGAIN) {
+            Offered::Dropped
+        } else {
+            Offered::Refused
         }
     }
 
@@ -238,9 +247,47 @@ impl Subscriber {
     }
 }
 
-/// Offers `out` to each of `subscribers`: clones of one frame, not copies.
-pub(super) fn broadcast<'a>(subscribers: impl IntoIterator<Item = &'a Subscriber>, out: &Outgoing) {
+/// What became of a frame offered to a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Offered {
+    Queued,
+    /// The queue was full: the socket is closed for being too far behind.
+    Dropped,
+    /// The queue was full of a socket already asked to close.
+    Refused,
+}
+
+/// Offers `out` to each of `subscribers` (clones of one frame, not copies), and counts
+/// the fan-out once.
+pub(super) fn broadcast<'a>(
+    subscribers: impl IntoIterator<Item = &'a Subscriber>,
+    out: &Outgoing,
+    metrics: &LiveMetrics,
+) {
+    let mut tally = Tally::default();
     for subscriber in subscribers {
-        subscriber.offer(out.clone());
+        tally.add(subscriber.offer(out.clone()));
+    }
+    tally.count(metrics);
+}
+
+/// Offers of one fan-out, counted as they go and told to the metrics once.
+#[derive(Default)]
+pub(super) struct Tally {
+    queued: u64,
+    dropped: u64,
+}
+
+impl Tally {
+    pub(super) fn add(&mut self, offered: Offered) {
+        match offered {
+            Offered::Queued => self.queued += 1,
+            Offered::Dropped => self.dropped += 1,
+            Offered::Refused => {}
+        }
+    }
+
+    pub(super) fn count(self, metrics: &LiveMetrics) {
+        metrics.fanned_out(self.queued, self.dropped);
     }
 }

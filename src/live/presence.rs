@@ -336,10 +336,11 @@ impl Hub {
                     None => channel.map(|c| c.online.presence()).unwrap_or_default(),
                 };
                 if let Some(channel) = channel {
-                    channel.broadcast(&Outgoing::html(html! {
+                    let out = Outgoing::html(html! {
                         (online_count(presence.users.len(), true))
                         (online_users(&presence, true))
-                    }));
+                    });
+                    channel.broadcast(&out, &self.inner.metrics);
                 }
                 // Private chats' counts are nobody else's business: only rooms reach the lobby.
                 let is_room = channel
@@ -353,7 +354,11 @@ impl Hub {
                         .lobby
                         .iter()
                         .filter_map(|id| state.registry.sockets.get(id));
-                    broadcast(lobby.map(|entry| &entry.subscriber), &out);
+                    broadcast(
+                        lobby.map(|entry| &entry.subscriber),
+                        &out,
+                        &self.inner.metrics,
+                    );
                 }
             }
             if site_dirty {
@@ -365,7 +370,11 @@ impl Hub {
                     _ => state.registry.users.len(),
                 };
                 let out = Outgoing::html(site_online_fragment(count));
-                broadcast(state.registry.sockets.values().map(|e| &e.subscriber), &out);
+                broadcast(
+                    state.registry.sockets.values().map(|e| &e.subscriber),
+                    &out,
+                    &self.inner.metrics,
+                );
             }
         }
         self.flush_watched(site_dirty).await;
@@ -409,6 +418,7 @@ impl Hub {
                     .filter_map(|id| registry.sockets.get(id))
                     .map(|e| &e.subscriber),
                 &out,
+                &self.inner.metrics,
             );
         }
     }

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::{
     Hub,
-    outgoing::broadcast,
-    outgoing::{Outgoing, Subscriber},
+    outgoing::{Outgoing, Subscriber, Tally, broadcast},
     presence::Online,
     sequence::Sequence,
     typing::Typists,
 };
+use crate::telemetry::metrics::LiveMetrics;
 
 pub(super) type SocketId = u64;
 
@@ -45,8 +45,8 @@ pub(super) struct Channel {
 }
 
 impl Channel {
-    pub(super) fn broadcast(&self, out: &Outgoing) {
-        super::outgoing::broadcast(&self.subscribers, out);
+    pub(super) fn broadcast(&self, out: &Outgoing, metrics: &LiveMetrics) {
+        super::outgoing::broadcast(&self.subscribers, out, metrics);
     }
 }
 
@@ -189,6 +189,7 @@ impl Hub {
         broadcast(
             state.registry.sockets_of(user_id).map(|e| &e.subscriber),
             &out,
+            &self.inner.metrics,
         );
     }
 
@@ -210,9 +211,11 @@ impl Hub {
         out: &Outgoing,
     ) {
         let state = self.state();
+        let mut tally = Tally::default();
         elsewhere(&state.registry, users, conversation_id, |s| {
-            s.offer(out.clone())
+            tally.add(s.offer(out.clone()))
         });
+        tally.count(&self.inner.metrics);
     }
 
     /// In a private chat, queues `out` for the sockets of the person who is not
@@ -232,7 +235,7 @@ impl Hub {
                 .get(&s.id)
                 .is_some_and(|e| e.user_id != user_id)
         });
-        broadcast(others, &out);
+        broadcast(others, &out, &self.inner.metrics);
     }
 }
 

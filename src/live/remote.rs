@@ -28,7 +28,7 @@ impl Hub {
                             to_fill.push(*conversation_id);
                         }
                         for frame in &outcome.frames {
-                            channel.broadcast(frame);
+                            channel.broadcast(frame, &self.inner.metrics);
                         }
                     }
                 }
@@ -73,7 +73,7 @@ impl Hub {
         for (id, channel) in state.registry.channels.iter_mut() {
             let outcome = channel.sequence.refill(|| self.next_fill());
             for frame in &outcome.frames {
-                channel.broadcast(frame);
+                channel.broadcast(frame, &self.inner.metrics);
             }
             if outcome.needs_fill {
                 refilled.push(*id);

@@ -54,6 +54,6 @@ impl Hub {
             .iter()
             .filter(|(id, _)| *id % slices == slice)
             .map(|(_, e)| &e.subscriber);
-        broadcast(due, &ping);
+        broadcast(due, &ping, &self.inner.metrics);
     }
 }

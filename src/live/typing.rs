@@ -122,7 +122,10 @@ impl Hub {
         }
         for conversation_id in typing_dirty.drain() {
             if let Some(channel) = registry.channels.get(&conversation_id) {
-                channel.broadcast(&Outgoing::html(channel.typing.fragment()));
+                channel.broadcast(
+                    &Outgoing::html(channel.typing.fragment()),
+                    &self.inner.metrics,
+                );
             }
         }
     }

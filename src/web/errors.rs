@@ -5,9 +5,11 @@
 //! form says what went wrong ([`layout::request_error`]) instead of a page.
 //!
 //! It only presents errors; deciding them is the handlers' and [`crate::error`]'s.
+//! A page it makes keeps the matched route of the answer it replaces
+//! ([`PathPattern`]), which the metrics label requests with.
 use std::sync::Arc;
 
-use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response, http::StatusCode};
 use tower_sessions::Session;
 
 use super::{
@@ -24,6 +26,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
         Ok(resp) => resp.into_response(),
         Err(e) => {
             let status = e.status();
+            let route = e.data::<PathPattern>().cloned();
             let message = match status {
                 StatusCode::NOT_FOUND => {
                     "There is nothing here. It may have been removed, or you may not be allowed to see it."
@@ -35,7 +38,11 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
                 }
                 _ => return Ok(e.into_response()),
             };
-            layout::error_page(status, &message)
+            let mut page = layout::error_page(status, &message);
+            if let Some(route) = route {
+                page.set_data(route);
+            }
+            page
         }
     };
     Ok(present(resp, htmx, session).await)
@@ -59,6 +66,9 @@ pub async fn present(resp: Response, htmx: bool, session: Option<Session>) -> Re
         layout::error_page_for(&error, viewer.as_ref()).into_response()
     };
     page.set_status(status);
+    if let Some(route) = resp.data::<PathPattern>() {
+        page.set_data(route.clone());
+    }
     // Headers the error set (Retry-After) stay; the body's own are the page's.
     for (name, value) in headers.iter() {
         if name != poem::http::header::CONTENT_TYPE && name != poem::http::header::CONTENT_LENGTH {

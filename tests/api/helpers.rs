@@ -23,6 +23,8 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when the config asked for a metrics address.
+    pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
     pub state: hearth::startup::Parts,
     stop: Option<oneshot::Sender<()>>,
@@ -141,6 +143,7 @@ impl TestApp {
         let database_url = config.database_url.clone();
         let server = hearth::Server::build(config).await.expect("server builds");
         let addr = server.local_addr();
+        let metrics_addr = server.metrics_addr();
         let state = server.parts();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -152,6 +155,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            metrics_addr,
             database_url,
             state,
             stop: Some(stop),

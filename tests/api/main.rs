@@ -14,6 +14,7 @@ mod limits;
 mod live;
 mod mentions;
 mod messages;
+mod operations;
 mod people;
 mod push;
 mod rooms;
