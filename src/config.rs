@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::policy::SignupPolicy, files::FileSettings, limits::LimitSettings, live::LiveSettings,
+    accounts::{mail::MailSettings, policy::SignupPolicy}, files::FileSettings, limits::LimitSettings, live::LiveSettings,
     push::PushSettings, web::serve::HttpSettings,
 };
 
@@ -33,6 +33,8 @@ pub struct Config {
     pub signup: Option<SignupPolicy>,
     /// Where attached files are kept, and how big they may be.
     pub files: FileSettings,
+    /// The SMTP server password reset links go through, if any.
+    pub mail: MailSettings,
 }
 
 impl Config {
@@ -50,6 +52,7 @@ impl Config {
             http: HttpSettings::default(),
             signup: None,
             files: FileSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }

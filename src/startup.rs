@@ -52,6 +52,8 @@ pub struct Parts {
     pub signer: Arc<Signer>,
     /// Where messages' files are kept.
     pub files: Arc<crate::files::Files>,
+    /// Password reset by email, where an SMTP server is configured.
+    pub resets: Arc<accounts::reset::Resets>,
 }
 
 /// A server bound to its address, ready to run.
@@ -150,6 +152,14 @@ impl Server {
             members,
             limits: limits.clone(),
         });
+        let mailer = accounts::mail::Mailer::from_settings(&config.mail)
+            .context("cannot use the SMTP server of --smtp-url")?;
+        if mailer.is_some() && config.mail.public_url.is_none() {
+            tracing::warn!(
+                "--smtp-url is set without --public-url: reset links name the host each request came to"
+            );
+        }
+        let resets = Arc::new(accounts::reset::Resets::new(mailer, &config.mail));
         let sessions = Arc::new(Sessions {
             store,
             secure_cookies: config.secure_cookies,
@@ -169,6 +179,7 @@ impl Server {
             readiness: Arc::default(),
             signer,
             files,
+            resets,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
@@ -262,6 +273,19 @@ pub fn app(parts: Parts) -> impl Endpoint {
             "/settings/sessions/others",
             post(accounts::settings::log_out_others),
         )
+        .at("/settings/avatar", post(accounts::avatar::upload))
+        .at("/settings/avatar/remove", post(accounts::avatar::remove))
+        .at("/settings/email", post(accounts::email::save))
+        .at("/settings/delete", post(accounts::deletion::delete))
+        .at("/avatars/:hash", get(accounts::avatar::serve))
+        .at(
+            "/password/forgot",
+            get(accounts::reset::forgot).post(accounts::reset::request_link),
+        )
+        .at(
+            "/password/reset/:token",
+            get(accounts::reset::show).post(accounts::reset::reset),
+        )
         .at("/admin", get(admin::routes::show))
         .at("/admin/figures", get(admin::routes::live_figures))
         .at(
@@ -354,6 +378,7 @@ impl Parts {
         req.set_data(self.signer.clone());
         req.set_data(self.readiness.clone());
         req.set_data(self.files.clone());
+        req.set_data(self.resets.clone());
     }
 }
 

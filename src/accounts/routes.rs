@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{
     Password, Username, device, invites, password,
+    reset::Resets,
     policy::{self, SignupPolicy},
     views,
 };
@@ -280,6 +281,7 @@ fn remember_device(resp: &mut Response, signer: &Signer, account: &str, secure: 
 pub async fn login_form(
     req: &Request,
     Data(hub): Data<&Hub>,
+    Data(resets): Data<&Arc<Resets>>,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     let next = landing(&query.next);
@@ -287,7 +289,8 @@ pub async fn login_form(
         return Ok(Redirect::see_other(next).into_response());
     }
     let token = form_token(req).await?;
-    Ok(views::login(&token, "", None, next, hub.site_online().await).into_response())
+    let forgot = resets.can_send();
+    Ok(views::login(&token, "", None, next, hub.site_online().await, forgot).into_response())
 }
 
 /// A 429 that says when to come back, in words and in `Retry-After`.
@@ -307,6 +310,7 @@ pub async fn login(
     Data(limits): Data<&Arc<Limits>>,
     Data(signer): Data<&Arc<Signer>>,
     Data(config): Data<&Arc<Config>>,
+    Data(resets): Data<&Arc<Resets>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
@@ -320,6 +324,7 @@ pub async fn login(
             Some(error),
             next,
             hub.site_online().await,
+            resets.can_send(),
         ))
     };
     // The limits come before any hashing, and the name is checked before it becomes
