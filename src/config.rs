@@ -3,8 +3,12 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::{mail::MailSettings, policy::SignupPolicy}, files::FileSettings, limits::LimitSettings, live::LiveSettings,
-    push::PushSettings, web::serve::HttpSettings,
+    accounts::{mail::MailSettings, policy::SignupPolicy},
+    files::FileSettings,
+    limits::LimitSettings,
+    live::LiveSettings,
+    push::PushSettings,
+    web::serve::HttpSettings,
 };
 
 #[derive(Clone, Debug)]

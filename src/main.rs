@@ -93,7 +93,11 @@ struct MailArgs {
     #[arg(long, env = "HEARTH_SMTP_URL")]
     smtp_url: Option<String>,
     /// Who hearth's email comes from.
-    #[arg(long, env = "HEARTH_MAIL_FROM", default_value = "hearth <hearth@localhost>")]
+    #[arg(
+        long,
+        env = "HEARTH_MAIL_FROM",
+        default_value = "hearth <hearth@localhost>"
+    )]
     mail_from: String,
     /// The site's address as people reach it (e.g. https://chat.example.com): links in
     /// email start with it. Set it whenever --smtp-url is set: without it, a link names

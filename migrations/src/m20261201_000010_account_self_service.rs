@@ -14,9 +14,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per ALTER TABLE.
         let user_columns = [
-            ColumnDef::new(Users::Email).string_len(254).null().to_owned(),
-            ColumnDef::new(Users::Avatar).string_len(64).null().to_owned(),
-            ColumnDef::new(Users::DeletedAt).big_integer().null().to_owned(),
+            ColumnDef::new(Users::Email)
+                .string_len(254)
+                .null()
+                .to_owned(),
+            ColumnDef::new(Users::Avatar)
+                .string_len(64)
+                .null()
+                .to_owned(),
+            ColumnDef::new(Users::DeletedAt)
+                .big_integer()
+                .null()
+                .to_owned(),
         ];
         for column in user_columns {
             manager

@@ -106,7 +106,11 @@ pub async fn upload(
     const NOT_A_PICTURE: &str =
         "That file is not a picture hearth can read: choose a PNG, JPEG, WebP or GIF.";
     if !form_reader::is_multipart(req) {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "Choose a picture to upload.").await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a picture to upload.",
+        )
+        .await;
     }
     let settings = avatar_upload_settings();
     let mut form = match form_reader::read(req, body, &settings, config.http.body_timeout).await {
@@ -120,7 +124,11 @@ pub async fn upload(
         }
     };
     let Some(file) = form.files.pop() else {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "Choose a picture to upload.").await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a picture to upload.",
+        )
+        .await;
     };
     // The content decided the type; a file that only claimed to be a picture (an HTML
     // page called `me.png`) or did not decode as one has no measurements.
@@ -239,7 +247,9 @@ pub async fn serve(
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
     {
         return Ok(with_headers(
-            Response::builder().status(StatusCode::NOT_MODIFIED).finish(),
+            Response::builder()
+                .status(StatusCode::NOT_MODIFIED)
+                .finish(),
             &etag,
         ));
     }

@@ -66,7 +66,10 @@ pub async fn save(
 ) -> Result<Response, AppError> {
     let refuse = async |why: &str| -> Result<Response, AppError> {
         let page = settings::render(chat, sessions, &viewer, None, Some(why)).await?;
-        Ok(settings::with_status(page, StatusCode::UNPROCESSABLE_ENTITY))
+        Ok(settings::with_status(
+            page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ))
     };
     let address = match form.email.trim() {
         "" => None,
@@ -101,7 +104,15 @@ mod tests {
             EmailAddress::parse(" Ann@Example.COM ").map(|a| a.0),
             Ok("ann@example.com".to_owned())
         );
-        for wrong in ["ann", "ann@", "@example.com", "ann@localhost", "a b@example.com", "ann@.com", "ann@example.com\r\nBcc: x@y.z"] {
+        for wrong in [
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@localhost",
+            "a b@example.com",
+            "ann@.com",
+            "ann@example.com\r\nBcc: x@y.z",
+        ] {
             assert!(EmailAddress::parse(wrong).is_err(), "{wrong:?}");
         }
         assert!(EmailAddress::parse(&format!("{}@example.com", "a".repeat(250))).is_err());

@@ -62,7 +62,11 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// The mailer `settings` ask for; `None` when they name no SMTP server.
     pub fn from_settings(settings: &MailSettings) -> Result<Option<Self>, MailError> {
-        let Some(url) = settings.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        let Some(url) = settings
+            .smtp_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
             return Ok(None);
         };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.trim())

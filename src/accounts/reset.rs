@@ -41,9 +41,7 @@ use crate::{
     error::AppError,
     limits::Limits,
     live::Hub,
-    web::{
-        session::{self, Sessions, form_token, session_of},
-    },
+    web::session::{self, Sessions, form_token, session_of},
 };
 
 /// How long a link works.
@@ -243,9 +241,7 @@ async fn addressee(db: &DatabaseConnection, raw: &str) -> Result<Option<user::Mo
             Err(_) => None,
         }
     };
-    Ok(found.filter(|u| {
-        u.deactivated_at.is_none() && u.deleted_at.is_none() && u.email.is_some()
-    }))
+    Ok(found.filter(|u| u.deactivated_at.is_none() && u.deleted_at.is_none() && u.email.is_some()))
 }
 
 /// A new link's token for `user_id`, unless they were sent their share this hour.
@@ -355,7 +351,14 @@ pub async fn show(
         return Ok(gone(hub.site_online().await));
     };
     let csrf = form_token(req).await?;
-    Ok(reset_form(&token, &csrf, &person.username, None, hub.site_online().await).into_response())
+    Ok(reset_form(
+        &token,
+        &csrf,
+        &person.username,
+        None,
+        hub.site_online().await,
+    )
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::{
     Password, Username, device, invites, password,
-    reset::Resets,
     policy::{self, SignupPolicy},
+    reset::Resets,
     views,
 };
 use crate::{

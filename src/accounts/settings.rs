@@ -315,7 +315,8 @@ pub(super) async fn confirm_password(
     let turn = limits
         .hashing_turn(address)
         .map_err(AppError::TooManyRequests)?;
-    let right = password::verify(presented.to_owned(), Some(me.password_hash.clone()), turn).await?;
+    let right =
+        password::verify(presented.to_owned(), Some(me.password_hash.clone()), turn).await?;
     if !right {
         drop(attempt);
         let why = "That is not your current password.";

@@ -8,7 +8,12 @@ use crate::files::{jpeg_with_exif, png, png_bomb};
 use crate::helpers::*;
 
 /// Posts `bytes` as the avatar form does: the CSRF token, then one `file`.
-async fn upload_avatar(visitor: &Visitor, name: &str, claimed: &str, bytes: Vec<u8>) -> reqwest::Response {
+async fn upload_avatar(
+    visitor: &Visitor,
+    name: &str,
+    claimed: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
     let token = visitor.csrf_token().await;
     let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_owned())
@@ -46,14 +51,20 @@ async fn an_uploaded_avatar_shows_on_the_profile_the_settings_and_beside_message
     let settings = alice.page("/settings").await;
     let src = avatar_src(&settings, "#avatar-setting").expect("the settings show the avatar");
     assert!(src.starts_with("/avatars/"), "{src}");
-    assert_eq!(avatar_src(&bob.page("/users/alice").await, "#profile"), Some(src.clone()));
+    assert_eq!(
+        avatar_src(&bob.page("/users/alice").await, "#profile"),
+        Some(src.clone())
+    );
 
     // Beside her messages, old and new, where the letter avatar was; not beside bob's.
     let after = alice.post_message(id, "after the avatar").await;
     let bobs = bob.post_message(id, "no picture here").await;
     let page = bob.page(&room).await;
     for message in [before, after] {
-        assert_eq!(avatar_src(&page, &format!("#message-{message}")), Some(src.clone()));
+        assert_eq!(
+            avatar_src(&page, &format!("#message-{message}")),
+            Some(src.clone())
+        );
     }
     assert_eq!(avatar_src(&page, &format!("#message-{bobs}")), None);
 
@@ -61,16 +72,25 @@ async fn an_uploaded_avatar_shows_on_the_profile_the_settings_and_beside_message
     let picture = bob.get(&src).await;
     assert_eq!(picture.status(), StatusCode::OK);
     assert_eq!(
-        picture.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        picture
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
     let bytes = picture.bytes().await.expect("the avatar's bytes");
-    assert!(!bytes.windows(9).any(|w| w == b"SECRETCAM"), "the EXIF survived");
+    assert!(
+        !bytes.windows(9).any(|w| w == b"SECRETCAM"),
+        "the EXIF survived"
+    );
     let shown = image::load_from_memory(&bytes).expect("a picture");
     assert_eq!((shown.width(), shown.height()), (128, 128));
 
     // Signed-in people only.
-    assert_eq!(app.visitor().get(&src).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.visitor().get(&src).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -91,12 +111,19 @@ async fn a_removed_avatar_leaves_the_letter_avatar_and_is_no_longer_served() {
     assert!(settings.has("#no-avatar"));
     assert_eq!(avatar_src(&settings, "#avatar-setting"), None);
     assert!(!settings.has("#avatar-remove"), "nothing left to remove");
-    assert_eq!(avatar_src(&alice.page(&room).await, &format!("#message-{message}")), None);
+    assert_eq!(
+        avatar_src(&alice.page(&room).await, &format!("#message-{message}")),
+        None
+    );
     let profile = alice.page("/users/alice").await;
     assert_eq!(profile.text_of("#profile .avatar").as_deref(), Some("A"));
     assert_eq!(alice.get(&src).await.status(), StatusCode::NOT_FOUND);
     assert!(
-        !app.files_dir().join("avatars").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false),
+        !app.files_dir()
+            .join("avatars")
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false),
         "the picture is gone from storage"
     );
 }
@@ -113,11 +140,41 @@ async fn a_file_that_is_not_a_picture_too_big_or_a_bomb_changes_no_avatar() {
     let mut big = png(16, 16);
     big.resize(5 * 1024 * 1024 + 512 * 1024, 0);
     let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 5] = [
-        ("page.png", "image/png", html, StatusCode::UNPROCESSABLE_ENTITY, "not a picture"),
-        ("notes.txt", "text/plain", b"just words".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "not a picture"),
-        ("broken.png", "image/png", b"\x89PNG\r\n\x1a\nnot really".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "not a picture"),
-        ("bomb.png", "image/png", png_bomb(60_000, 60_000), StatusCode::UNPROCESSABLE_ENTITY, "megapixels"),
-        ("huge.png", "image/png", big, StatusCode::PAYLOAD_TOO_LARGE, "at most 5 MB"),
+        (
+            "page.png",
+            "image/png",
+            html,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a picture",
+        ),
+        (
+            "notes.txt",
+            "text/plain",
+            b"just words".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a picture",
+        ),
+        (
+            "broken.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\nnot really".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a picture",
+        ),
+        (
+            "bomb.png",
+            "image/png",
+            png_bomb(60_000, 60_000),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "megapixels",
+        ),
+        (
+            "huge.png",
+            "image/png",
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "at most 5 MB",
+        ),
     ];
     for (name, claimed, bytes, status, words) in cases {
         let resp = upload_avatar(&alice, name, claimed, bytes).await;
@@ -131,7 +188,12 @@ async fn a_file_that_is_not_a_picture_too_big_or_a_bomb_changes_no_avatar() {
             "{name} changed the avatar"
         );
     }
-    let stored = app.files_dir().join("avatars").read_dir().map(|d| d.count()).unwrap_or(0);
+    let stored = app
+        .files_dir()
+        .join("avatars")
+        .read_dir()
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(stored, 1, "only the one avatar is stored");
 
     // A form from elsewhere, without the token, changes nothing either.

@@ -14,8 +14,12 @@ async fn a_deleted_account_keeps_its_messages_as_by_deleted_user_and_cannot_log_
     let alice = app.member("alice").await; // the administrator
     let bob = app.member("bob").await;
     let bobs_phone = app.visitor();
-    assert_eq!(bobs_phone.login("bob", PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    bob.post_form("/settings/email", &[("email", "bob@example.com")]).await;
+    assert_eq!(
+        bobs_phone.login("bob", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    bob.post_form("/settings/email", &[("email", "bob@example.com")])
+        .await;
     let room = alice.create_room("general").await;
     let id = bob.conversation_id(&room).await;
     let message = bob.post_message(id, "something worth keeping").await;
@@ -24,7 +28,10 @@ async fn a_deleted_account_keeps_its_messages_as_by_deleted_user_and_cannot_log_
 
     // A wrong password deletes nothing.
     let resp = bob
-        .post_form("/settings/delete", &[("current_password", "not-my-password-1")])
+        .post_form(
+            "/settings/delete",
+            &[("current_password", "not-my-password-1")],
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bob.is_signed_in().await);
@@ -51,12 +58,21 @@ async fn a_deleted_account_keeps_its_messages_as_by_deleted_user_and_cannot_log_
         page.text_of(&format!("{selector} .author")).as_deref(),
         Some("Deleted user")
     );
-    assert!(page
-        .text_of(&format!("{selector} .message-body"))
-        .is_some_and(|t| t.contains("something worth keeping")));
-    assert_eq!(alice.get("/users/bob").await.status(), StatusCode::NOT_FOUND);
+    assert!(
+        page.text_of(&format!("{selector} .message-body"))
+            .is_some_and(|t| t.contains("something worth keeping"))
+    );
+    assert_eq!(
+        alice.get("/users/bob").await.status(),
+        StatusCode::NOT_FOUND
+    );
     let people = alice.page("/users?q=").await;
-    assert!(!people.texts("#people .person").iter().any(|p| p.contains("bob") || p.contains("Deleted")));
+    assert!(
+        !people
+            .texts("#people .person")
+            .iter()
+            .any(|p| p.contains("bob") || p.contains("Deleted"))
+    );
     assert_eq!(app.rows("memberships WHERE user_id = 2").await, 0);
 }
 
@@ -78,8 +94,14 @@ async fn a_deleted_name_can_be_signed_up_again_by_someone_new() {
     );
     let mine = new_bob.post_message(id, "a new bob").await;
     let page = alice.page(&room).await;
-    assert_eq!(page.text_of(&format!("#message-{old} .author")).as_deref(), Some("Deleted user"));
-    assert_eq!(page.text_of(&format!("#message-{mine} .author")).as_deref(), Some("Bob"));
+    assert_eq!(
+        page.text_of(&format!("#message-{old} .author")).as_deref(),
+        Some("Deleted user")
+    );
+    assert_eq!(
+        page.text_of(&format!("#message-{mine} .author")).as_deref(),
+        Some("Bob")
+    );
     assert_ne!(
         page.attr(&format!("#message-{old}"), "data-author-id"),
         page.attr(&format!("#message-{mine}"), "data-author-id"),
@@ -96,9 +118,10 @@ async fn the_last_administrator_cannot_delete_their_account() {
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = Page::read(resp).await;
-    assert!(page
-        .text_of(".form-error")
-        .is_some_and(|e| e.contains("last administrator")));
+    assert!(
+        page.text_of(".form-error")
+            .is_some_and(|e| e.contains("last administrator"))
+    );
     assert!(alice.is_signed_in().await);
 
     // With another administrator, she can.

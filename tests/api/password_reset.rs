@@ -49,7 +49,10 @@ impl SmtpServer {
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -101,8 +104,13 @@ impl Drop for SmtpServer {
 
 /// The reset link's path in `mail` (quoted-printable soft breaks undone).
 fn reset_path(mail: &str) -> String {
-    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    let start = text.find("/password/reset/").expect("a reset link in the mail");
+    let text = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = text
+        .find("/password/reset/")
+        .expect("a reset link in the mail");
     text[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'))
@@ -152,16 +160,24 @@ async fn a_forgotten_password_is_reset_by_a_mailed_link_that_works_once_and_ends
     // Opening the link uses nothing up; a weak password is refused and changes nothing.
     let form = visitor.page(&path).await;
     assert!(form.has("form#reset"));
-    let resp = visitor.post_form(&path, &[("new_password", "password")]).await;
+    let resp = visitor
+        .post_form(&path, &[("new_password", "password")])
+        .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(Page::read(resp).await.has(".form-error"));
-    assert!(alice.is_signed_in().await, "a refused password ended nothing");
+    assert!(
+        alice.is_signed_in().await,
+        "a refused password ended nothing"
+    );
 
     let resp = visitor
         .post_form(&path, &[("new_password", NEW_PASSWORD)])
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert!(visitor.is_signed_in().await, "the new password logs this browser in");
+    assert!(
+        visitor.is_signed_in().await,
+        "the new password logs this browser in"
+    );
     assert!(!alice.is_signed_in().await, "the other sessions ended");
     crate::people::closed(&mut socket, "alice's socket").await;
     assert_eq!(
@@ -202,12 +218,21 @@ async fn an_unknown_account_gets_the_same_answer_and_no_mail() {
 
     let visitor = app.visitor();
     let mut answers = Vec::new();
-    for account in ["nobody", "nobody@example.com", "bob", "not even a name!", "alice@example.com"] {
+    for account in [
+        "nobody",
+        "nobody@example.com",
+        "bob",
+        "not even a name!",
+        "alice@example.com",
+    ] {
         let resp = ask_for_link(&visitor, account).await;
         assert_eq!(resp.status(), StatusCode::OK, "{account}");
         answers.push(Page::read(resp).await.text_of("#reset-requested"));
     }
-    assert!(answers.iter().all(|a| a.is_some() && *a == answers[0]), "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.is_some() && *a == answers[0]),
+        "{answers:?}"
+    );
     // Alice's mail is the last asked for, and the only one that comes.
     let mails = smtp.wait_for_mails(1).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
@@ -225,7 +250,10 @@ async fn an_expired_link_shows_why_and_changes_nothing() {
         .post_form("/settings/email", &[("email", "alice@example.com")])
         .await;
     let visitor = app.visitor();
-    assert_eq!(ask_for_link(&visitor, "alice").await.status(), StatusCode::OK);
+    assert_eq!(
+        ask_for_link(&visitor, "alice").await.status(),
+        StatusCode::OK
+    );
     let path = reset_path(&smtp.wait_for_mails(1).await[0]);
     // An hour later, as the database sees it.
     let db = &app.state.db;
@@ -284,7 +312,10 @@ async fn an_unreachable_smtp_server_is_told_plainly_and_requests_are_limited_per
     for _ in 0..5 {
         let resp = ask_for_link(&visitor, "alice").await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let error = Page::read(resp).await.text_of(".form-error").unwrap_or_default();
+        let error = Page::read(resp)
+            .await
+            .text_of(".form-error")
+            .unwrap_or_default();
         assert!(error.contains("cannot send email"), "{error}");
     }
     let resp = ask_for_link(&visitor, "nobody").await;
@@ -298,7 +329,9 @@ async fn an_email_address_is_checked_and_belongs_to_one_account() {
     let alice = app.member("alice").await;
     let bob = app.member("bob").await;
     for wrong in ["alice", "alice@", "alice@localhost", "a b@example.com"] {
-        let resp = alice.post_form("/settings/email", &[("email", wrong)]).await;
+        let resp = alice
+            .post_form("/settings/email", &[("email", wrong)])
+            .await;
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{wrong}");
     }
     let resp = alice
@@ -306,14 +339,24 @@ async fn an_email_address_is_checked_and_belongs_to_one_account() {
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        alice.page("/settings").await.attr("#email", "value").as_deref(),
+        alice
+            .page("/settings")
+            .await
+            .attr("#email", "value")
+            .as_deref(),
         Some("alice@example.com")
     );
     let resp = bob
         .post_form("/settings/email", &[("email", "ALICE@example.com")])
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bob.page("/settings").await.attr("#email", "value").as_deref(), Some(""));
+    assert_eq!(
+        bob.page("/settings")
+            .await
+            .attr("#email", "value")
+            .as_deref(),
+        Some("")
+    );
     // Empty removes it, and frees it.
     let resp = alice.post_form("/settings/email", &[("email", "")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
