@@ -79,7 +79,7 @@ fn avatar_upload_settings() -> FileSettings {
     }
 }
 
-/// Why an avatar was refused, in words, with its status.
+/// Why an avatar upload was refused, in words.
 fn refusal(e: &UploadError) -> String {
     match e {
         UploadError::TooLarge(_) => format!(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use poem::{
-    Response, handler,
+    IntoResponse, Response, handler,
     http::StatusCode,
     web::{Data, Form, Redirect},
 };
@@ -91,8 +91,6 @@ pub async fn save(
         Err(e) => Err(e.into()),
     }
 }
-
-use poem::IntoResponse;
 
 #[cfg(test)]
 mod tests {
