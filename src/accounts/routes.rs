@@ -310,10 +310,10 @@ pub async fn login(
     Data(limits): Data<&Arc<Limits>>,
     Data(signer): Data<&Arc<Signer>>,
     Data(config): Data<&Arc<Config>>,
-    Data(resets): Data<&Arc<Resets>>,
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
+    let forgot = req.data::<Arc<Resets>>().is_some_and(|r| r.can_send());
     let next = landing(&form.next);
     let address = client_ip(req);
     let form_with = async |error: &str| -> Result<maud::Markup, AppError> {
@@ -324,7 +324,7 @@ pub async fn login(
             Some(error),
             next,
             hub.site_online().await,
-            resets.can_send(),
+            forgot,
         ))
     };
     // The limits come before any hashing, and the name is checked before it becomes
