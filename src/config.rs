@@ -3,8 +3,12 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::policy::SignupPolicy, files::FileSettings, limits::LimitSettings, live::LiveSettings,
-    push::PushSettings, web::serve::HttpSettings,
+    accounts::{mail::MailSettings, policy::SignupPolicy},
+    files::FileSettings,
+    limits::LimitSettings,
+    live::LiveSettings,
+    push::PushSettings,
+    web::serve::HttpSettings,
 };
 
 #[derive(Clone, Debug)]
@@ -36,6 +40,8 @@ pub struct Config {
     /// Where `GET /metrics` is served (a second listener, never the public one);
     /// `None` keeps no figures at all. Port 0 picks a free port.
     pub metrics_addr: Option<String>,
+    /// The SMTP server password reset links go through, if any.
+    pub mail: MailSettings,
 }
 
 impl Config {
@@ -54,6 +60,7 @@ impl Config {
             signup: None,
             files: FileSettings::default(),
             metrics_addr: None,
+            mail: MailSettings::default(),
         }
     }
 }

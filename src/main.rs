@@ -103,6 +103,30 @@ struct ServeArgs {
     /// second listener, never the public one. Without it no figures are kept.
     #[arg(long, env = "HEARTH_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+/// Email, for password reset links.
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// The SMTP server to send through: `smtp://host:port` (plain),
+    /// `smtp://host?tls=required` (STARTTLS), `smtps://user:pass@host` (TLS). Without
+    /// it hearth sends no email and offers no "forgot password" link.
+    #[arg(long, env = "HEARTH_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Who hearth's email comes from.
+    #[arg(
+        long,
+        env = "HEARTH_MAIL_FROM",
+        default_value = "hearth <hearth@localhost>"
+    )]
+    mail_from: String,
+    /// The site's address as people reach it (e.g. https://chat.example.com): links in
+    /// email start with it. Set it whenever --smtp-url is set: without it, a link names
+    /// the host the request for it came to, which whoever asks can choose.
+    #[arg(long, env = "HEARTH_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 /// Files people attach to messages.
@@ -270,6 +294,11 @@ impl From<ServeArgs> for hearth::Config {
             signup: args.signup,
             files: args.files.into(),
             metrics_addr: args.metrics_addr,
+            mail: hearth::accounts::mail::MailSettings {
+                smtp_url: args.mail.smtp_url,
+                from: args.mail.mail_from,
+                public_url: args.mail.public_url,
+            },
         }
     }
 }

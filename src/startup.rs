@@ -55,6 +55,8 @@ pub struct Parts {
     pub files: Arc<crate::files::Files>,
     /// The figures `/metrics` shows (no-ops without a metrics address).
     pub metrics: Arc<Metrics>,
+    /// Password reset by email, where an SMTP server is configured.
+    pub resets: Arc<accounts::reset::Resets>,
 }
 
 /// A server bound to its address (and its metrics address, if any), ready to run.
@@ -172,6 +174,14 @@ impl Server {
             members,
             limits: limits.clone(),
         });
+        let mailer = accounts::mail::Mailer::from_settings(&config.mail)
+            .context("cannot use the SMTP server of --smtp-url")?;
+        if mailer.is_some() && config.mail.public_url.is_none() {
+            tracing::warn!(
+                "--smtp-url is set without --public-url: reset links name the host each request came to"
+            );
+        }
+        let resets = Arc::new(accounts::reset::Resets::new(mailer, &config.mail));
         let sessions = Arc::new(Sessions {
             store,
             secure_cookies: config.secure_cookies,
@@ -192,6 +202,7 @@ impl Server {
             signer,
             files,
             metrics: Arc::new(metrics),
+            resets,
         };
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
@@ -304,6 +315,19 @@ pub fn app(parts: Parts) -> impl Endpoint {
             "/settings/sessions/others",
             post(accounts::settings::log_out_others),
         )
+        .at("/settings/avatar", post(accounts::avatar::upload))
+        .at("/settings/avatar/remove", post(accounts::avatar::remove))
+        .at("/settings/email", post(accounts::email::save))
+        .at("/settings/delete", post(accounts::deletion::delete))
+        .at("/avatars/:hash", get(accounts::avatar::serve))
+        .at(
+            "/password/forgot",
+            get(accounts::reset::forgot).post(accounts::reset::request_link),
+        )
+        .at(
+            "/password/reset/:token",
+            get(accounts::reset::show).post(accounts::reset::reset),
+        )
         .at("/admin", get(admin::routes::show))
         .at("/admin/figures", get(admin::routes::live_figures))
         .at(
@@ -399,6 +423,7 @@ impl Parts {
         req.set_data(self.readiness.clone());
         req.set_data(self.files.clone());
         req.set_data(self.metrics.clone());
+        req.set_data(self.resets.clone());
     }
 }
 

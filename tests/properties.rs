@@ -285,6 +285,7 @@ fn view(author: &str, body: &str) -> MessageView {
         conversation_id: 7,
         author_id: 3,
         author: author.to_owned(),
+        author_avatar: None,
         body: body.to_owned(),
         body_html: Some(format::render(body)),
         created_at: 1_790_000_000_000,

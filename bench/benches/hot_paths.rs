@@ -30,6 +30,7 @@ fn message(id: i64, body: String) -> MessageView {
         conversation_id: 1,
         author_id: 42,
         author: "alice_bench".to_owned(),
+        author_avatar: None,
         body_html: Some(hearth::chat::format::render(&body)),
         body,
         created_at: 1_790_000_000_000,

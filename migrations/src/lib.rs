@@ -14,6 +14,7 @@ mod m20261201_000006_notifications;
 mod m20261201_000007_search;
 mod m20261201_000008_files;
 mod m20261201_000009_people;
+mod m20261201_000010_account_self_service;
 mod m20261201_000013_search_filters;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_search::Migration),
             Box::new(m20261201_000008_files::Migration),
             Box::new(m20261201_000009_people::Migration),
+            Box::new(m20261201_000010_account_self_service::Migration),
             Box::new(m20261201_000013_search_filters::Migration),
         ]
     }

@@ -2,11 +2,16 @@
 //! them), logging in and out, a person's own [`settings`], and the rules for usernames
 //! and passwords. Sessions themselves belong to [`crate::web::session`]; this module
 //! decides who someone is and hands that to it.
+pub mod avatar;
+pub mod deletion;
 pub mod device;
+pub mod email;
 pub mod invites;
 pub mod login_links;
+pub mod mail;
 pub mod password;
 pub mod policy;
+pub mod reset;
 pub mod routes;
 pub mod settings;
 mod views;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{
     Password, Username, device, invites, password,
     policy::{self, SignupPolicy},
+    reset::Resets,
     views,
 };
 use crate::{
@@ -280,6 +281,7 @@ fn remember_device(resp: &mut Response, signer: &Signer, account: &str, secure: 
 pub async fn login_form(
     req: &Request,
     Data(hub): Data<&Hub>,
+    Data(resets): Data<&Arc<Resets>>,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     let next = landing(&query.next);
@@ -287,7 +289,8 @@ pub async fn login_form(
         return Ok(Redirect::see_other(next).into_response());
     }
     let token = form_token(req).await?;
-    Ok(views::login(&token, "", None, next, hub.site_online().await).into_response())
+    let forgot = resets.can_send();
+    Ok(views::login(&token, "", None, next, hub.site_online().await, forgot).into_response())
 }
 
 /// A 429 that says when to come back, in words and in `Retry-After`.
@@ -310,6 +313,7 @@ pub async fn login(
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let session = session_of(req)?;
+    let forgot = req.data::<Arc<Resets>>().is_some_and(|r| r.can_send());
     let next = landing(&form.next);
     let address = client_ip(req);
     let form_with = async |error: &str| -> Result<maud::Markup, AppError> {
@@ -320,6 +324,7 @@ pub async fn login(
             Some(error),
             next,
             hub.site_online().await,
+            forgot,
         ))
     };
     // The limits come before any hashing, and the name is checked before it becomes

@@ -61,6 +61,9 @@ pub async fn show(
         "profile" => Some("Saved."),
         "password" => Some("Your password is changed; your other sessions have ended."),
         "sessions" => Some("You are logged out everywhere else."),
+        "email" => Some("Your email address is saved."),
+        "avatar" => Some("Your avatar is saved."),
+        "avatar-removed" => Some("Your avatar is removed."),
         _ => None,
     };
     Ok(render(chat, sessions, &viewer, notice, None)
@@ -68,7 +71,7 @@ pub async fn show(
         .into_response())
 }
 
-async fn render(
+pub(super) async fn render(
     chat: &Chat,
     sessions: &Sessions,
     viewer: &Viewer,
@@ -113,6 +116,35 @@ async fn render(
                     input type="hidden" name="csrf_token" value=(token);
                     button.primary type="submit" { "Save" }
                 }
+                h2 { "Avatar" }
+                div #avatar-setting {
+                    @if me.avatar.is_some() {
+                        (super::avatar::picture(me.avatar.as_deref()))
+                    } @else {
+                        p.muted #no-avatar { "You have no avatar: pages show the first letter of your name." }
+                    }
+                    form #avatar-form.stack method="post" action="/settings/avatar" enctype="multipart/form-data" {
+                        input type="hidden" name="csrf_token" value=(token);
+                        label for="avatar-file" { "A picture (PNG, JPEG, WebP or GIF, at most 5 MB)" }
+                        input #avatar-file type="file" name="file" accept="image/png,image/jpeg,image/webp,image/gif" required;
+                        button.primary type="submit" { "Upload avatar" }
+                    }
+                    @if me.avatar.is_some() {
+                        form #avatar-remove method="post" action="/settings/avatar/remove" {
+                            input type="hidden" name="csrf_token" value=(token);
+                            button type="submit" { "Remove avatar" }
+                        }
+                    }
+                }
+                h2 { "Email" }
+                form #email-form.stack method="post" action="/settings/email" {
+                    label for="email" { "Email address" }
+                    input #email type="email" name="email" maxlength="254" autocomplete="email"
+                        value=(me.email.as_deref().unwrap_or_default());
+                    p.hint { "Only for resetting a forgotten password; leave it empty to remove it." }
+                    input type="hidden" name="csrf_token" value=(token);
+                    button.primary type="submit" { "Save email" }
+                }
                 h2 { "Password" }
                 form #password-form.stack method="post" action="/settings/password" {
                     label for="current-password" { "Current password" }
@@ -138,6 +170,14 @@ async fn render(
                 form #logout-others method="post" action="/settings/sessions/others" {
                     input type="hidden" name="csrf_token" value=(token);
                     button type="submit" { "Log out everywhere else" }
+                }
+                h2 { "Delete your account" }
+                form #delete-account.stack method="post" action="/settings/delete" {
+                    p.hint { "Your messages stay, shown as by \"Deleted user\"; everything else of your account goes, and your name is free for anyone to take. This cannot be undone." }
+                    label for="delete-password" { "Your password" }
+                    input #delete-password type="password" name="current_password" autocomplete="current-password" required;
+                    input type="hidden" name="csrf_token" value=(token);
+                    button.danger type="submit" { "Delete my account" }
                 }
             }
         },
@@ -191,7 +231,7 @@ pub async fn save_profile(
     Ok(Redirect::see_other("/settings?done=profile").into_response())
 }
 
-fn with_status(markup: Markup, status: StatusCode) -> Response {
+pub(super) fn with_status(markup: Markup, status: StatusCode) -> Response {
     let mut resp = markup.into_response();
     resp.set_status(status);
     resp
@@ -222,42 +262,12 @@ pub async fn change_password(
         Ok(chosen) => chosen,
         Err(why) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await,
     };
-    let address = req
-        .remote_addr()
-        .as_socket_addr()
-        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
-    // Guessing the current password here is guessing a password: the same limits as
-    // logging in.
-    let account = viewer.username.to_ascii_lowercase();
-    let attempt = match limits.login_attempt(&account, None, address) {
-        Ok(attempt) => attempt,
-        Err(_) => {
-            let why = "Too many wrong passwords. Wait a while and try again.";
-            return refuse(StatusCode::TOO_MANY_REQUESTS, why).await;
-        }
-    };
-    let me = user::Entity::find_by_id(viewer.id)
-        .one(&chat.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let turn = limits
-        .hashing_turn(address)
-        .map_err(AppError::TooManyRequests)?;
-    let right = password::verify(
-        form.current_password.clone(),
-        Some(me.password_hash.clone()),
-        turn,
-    )
-    .await?;
-    if !right {
-        drop(attempt);
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That is not your current password.",
-        )
-        .await;
+    if let Err((status, why)) =
+        confirm_password(req, &viewer, chat, limits, &form.current_password).await?
+    {
+        return refuse(status, why).await;
     }
-    limits.login_succeeded(attempt);
+    let address = client_address(req);
     let turn = limits
         .hashing_turn(address)
         .map_err(AppError::TooManyRequests)?;
@@ -270,6 +280,50 @@ pub async fn change_password(
     end_other_sessions(chat, sessions, &viewer).await?;
     tracing::info!(user_id = viewer.id, "password changed");
     Ok(Redirect::see_other("/settings?done=password").into_response())
+}
+
+fn client_address(req: &Request) -> std::net::IpAddr {
+    req.remote_addr()
+        .as_socket_addr()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip())
+}
+
+/// Whether `presented` is the viewer's current password, as changing the password and
+/// deleting the account need; a refusal comes with its status and words.
+pub(super) async fn confirm_password(
+    req: &Request,
+    viewer: &Viewer,
+    chat: &Chat,
+    limits: &Limits,
+    presented: &str,
+) -> Result<Result<(), (StatusCode, &'static str)>, AppError> {
+    let address = client_address(req);
+    // Guessing the current password here is guessing a password: the same limits as
+    // logging in.
+    let account = viewer.username.to_ascii_lowercase();
+    let attempt = match limits.login_attempt(&account, None, address) {
+        Ok(attempt) => attempt,
+        Err(_) => {
+            let why = "Too many wrong passwords. Wait a while and try again.";
+            return Ok(Err((StatusCode::TOO_MANY_REQUESTS, why)));
+        }
+    };
+    let me = user::Entity::find_by_id(viewer.id)
+        .one(&chat.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let turn = limits
+        .hashing_turn(address)
+        .map_err(AppError::TooManyRequests)?;
+    let right =
+        password::verify(presented.to_owned(), Some(me.password_hash.clone()), turn).await?;
+    if !right {
+        drop(attempt);
+        let why = "That is not your current password.";
+        return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, why)));
+    }
+    limits.login_succeeded(attempt);
+    Ok(Ok(()))
 }
 
 /// Ends every session of the viewer but this one, and closes their sockets.

@@ -3,7 +3,7 @@ use maud::{Markup, html};
 
 use crate::web::layout::{self, Page};
 
-fn auth_page(title: &str, site_online: usize, content: Markup) -> Markup {
+pub(super) fn auth_page(title: &str, site_online: usize, content: Markup) -> Markup {
     let page = Page {
         title,
         viewer: None,
@@ -67,12 +67,15 @@ pub fn signup(
     )
 }
 
+/// The log-in form; `forgot` offers the "forgot password" link (only where hearth
+/// can send email).
 pub fn login(
     csrf: &str,
     username: &str,
     error: Option<&str>,
     next: &str,
     site_online: usize,
+    forgot: bool,
 ) -> Markup {
     auth_page(
         "Log in",
@@ -90,6 +93,7 @@ pub fn login(
                     (next_field(next))
                     button.primary type="submit" { "Log in" }
                 }
+                @if forgot { p.muted { a #forgot-password href="/password/forgot" { "Forgot password?" } } }
                 p.muted { "No account? " a href=(with_next("/signup", next)) { "Sign up" } }
             }
         },

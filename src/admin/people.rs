@@ -90,7 +90,7 @@ pub async fn named(db: &DatabaseConnection, name: &str) -> Result<Option<user::M
 }
 
 /// How many active administrators there are.
-async fn admins(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub(crate) async fn admins(db: &DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin.as_str()))
@@ -167,7 +167,8 @@ pub struct Listed {
 
 /// People whose name starts with `q` (everyone when empty), by name, at most `limit`.
 pub async fn list(db: &DatabaseConnection, q: &str, limit: u64) -> Result<Vec<user::Model>, DbErr> {
-    let mut query = user::Entity::find();
+    // Deleted accounts are tombstones, nobody to administer.
+    let mut query = user::Entity::find().filter(user::Column::DeletedAt.is_null());
     let q = q.trim().to_ascii_lowercase();
     if !q.is_empty() {
         query = query.filter(user::Column::UsernameKey.starts_with(&q));

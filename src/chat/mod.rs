@@ -42,7 +42,7 @@ pub use body::{BodyError, MessageBody};
 pub use queries::MessageView;
 pub use store::Posted;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::{entities::conversation, error::AppError, limits::Limits, live::Hub};
 
@@ -165,12 +165,17 @@ impl Chat {
             None => None,
         };
         let rendered = mentions::render(self, conversation, author_id, body.as_str()).await?;
+        let author_avatar = crate::entities::user::Entity::find_by_id(author_id)
+            .one(&self.db)
+            .await?
+            .and_then(|u| u.avatar);
         Ok(self
             .writer
             .post(store::NewMessage {
                 conversation_id: conversation.id,
                 author_id,
                 author: author.to_owned(),
+                author_avatar,
                 body,
                 body_html: rendered.html,
                 reply,

@@ -54,6 +54,13 @@ impl HistoryCache {
         }
     }
 
+    /// Drops every rendered page: something every page shows of a person changed (an
+    /// avatar, an account deleted). A known limit: other processes on PostgreSQL keep
+    /// theirs until each conversation's next event.
+    pub fn forget_all(&self) {
+        self.latest.invalidate_all();
+    }
+
     fn known(&self) -> Option<std::sync::MutexGuard<'_, HashMap<i64, i64>>> {
         let known = self.written_here.as_ref()?;
         // The map holds plain numbers, whole after any panic.

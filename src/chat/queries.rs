@@ -19,6 +19,8 @@ pub struct MessageView {
     pub conversation_id: i64,
     pub author_id: i64,
     pub author: String,
+    /// The SHA-256 of the author's avatar ([`crate::accounts::avatar`]), if they have one.
+    pub author_avatar: Option<String>,
     /// The text as written (Markdown); empty once deleted.
     pub body: String,
     /// The text rendered once (`super::format`); `None` for messages stored before it
@@ -53,7 +55,7 @@ pub const QUOTE_CHARS: usize = 100;
 
 /// The columns of a [`MessageView`], for statements that join `messages m` with the
 /// author `users u` and then [`MESSAGE_JOINS`].
-pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.author_id, u.username AS author, \
+pub(super) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.author_id, u.username AS author, u.avatar AS author_avatar, \
      m.body, m.body_html, m.created_at, m.seq, m.updated_seq, m.edited_at, m.deleted_at, \
      m.reply_to, ru.username AS reply_author, SUBSTR(rm.body, 1, 400) AS reply_body, \
      rm.deleted_at AS reply_deleted_at";
@@ -91,6 +93,7 @@ impl MessageView {
             conversation_id: row.try_get("", "conversation_id")?,
             author_id: row.try_get("", "author_id")?,
             author: row.try_get("", "author")?,
+            author_avatar: row.try_get("", "author_avatar")?,
             body: row.try_get("", "body")?,
             body_html: row.try_get("", "body_html")?,
             created_at: row.try_get("", "created_at")?,

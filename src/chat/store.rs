@@ -21,6 +21,8 @@ pub struct NewMessage {
     pub conversation_id: i64,
     pub author_id: i64,
     pub author: String,
+    /// The author's avatar, as [`MessageView::author_avatar`].
+    pub author_avatar: Option<String>,
     pub body: MessageBody,
     pub body_html: String,
     pub reply: Option<Quote>,
@@ -92,6 +94,7 @@ fn stored(batch: &[NewMessage], ids: &[i64], seqs: &[i64], now: i64) -> Vec<Post
                 conversation_id: new.conversation_id,
                 author_id: new.author_id,
                 author: new.author.clone(),
+                author_avatar: new.author_avatar.clone(),
                 body: new.body.as_str().to_owned(),
                 body_html: Some(new.body_html.clone()),
                 created_at: now,

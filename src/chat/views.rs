@@ -121,6 +121,8 @@ fn message_article(m: &MessageView, oob: bool) -> Markup {
     };
     html! {
         article class=(class) id={ "message-" (m.id) } data-author-id=(m.author_id) data-author=(m.author) data-ts=(at) hx-swap-oob=[oob.then_some("true")] {
+            // The letter avatar, drawn by the page's script, stands in where there is none.
+            (crate::accounts::avatar::picture(m.author_avatar.as_deref()))
             header.message-meta {
                 span.author dir="auto" { (m.author) } " "
                 a.permalink href={ "/messages/" (m.id) } { time datetime=(at) { (short_time(m.created_at)) } }
@@ -502,6 +504,7 @@ mod tests {
             conversation_id: 1,
             author_id: 2,
             author: "<b>al</b>".into(),
+            author_avatar: None,
             body: body.into(),
             created_at: 0,
             seq: 1,

@@ -106,7 +106,11 @@ pub fn profile(
         page,
         html! {
             section.card.profile #profile data-user-id=(person.id) {
-                span.avatar aria-hidden="true" { (initial(display.unwrap_or(&person.username))) }
+                @if account.avatar.is_some() {
+                    (crate::accounts::avatar::picture(account.avatar.as_deref()))
+                } @else {
+                    span.avatar aria-hidden="true" { (initial(display.unwrap_or(&person.username))) }
+                }
                 h1 dir="auto" {
                     @if let Some(display) = display {
                         span #profile-display-name { (display) } " "

@@ -19,6 +19,14 @@ pub struct Model {
     pub display_name: Option<String>,
     /// A short status line ("on holiday until Monday").
     pub status: Option<String>,
+    /// Where a password reset link is sent: lower case, unique, optional.
+    pub email: Option<String>,
+    /// The SHA-256 (hex) of the person's avatar picture, kept under
+    /// [`crate::accounts::avatar::key`] in file storage.
+    pub avatar: Option<String>,
+    /// When the person deleted their account: the row is a tombstone from then on
+    /// (see [`crate::accounts::deletion`]).
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -336,7 +336,7 @@ async fn check_csrf(
 }
 
 /// The paths whose POSTs may stream a `multipart/form-data` body of files: the
-/// composer's action only. Such a body is too big to read here, so its token is
+/// composer's action and the avatar's. Such a body is too big to read here, so its token is
 /// checked by the one reader of it, [`crate::files::upload`], through [`CsrfToCheck`],
 /// before anything of it is stored. Every other POST, multipart or not, is checked
 /// above.
@@ -356,7 +356,8 @@ fn is_streamed_upload(req: &Request) -> bool {
         .strip_prefix("/conversations/")
         .and_then(|rest| rest.strip_suffix("/messages"))
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-    multipart && composer
+    let avatar = req.uri().path() == "/settings/avatar";
+    multipart && (composer || avatar)
 }
 
 /// The CSRF check a streamed upload still owes: done already when the request carried

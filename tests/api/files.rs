@@ -79,7 +79,7 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 }
 
 /// A PNG of a few hundred bytes that claims a `width`×`height` canvas: an image bomb.
-fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut header = width.to_be_bytes().to_vec();
     header.extend_from_slice(&height.to_be_bytes());

@@ -10,7 +10,7 @@ use crate::helpers::*;
 const PASSWORD: &str = "tulip-harbor-42";
 
 /// Waits until the server closes `socket`; fails after [`PATIENCE`].
-async fn closed(socket: &mut Socket, what: &str) {
+pub async fn closed(socket: &mut Socket, what: &str) {
     let ended = tokio::time::timeout(PATIENCE, async {
         loop {
             match socket.next().await {
