@@ -14,6 +14,7 @@ mod m20261201_000006_notifications;
 mod m20261201_000007_search;
 mod m20261201_000008_files;
 mod m20261201_000009_people;
+mod m20261201_000014_api_tokens;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_search::Migration),
             Box::new(m20261201_000008_files::Migration),
             Box::new(m20261201_000009_people::Migration),
+            Box::new(m20261201_000014_api_tokens::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod actions;
 mod adversarial;
+mod bots;
 mod direct;
 mod files;
 mod first_minutes;
