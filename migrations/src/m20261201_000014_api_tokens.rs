@@ -29,7 +29,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(ApiTokens::CreatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ApiTokens::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ApiTokens::LastUsedAt).big_integer().null())
                     .foreign_key(
                         ForeignKey::create()

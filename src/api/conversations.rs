@@ -262,7 +262,10 @@ async fn readable(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Conversat
             other,
             Conversation {
                 id: row.try_get("", "id")?,
-                url: slug.as_deref().map(crate::chat::room_path).unwrap_or_default(),
+                url: slug
+                    .as_deref()
+                    .map(crate::chat::room_path)
+                    .unwrap_or_default(),
                 kind,
                 name: row.try_get("", "name")?,
                 slug,

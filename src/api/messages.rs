@@ -102,7 +102,11 @@ impl Messages {
     /// Remove a reaction
     ///
     /// The token owner's reaction with this emoji is off the message afterwards.
-    #[oai(path = "/:id/reactions", method = "delete", operation_id = "removeReaction")]
+    #[oai(
+        path = "/:id/reactions",
+        method = "delete",
+        operation_id = "removeReaction"
+    )]
     async fn unreact(
         &self,
         token: Token,

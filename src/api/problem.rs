@@ -172,14 +172,20 @@ fn problem_of(e: &poem::Error) -> (StatusCode, &'static str, String) {
         return (
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("The request body is not the JSON this operation takes: {}", payload.reason),
+            format!(
+                "The request body is not the JSON this operation takes: {}",
+                payload.reason
+            ),
         );
     }
     if let Some(param) = e.downcast_ref::<ParseParamError>() {
         return (
             StatusCode::BAD_REQUEST,
             "bad_parameter",
-            format!("The parameter `{}` could not be read: {}", param.name, param.reason),
+            format!(
+                "The parameter `{}` could not be read: {}",
+                param.name, param.reason
+            ),
         );
     }
     if e.is::<ContentTypeError>() {
