@@ -36,6 +36,9 @@
 //! - [`files`]: files and pictures attached to messages: reading the composer's
 //!   multipart form, storage on disk or S3 named by content, thumbnails, and serving
 //!   them to the people who may read their conversation.
+//! - [`api`]: the JSON API under `/api/v1` for bots and other programs: personal API
+//!   tokens, bearer authentication, the OpenAPI document generated from the code, and
+//!   the chat's own paths for posting and changing messages.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
@@ -45,6 +48,7 @@
 //!   binary and served under content-hash URLs.
 pub mod accounts;
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod backup;
 pub mod chat;

@@ -13,7 +13,7 @@ use poem::{Endpoint, EndpointExt, Route, get, post};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    accounts, admin, assets,
+    accounts, admin, api, assets,
     chat::{
         self, Chat, actions::routes as actions, members::Members, mentions::routes as mentions,
         source::ChatSource, unread, writer::Writer,
@@ -274,8 +274,23 @@ impl Server {
     }
 }
 
-/// The whole app as one endpoint.
+/// The whole app as one endpoint: the pages, behind sessions and the CSRF check, and
+/// beside them the API, which is authenticated by bearer tokens alone (no cookie is
+/// read there, so there is nothing for a forged cross-site request to ride on).
 pub fn app(parts: Parts) -> impl Endpoint {
+    Route::new()
+        .nest(api::PREFIX, api::endpoint())
+        .nest("/", pages())
+        .around(security::middleware)
+        .around(request_log::middleware)
+        .around(move |next, mut req| {
+            parts.lend(&mut req);
+            async move { next.call(req).await }
+        })
+}
+
+/// The pages: everything a browser visits.
+fn pages() -> impl Endpoint {
     Route::new()
         .at("/", get(rooms::routes::lobby))
         .at(
@@ -327,6 +342,11 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at(
             "/password/reset/:token",
             get(accounts::reset::show).post(accounts::reset::reset),
+        )
+        .at("/settings/tokens", post(accounts::settings::make_token))
+        .at(
+            "/settings/tokens/:id/revoke",
+            post(accounts::settings::revoke_token),
         )
         .at("/admin", get(admin::routes::show))
         .at("/admin/figures", get(admin::routes::live_figures))
@@ -399,12 +419,6 @@ pub fn app(parts: Parts) -> impl Endpoint {
         .at("/assets/*path", get(assets::serve))
         .around(errors::middleware)
         .around(session::middleware)
-        .around(security::middleware)
-        .around(request_log::middleware)
-        .around(move |next, mut req| {
-            parts.lend(&mut req);
-            async move { next.call(req).await }
-        })
 }
 
 impl Parts {

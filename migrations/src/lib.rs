@@ -16,6 +16,7 @@ mod m20261201_000008_files;
 mod m20261201_000009_people;
 mod m20261201_000010_account_self_service;
 mod m20261201_000013_search_filters;
+mod m20261201_000014_api_tokens;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_people::Migration),
             Box::new(m20261201_000010_account_self_service::Migration),
             Box::new(m20261201_000013_search_filters::Migration),
+            Box::new(m20261201_000014_api_tokens::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::{Password, password};
 use crate::{
+    api::tokens as api_tokens,
     chat::{Chat, invisible, sidebar, views::relative_time},
     entities::{session, user},
     error::AppError,
@@ -64,9 +65,10 @@ pub async fn show(
         "email" => Some("Your email address is saved."),
         "avatar" => Some("Your avatar is saved."),
         "avatar-removed" => Some("Your avatar is removed."),
+        "token-revoked" => Some("The token is revoked: programs using it are refused."),
         _ => None,
     };
-    Ok(render(chat, sessions, &viewer, notice, None)
+    Ok(render(chat, sessions, &viewer, notice, None, None)
         .await?
         .into_response())
 }
@@ -77,12 +79,14 @@ pub(super) async fn render(
     viewer: &Viewer,
     notice: Option<&str>,
     error: Option<&str>,
+    new_token: Option<&str>,
 ) -> Result<Markup, AppError> {
     let me = user::Entity::find_by_id(viewer.id)
         .one(&chat.db)
         .await?
         .ok_or(AppError::NotFound)?;
     let mine = sessions.store.sessions_of(viewer.id).await?;
+    let tokens = api_tokens::of(&chat.db, viewer.id).await?;
     let admin = crate::admin::Role::of(&me) == crate::admin::Role::Admin;
     let current = viewer.session_key();
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
@@ -171,6 +175,7 @@ pub(super) async fn render(
                     input type="hidden" name="csrf_token" value=(token);
                     button type="submit" { "Log out everywhere else" }
                 }
+                (tokens_section(&tokens, new_token, token))
                 h2 { "Delete your account" }
                 form #delete-account.stack method="post" action="/settings/delete" {
                     p.hint { "Your messages stay, shown as by \"Deleted user\"; everything else of your account goes, and your name is free for anyone to take. This cannot be undone." }
@@ -219,7 +224,7 @@ pub async fn save_profile(
     let (Ok(display_name), Ok(status)) = (line(&form.display_name, 64), line(&form.status, 140))
     else {
         let why = "A display name has at most 64 characters, a status 140.";
-        let page = render(chat, sessions, &viewer, None, Some(why)).await?;
+        let page = render(chat, sessions, &viewer, None, Some(why), None).await?;
         return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
     };
     user::Entity::update_many()
@@ -255,7 +260,7 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let refuse = async |status: StatusCode, why: &str| -> Result<Response, AppError> {
-        let page = render(chat, sessions, &viewer, None, Some(why)).await?;
+        let page = render(chat, sessions, &viewer, None, Some(why), None).await?;
         Ok(with_status(page, status))
     };
     let chosen = match Password::choose(&form.new_password, &viewer.username) {
@@ -351,4 +356,107 @@ pub async fn log_out_others(
 ) -> Result<Response, AppError> {
     end_other_sessions(chat, sessions, &viewer).await?;
     Ok(Redirect::see_other("/settings?done=sessions").into_response())
+}
+
+/// The API tokens part of the page: a just-made token, shown this once; the person's
+/// tokens, each with a button that revokes it; the form that makes one.
+fn tokens_section(tokens: &[api_tokens::Listed], new_token: Option<&str>, csrf: &str) -> Markup {
+    html! {
+        h2 #api-tokens { "API tokens" }
+        p.hint {
+            "A token lets a program (a bot, a script) use hearth as you, through "
+            a href="/api/v1/docs" { "the API" } ". It can do what you can, no more."
+        }
+        @if let Some(new_token) = new_token {
+            div.notice role="status" {
+                p { "Your new token. Copy it now: it will not be shown again." }
+                code #new-token { (new_token) }
+            }
+        }
+        @if tokens.is_empty() {
+            p.muted #no-tokens { "You have no API tokens." }
+        } @else {
+            ul #tokens {
+                @for t in tokens {
+                    li.token #{ "token-" (t.id) } {
+                        span.name { (t.name) }
+                        " · made " (relative_time(t.created_at))
+                        " · "
+                        @match t.last_used_at {
+                            Some(at) => { "last used " (relative_time(at)) }
+                            None => { "never used" }
+                        }
+                        form.inline method="post" action={ "/settings/tokens/" (t.id) "/revoke" } {
+                            input type="hidden" name="csrf_token" value=(csrf);
+                            button type="submit" { "Revoke" }
+                        }
+                    }
+                }
+            }
+        }
+        form #token-form.stack method="post" action="/settings/tokens" {
+            label for="token-name" { "Name" }
+            input #token-name name="name" maxlength="64" dir="auto" required placeholder="e.g. deploy bot";
+            input type="hidden" name="csrf_token" value=(csrf);
+            button.primary type="submit" { "Make a token" }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /settings/tokens` (`name`): makes a token and shows it, once, on this page
+/// (200, not a redirect: a page reached again later must not show it).
+#[handler]
+pub async fn make_token(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(sessions): Data<&Arc<Sessions>>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    let name = match line(&form.name, 64) {
+        Ok(Some(name)) => name,
+        _ => {
+            let why = "Name the token (at most 64 characters), so you know later what uses it.";
+            let page = render(chat, sessions, &viewer, None, Some(why), None).await?;
+            return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let made = match api_tokens::make(&chat.db, viewer.id, &name).await {
+        Ok(made) => made,
+        Err(api_tokens::MakeError::TooMany) => {
+            let why = "You have as many API tokens as one person may hold; revoke one first.";
+            let page = render(chat, sessions, &viewer, None, Some(why), None).await?;
+            return Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+        Err(api_tokens::MakeError::Db(e)) => return Err(e.into()),
+    };
+    tracing::info!(user_id = viewer.id, "API token made");
+    let page = render(chat, sessions, &viewer, None, None, Some(&made)).await?;
+    let mut resp = page.into_response();
+    // The token is in this page alone: no cache may keep it.
+    resp.headers_mut().insert(
+        poem::http::header::CACHE_CONTROL,
+        poem::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+/// `POST /settings/tokens/{id}/revoke`: the token stops working at once. Someone
+/// else's token, or one already revoked: 404.
+#[handler]
+pub async fn revoke_token(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    poem::web::Path(id): poem::web::Path<i64>,
+) -> Result<Response, AppError> {
+    if !api_tokens::revoke(&chat.db, viewer.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(user_id = viewer.id, token_id = id, "API token revoked");
+    Ok(Redirect::see_other("/settings?done=token-revoked#api-tokens").into_response())
 }

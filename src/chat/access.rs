@@ -70,8 +70,17 @@ pub async fn open(
     viewer: &Viewer,
     id: i64,
 ) -> Result<Conversation, AppError> {
+    open_for(db, viewer.id, id).await
+}
+
+/// [`open`] for `user_id`, however they are signed in (a page's session, an API token).
+pub async fn open_for(
+    db: &DatabaseConnection,
+    user_id: i64,
+    id: i64,
+) -> Result<Conversation, AppError> {
     match queries::conversation_by_id(db, id).await? {
-        Some(c) if may_read(db, &c, viewer.id).await? => Ok(c),
+        Some(c) if may_read(db, &c, user_id).await? => Ok(c),
         _ => Err(AppError::NotFound),
     }
 }

@@ -7,6 +7,7 @@ mod actions;
 mod adversarial;
 mod avatars;
 mod deletion;
+mod bots;
 mod direct;
 mod files;
 mod first_minutes;

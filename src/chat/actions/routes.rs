@@ -29,23 +29,27 @@ use crate::{
     web::{Viewer, is_htmx},
 };
 
-/// The message and its conversation, if the viewer may read it.
-async fn open(chat: &Chat, viewer: &Viewer, id: i64) -> Result<(Target, Conversation), AppError> {
+/// The message and its conversation, if `user_id` may read it.
+pub(crate) async fn open(
+    chat: &Chat,
+    user_id: i64,
+    id: i64,
+) -> Result<(Target, Conversation), AppError> {
     let target = store::target(&chat.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let conversation = access::open(&chat.db, viewer, target.conversation_id).await?;
+    let conversation = access::open_for(&chat.db, user_id, target.conversation_id).await?;
     Ok((target, conversation))
 }
 
-/// The message and its conversation, if the viewer may read it and it may change: an
+/// The message and its conversation, if `user_id` may read it and it may change: an
 /// archived room's messages stay as they are (409).
-async fn open_to_change(
+pub(crate) async fn open_to_change(
     chat: &Chat,
-    viewer: &Viewer,
+    user_id: i64,
     id: i64,
 ) -> Result<(Target, Conversation), AppError> {
-    let (target, conversation) = open(chat, viewer, id).await?;
+    let (target, conversation) = open(chat, user_id, id).await?;
     if conversation.archived_at.is_some() {
         return Err(AppError::Conflict(crate::chat::ARCHIVED));
     }
@@ -59,7 +63,7 @@ pub async fn permalink(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, conversation) = open(chat, &viewer, id).await?;
+    let (_, conversation) = open(chat, viewer.id, id).await?;
     let url = access::url_for(&chat.db, &conversation, &viewer).await?;
     Ok(Redirect::see_other(format!("{url}?around={id}#message-{id}")).into_response())
 }
@@ -71,15 +75,16 @@ pub async fn reply(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, conversation) = open(chat, &viewer, id).await?;
+    let (_, conversation) = open(chat, viewer.id, id).await?;
     let url = access::url_for(&chat.db, &conversation, &viewer).await?;
     Ok(Redirect::see_other(format!("{url}?reply_to={id}#composer")).into_response())
 }
 
-/// Stores `change` and hands it to the hub; answers the message as it now is.
-async fn change(
+/// Stores `change` by `user_id` and hands it to the hub; answers the message as it
+/// now is. Pages and the API change messages through here alone.
+pub(crate) async fn change(
     chat: &Chat,
-    viewer: &Viewer,
+    user_id: i64,
     target: &Target,
     change: Change,
 ) -> Result<crate::chat::MessageView, AppError> {
@@ -87,11 +92,11 @@ async fn change(
     // author's alone.
     let authors_only = change.authors_only()
         && !(matches!(change, Change::Delete)
-            && target.author_id != viewer.id
-            && crate::admin::is_admin(&chat.db, viewer.id).await?);
-    store::check(target, viewer.id, authors_only)?;
+            && target.author_id != user_id
+            && crate::admin::is_admin(&chat.db, user_id).await?);
+    store::check(target, user_id, authors_only)?;
     chat.limits
-        .message(viewer.id)
+        .message(user_id)
         .map_err(AppError::TooManyRequests)?;
     let store::Applied {
         message,
@@ -102,7 +107,7 @@ async fn change(
         &chat.gate,
         chat.hub.bus(),
         target.id,
-        viewer.id,
+        user_id,
         &change,
         authors_only,
     )
@@ -152,7 +157,7 @@ pub async fn edit_form(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (target, conversation) = open(chat, &viewer, id).await?;
+    let (target, conversation) = open(chat, viewer.id, id).await?;
     store::check(&target, viewer.id, true)?;
     let message = queries::message_by_id(&chat.db, id)
         .await?
@@ -174,7 +179,7 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, AppError> {
-    let (target, conversation) = open_to_change(chat, &viewer, id).await?;
+    let (target, conversation) = open_to_change(chat, viewer.id, id).await?;
     store::check(&target, viewer.id, true)?;
     let body = match MessageBody::parse(&form.body) {
         Ok(body) => body,
@@ -199,7 +204,7 @@ pub async fn edit(
         html: rendered.html,
         mentioned: rendered.mentioned.people,
     };
-    let message = change(chat, &viewer, &target, edit).await?;
+    let message = change(chat, viewer.id, &target, edit).await?;
     Ok(answered(req, &message, true))
 }
 
@@ -210,7 +215,7 @@ pub async fn delete_form(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (target, conversation) = open(chat, &viewer, id).await?;
+    let (target, conversation) = open(chat, viewer.id, id).await?;
     store::check(&target, viewer.id, true)?;
     let message = queries::message_by_id(&chat.db, id)
         .await?
@@ -227,8 +232,8 @@ pub async fn delete(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (target, _) = open_to_change(chat, &viewer, id).await?;
-    let message = change(chat, &viewer, &target, Change::Delete).await?;
+    let (target, _) = open_to_change(chat, viewer.id, id).await?;
+    let message = change(chat, viewer.id, &target, Change::Delete).await?;
     Ok(answered(req, &message, true))
 }
 
@@ -239,7 +244,7 @@ pub async fn react_form(
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (target, conversation) = open(chat, &viewer, id).await?;
+    let (target, conversation) = open(chat, viewer.id, id).await?;
     store::check(&target, viewer.id, false)?;
     let message = queries::message_by_id(&chat.db, id)
         .await?
@@ -263,8 +268,8 @@ pub async fn react(
     Path(id): Path<i64>,
     Form(form): Form<ReactForm>,
 ) -> Result<Response, AppError> {
-    let (target, _) = open_to_change(chat, &viewer, id).await?;
+    let (target, _) = open_to_change(chat, viewer.id, id).await?;
     let emoji = Emoji::parse(&form.emoji).map_err(AppError::Refused)?;
-    let message = change(chat, &viewer, &target, Change::React(emoji)).await?;
+    let message = change(chat, viewer.id, &target, Change::React(emoji)).await?;
     Ok(answered(req, &message, false))
 }

@@ -25,17 +25,21 @@ pub enum Change {
     Delete,
     /// The person's reaction with this emoji is added, or taken back if it was there.
     React(Emoji),
+    /// The person's reaction with this emoji is there afterwards (`true`) or not
+    /// (`false`), whatever it was before: the API's add and remove, which a retry
+    /// must not undo.
+    SetReaction(Emoji, bool),
 }
 
 impl Change {
     /// Whether the hub may coalesce it with the message's next changes.
     pub fn coalesces(&self) -> bool {
-        matches!(self, Change::React(_))
+        matches!(self, Change::React(_) | Change::SetReaction(..))
     }
 
     /// Whether only the message's author may make it.
     pub fn authors_only(&self) -> bool {
-        !matches!(self, Change::React(_))
+        !self.coalesces()
     }
 }
 
@@ -189,8 +193,30 @@ pub async fn apply(
             ))
             .await?;
         }
+        Change::SetReaction(emoji, wanted) => {
+            let (sql, mut values) = if *wanted {
+                (
+                    "INSERT INTO reactions (message_id, user_id, emoji, created_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    vec![now.into()],
+                )
+            } else {
+                (
+                    "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?",
+                    Vec::new(),
+                )
+            };
+            let mut all = vec![id.into(), user_id.into(), emoji.as_str().into()];
+            all.append(&mut values);
+            txn.execute_raw(statement(sql, all)).await?;
+            txn.execute_raw(statement(
+                "UPDATE messages SET updated_seq = ? WHERE id = ?",
+                vec![seq.into(), id.into()],
+            ))
+            .await?;
+        }
     }
-    let replies = if matches!(change, Change::React(_)) {
+    let replies = if change.coalesces() {
         Vec::new()
     } else {
         txn.execute_raw(statement(
