@@ -100,7 +100,7 @@ pub async fn upload(
     body: Body,
 ) -> Result<Response, AppError> {
     let refuse = async |status: StatusCode, why: &str| -> Result<Response, AppError> {
-        let page = settings::render(chat, sessions, &viewer, None, Some(why)).await?;
+        let page = settings::render(chat, sessions, &viewer, None, Some(why), None).await?;
         Ok(settings::with_status(page, status))
     };
     const NOT_A_PICTURE: &str =

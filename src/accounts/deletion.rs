@@ -59,7 +59,7 @@ pub async fn delete(
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
     let refuse = async |status: StatusCode, why: &str| -> Result<Response, AppError> {
-        let page = settings::render(chat, sessions, &viewer, None, Some(why)).await?;
+        let page = settings::render(chat, sessions, &viewer, None, Some(why), None).await?;
         Ok(settings::with_status(page, status))
     };
     let me = user::Entity::find_by_id(viewer.id)

@@ -65,7 +65,7 @@ pub async fn save(
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let refuse = async |why: &str| -> Result<Response, AppError> {
-        let page = settings::render(chat, sessions, &viewer, None, Some(why)).await?;
+        let page = settings::render(chat, sessions, &viewer, None, Some(why), None).await?;
         Ok(settings::with_status(
             page,
             StatusCode::UNPROCESSABLE_ENTITY,
