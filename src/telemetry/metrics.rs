@@ -256,9 +256,11 @@ impl Metrics {
             poem::http::Method::HEAD => "HEAD",
             _ => "other",
         };
+        // The pages are nested at `/`, whose own pattern is empty: a path none of
+        // them matched carries only that.
         let route = match route {
-            Some(route) => metrics::SharedString::from(route),
-            None => metrics::SharedString::const_str("unmatched"),
+            Some(route) if !route.is_empty() => metrics::SharedString::from(route),
+            _ => metrics::SharedString::const_str("unmatched"),
         };
         let labels = vec![
             Label::from_static_parts("method", method),
