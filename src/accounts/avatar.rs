@@ -269,26 +269,6 @@ pub async fn serve(
 /// The headers of every avatar answer: a PNG made by hearth, never sniffed as
 /// anything else, kept by the browser (never a shared cache: only signed-in people
 /// may see it) for as long as it likes, since the bytes at a URL never change.
-fn with_headers(mut resp: Response, etag: &str) -> Response {
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    headers.insert(
-        "Cross-Origin-Resource-Policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, value);
-    }
-    resp
+fn with_headers(resp: Response, etag: &str) -> Response {
+    crate::files::routes::private_immutable(resp, etag, "sandbox; default-src 'none'")
 }

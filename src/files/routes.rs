@@ -143,11 +143,18 @@ async fn serve(
     Ok(resp)
 }
 
-fn with_headers(mut resp: Response, etag: &str) -> Response {
+fn with_headers(resp: Response, etag: &str) -> Response {
+    private_immutable(resp, etag, SANDBOX)
+}
+
+/// The headers of a stored file's answer: never sniffed as another type, sandboxed by
+/// `csp`, kept by the browser only (never a shared cache: the reader was checked) for
+/// as long as it likes, since the bytes at a content-hashed URL never change.
+pub(crate) fn private_immutable(mut resp: Response, etag: &str, csp: &'static str) -> Response {
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(SANDBOX),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

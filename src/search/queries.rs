@@ -186,11 +186,12 @@ pub async fn search(
         values.push(slug.as_str().into());
     }
     if let Some(before) = query.before {
-        sql.push_str("AND m.created_at < ? ");
+        // `+` keeps the exact check off the time's index, which the bounds used.
+        sql.push_str("AND +m.created_at < ? ");
         values.push(before.into());
     }
     if let Some(after) = query.after {
-        sql.push_str("AND m.created_at >= ? ");
+        sql.push_str("AND +m.created_at >= ? ");
         values.push(after.into());
     }
     if query.has_link {
@@ -392,13 +393,13 @@ impl IdBounds {
     async fn of(db: &DatabaseConnection, query: &SearchQuery) -> Result<Option<Self>, DbErr> {
         let mut bounds = Self::default();
         if let Some(before) = query.before {
-            match first_id(db, "MAX(id)", "created_at < ?", before).await? {
+            match first_id(db, "created_at < ? ORDER BY created_at DESC", before).await? {
                 Some(id) => bounds.upper = Some(id),
                 None => return Ok(None),
             }
         }
         if let Some(after) = query.after {
-            match first_id(db, "MIN(id)", "created_at >= ?", after).await? {
+            match first_id(db, "created_at >= ? ORDER BY created_at", after).await? {
                 Some(id) => bounds.lower = Some(id),
                 None => return Ok(None),
             }
@@ -407,25 +408,24 @@ impl IdBounds {
     }
 }
 
-/// `SELECT {pick} FROM messages WHERE {condition}` with `time`, through
-/// `idx_messages_created_at`.
+/// The id of the first message `condition` (with `time`) finds, one seek into
+/// `idx_messages_created_at`. Ids follow the time a message was stamped with, as one
+/// writer commits them in order; across processes on PostgreSQL their clocks may
+/// differ by a few milliseconds, which could leave out a message written that close
+/// to the date's midnight (a known limit: the price of a seek instead of a scan).
 async fn first_id(
     db: &DatabaseConnection,
-    pick: &str,
     condition: &str,
     time: i64,
 ) -> Result<Option<i64>, DbErr> {
     let row = db
         .query_one_raw(db::statement(
             db,
-            &format!("SELECT {pick} AS id FROM messages WHERE {condition}"),
+            &format!("SELECT id FROM messages WHERE {condition} LIMIT 1"),
             [Value::from(time)],
         ))
         .await?;
-    match row {
-        Some(row) => row.try_get("", "id"),
-        None => Ok(None),
-    }
+    row.map(|row| row.try_get("", "id")).transpose()
 }
 
 /// The filters the index holds as words of each message's entry (see the migration
