@@ -22,7 +22,7 @@ use futures_util::TryStreamExt;
 use maud::{Markup, html};
 use poem::{
     Body, IntoResponse, Request, Response, handler,
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     web::{Data, Path, Redirect},
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
