@@ -97,6 +97,8 @@ async fn slash_searches_ctrl_k_switches_rooms_and_alt_arrows_walk_them_by_keyboa
     alice.type_into("#switcher-q", ARROW_DOWN).await;
     alice.type_into("#switcher-q", enter().as_str()).await;
     alice.until_at("/rooms/garden").await;
+    // The new page's keys work once its scripts run, as its connected socket shows.
+    alice.until_connected().await;
 
     // Alt+↓ opens the sidebar's next conversation, Alt+↑ comes back.
     let next = alice
@@ -113,6 +115,7 @@ async fn slash_searches_ctrl_k_switches_rooms_and_alt_arrows_walk_them_by_keyboa
         .type_into("a.brand", &format!("{ALT}{ARROW_DOWN}{RELEASE}"))
         .await;
     alice.until_at(&next).await;
+    alice.until_connected().await;
     alice
         .type_into("a.brand", &format!("{ALT}{ARROW_UP}{RELEASE}"))
         .await;
