@@ -39,6 +39,8 @@
 //! - [`api`]: the JSON API under `/api/v1` for bots and other programs: personal API
 //!   tokens, bearer authentication, the OpenAPI document generated from the code, and
 //!   the chat's own paths for posting and changing messages.
+//! - [`secret_token`]: the random tokens of links, invites and API tokens, and the digest
+//!   they are stored as.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
@@ -64,6 +66,7 @@ pub mod live;
 pub mod push;
 pub mod rooms;
 pub mod search;
+pub mod secret_token;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -5,7 +5,6 @@
 //!
 //! A code is 128 random bits: it cannot be guessed, and it is compared by the
 //! database's index, not in a loop.
-use rand::RngCore;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use crate::db::{self, now_ms};
@@ -49,10 +48,7 @@ impl Refusal {
 }
 
 fn new_code() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::secret_token::random(16)
 }
 
 /// Revokes every link and makes a new one.

@@ -9,7 +9,6 @@ use poem::{
     http::StatusCode,
     web::{Data, Path, Redirect},
 };
-use rand::RngCore;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
 
 use crate::{
@@ -30,10 +29,7 @@ const GONE: &str = "This log-in link does not work: it was used, it expired, or 
 
 /// Makes a link for `user_id`; answers its path.
 pub async fn make(db: &DatabaseConnection, user_id: i64, by: i64) -> Result<String, DbErr> {
-    use base64::Engine;
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::secret_token::random(24);
     db.execute_raw(db::statement(
         db,
         "INSERT INTO login_links (token, user_id, created_by, expires_at) VALUES (?, ?, ?, ?)",

@@ -24,10 +24,8 @@ use poem::{
     http::StatusCode,
     web::{Data, Form, Path, Redirect},
 };
-use rand::RngCore;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::{
     Password, Username,
@@ -98,10 +96,6 @@ impl Resets {
             .unwrap_or("localhost");
         format!("{}://{host}", if secure { "https" } else { "http" })
     }
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn page(title: &str, site_online: usize, content: Markup) -> Markup {
@@ -261,16 +255,13 @@ async fn make_link(db: &DatabaseConnection, user_id: i64) -> Result<Option<Strin
         tracing::info!(user_id, "reset links for this account are at their limit");
         return Ok(None);
     }
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::secret_token::random(32);
     db.execute_raw(db::statement(
         db,
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
          VALUES (?, ?, ?, ?)",
         [
-            token_hash(&token).into(),
+            crate::secret_token::digest(&token).into(),
             user_id.into(),
             now.into(),
             (now + LASTS_MS).into(),
@@ -290,7 +281,7 @@ async fn holder(db: &DatabaseConnection, token: &str) -> Result<Option<user::Mod
             db,
             "SELECT user_id FROM password_resets \
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-            [token_hash(token).into(), now_ms().into()],
+            [crate::secret_token::digest(token).into(), now_ms().into()],
         ))
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -432,7 +423,11 @@ pub async fn reset(
             db,
             "UPDATE password_resets SET used_at = ? \
              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-            [now.into(), token_hash(&token).into(), now.into()],
+            [
+                now.into(),
+                crate::secret_token::digest(&token).into(),
+                now.into(),
+            ],
         ))
         .await?;
     if taken.rows_affected() != 1 {

@@ -6,11 +6,12 @@
 //!
 //! A token acts as its owner and can do exactly what they can: nothing here grants
 //! more. A deactivated owner's tokens stop working with their sessions.
-use rand::RngCore;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use sha2::{Digest, Sha256};
 
-use crate::db::{self, now_ms};
+use crate::{
+    db::{self, now_ms},
+    secret_token::digest,
+};
 
 /// What every token starts with.
 pub const PREFIX: &str = "hearth_";
@@ -37,19 +38,8 @@ pub struct Holder {
     pub username: String,
 }
 
-/// The stored form of `token`: its SHA-256, in hex.
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 fn new_token() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{PREFIX}{}", crate::secret_token::random(32))
 }
 
 /// Why a token was not made.
