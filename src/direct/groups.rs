@@ -14,15 +14,11 @@ use poem::{
     http::StatusCode,
     web::{Data, Form, Path, Query, Redirect},
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::OnConflict,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
     accounts::Username,
     chat::{self, Chat, Conversation, ConversationKind, access},
-    db::now_ms,
     entities::{conversation, user},
     error::AppError,
     web::{Viewer, is_htmx},
@@ -168,36 +164,22 @@ async fn open_or_start(
     let mut names: Vec<&str> = others.iter().map(|p| p.username.as_str()).collect();
     names.push(&viewer.username);
     names.sort_by_key(|name| name.to_ascii_lowercase());
-    let now = now_ms();
-    let txn = chat.db.begin().await?;
-    let stored = conversation::Entity::insert(conversation::ActiveModel {
-        kind: Set(ConversationKind::Group.as_str().to_owned()),
-        // What one fragment for every member calls it; each member's page and sidebar
-        // leave themselves out.
-        name: Set(names.join(", ")),
-        direct_key: Set(Some(key.clone())),
-        visibility: Set("private".to_owned()),
-        created_by: Set(Some(viewer.id)),
-        created_at: Set(now),
-        last_activity_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(conversation::Column::DirectKey)
-            .do_nothing()
-            .to_owned(),
+    let stored = super::store::create(
+        &chat.db,
+        super::store::NewChat {
+            kind: ConversationKind::Group,
+            // What one fragment for every member calls it; each member's page and
+            // sidebar leave themselves out.
+            name: names.join(", "),
+            key: &key,
+            visibility: "private",
+            members: &ids,
+            created_by: viewer.id,
+        },
     )
-    .exec_without_returning(&txn)
     .await?;
-    if stored == 1 {
-        let created = find().one(&txn).await?.ok_or(AppError::NotFound)?;
-        for member in &ids {
-            chat::queries::join(&txn, created.id, *member).await?;
-        }
-    }
-    txn.commit().await?;
     let group = find().one(&chat.db).await?.ok_or(AppError::NotFound)?;
-    if stored == 1 {
+    if stored {
         tracing::info!(
             conversation = group.id,
             people = ids.len(),

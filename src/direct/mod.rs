@@ -4,4 +4,5 @@
 //! see one is decided in [`crate::chat::access`].
 pub mod groups;
 pub mod routes;
+mod store;
 mod views;

@@ -7,16 +7,14 @@ use poem::{
     http::StatusCode,
     web::{Data, Path, Query},
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::views;
 use crate::{
     accounts::Username,
     chat::{self, Chat, Conversation, ConversationKind, access, sidebar},
-    db::{self, now_ms},
+    db,
     entities::{conversation, user},
     error::AppError,
     web::{Viewer, is_htmx, layout},
@@ -196,27 +194,21 @@ async fn open_or_create(chat: &Chat, a: i64, b: i64) -> Result<Conversation, App
     if let Some(found) = find().one(&chat.db).await? {
         return Ok(found);
     }
-    let now = now_ms();
-    conversation::Entity::insert(conversation::ActiveModel {
-        kind: Set(ConversationKind::Direct.as_str().to_owned()),
-        name: Set(String::new()),
-        direct_key: Set(Some(key.clone())),
-        created_by: Set(Some(a)),
-        created_at: Set(now),
-        last_activity_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(conversation::Column::DirectKey)
-            .do_nothing()
-            .to_owned(),
+    let stored = super::store::create(
+        &chat.db,
+        super::store::NewChat {
+            kind: ConversationKind::Direct,
+            name: String::new(),
+            key: &key,
+            visibility: "public",
+            members: &[a, b],
+            created_by: a,
+        },
     )
-    .exec_without_returning(&chat.db)
     .await?;
     let created = find().one(&chat.db).await?.ok_or(AppError::NotFound)?;
-    for member in [a, b] {
-        chat::queries::join(&chat.db, created.id, member).await?;
+    if stored {
+        chat.membership_changed(created.id);
     }
-    chat.membership_changed(created.id);
     Ok(created)
 }
