@@ -11,8 +11,8 @@
 //! scrape tells only of the server it was asked of. The handles are registered once,
 //! at start: counting is one atomic operation behind a pointer, with no lookup and no
 //! allocation, and the live layer counts a fan-out once with its recipients.
-//! HTTP series are the exception: they are looked up per request (labels come from
-//! the matched route), which costs a hash lookup beside a request's own work.
+//! HTTP series are the exception: their labels come from the matched route, so each is
+//! registered on its first request and found again by one lookup in a map of its own.
 //!
 //! Without a metrics address, [`Metrics::disabled`] hands out no-op handles: nothing is
 //! kept and nothing needs the upkeep that a recorder's histograms do.
@@ -20,7 +20,11 @@
 //! Route labels are the matched route's template (`/rooms/:slug`), never the path, so
 //! the number of series is bounded by the route table; a request no route answered
 //! (an unknown path, or a refusal before routing) is `route="unmatched"`.
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
@@ -189,7 +193,13 @@ pub struct Metrics {
     pub commits: CommitMetrics,
     pub refusals: Refusals,
     recorder: Option<Arc<PrometheusRecorder>>,
+    /// The HTTP series registered so far, so that a request is two atomic adds after a
+    /// lookup, not a registration with its labels built again.
+    http: Arc<Mutex<HashMap<HttpSeries, (Counter, Histogram)>>>,
 }
+
+/// One HTTP series: method, route template (`None`: no route answered) and status.
+type HttpSeries = (&'static str, Option<Arc<str>>, u16);
 
 impl Metrics {
     /// Figures nobody reads: every handle is a no-op.
@@ -225,6 +235,7 @@ impl Metrics {
             commits,
             refusals,
             recorder: Some(Arc::new(recorder)),
+            http: Arc::default(),
         }
     }
 
@@ -258,21 +269,31 @@ impl Metrics {
         };
         // The pages are nested at `/`, whose own pattern is empty: a path none of
         // them matched carries only that.
-        let route = match route {
-            Some(route) if !route.is_empty() => metrics::SharedString::from(route),
-            _ => metrics::SharedString::const_str("unmatched"),
-        };
-        let labels = vec![
-            Label::from_static_parts("method", method),
-            Label::new("route", route),
-            Label::new("status", status.as_u16().to_string()),
-        ];
-        let counter = Key::from_parts(HTTP_REQUESTS, labels.clone());
-        recorder.register_counter(&counter, &META).increment(1);
-        let histogram = Key::from_parts(HTTP_SECONDS, labels);
-        recorder
-            .register_histogram(&histogram, &META)
-            .record(took.as_secs_f64());
+        let route = route.filter(|route| !route.is_empty());
+        let series = (method, route, status.as_u16());
+        let mut known = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let (counter, histogram) =
+            known
+                .entry(series)
+                .or_insert_with_key(|(method, route, status)| {
+                    let route = match route {
+                        Some(route) => metrics::SharedString::from(route.clone()),
+                        None => metrics::SharedString::const_str("unmatched"),
+                    };
+                    let labels = vec![
+                        Label::from_static_parts("method", method),
+                        Label::new("route", route),
+                        Label::new("status", status.to_string()),
+                    ];
+                    let counter = Key::from_parts(HTTP_REQUESTS, labels.clone());
+                    let histogram = Key::from_parts(HTTP_SECONDS, labels);
+                    (
+                        recorder.register_counter(&counter, &META),
+                        recorder.register_histogram(&histogram, &META),
+                    )
+                });
+        counter.increment(1);
+        histogram.record(took.as_secs_f64());
     }
 }
 
