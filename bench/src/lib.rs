@@ -18,6 +18,7 @@
 //! - [`report`] writes the JSON results, the SVG chart and the markdown table.
 //! - [`http`] measures the room page and posting over HTTP with wrk.
 //! - [`search`] seeds a million messages and measures search while people post.
+//! - [`upload`] uploads 100 MB files while people talk: memory and their latency.
 //!
 //! The `loadgen` binary (`src/bin/loadgen.rs`) is the command line over all this; the
 //! criterion micro-benchmarks are in `benches/hot_paths.rs`.
@@ -29,3 +30,4 @@ pub mod scenarios;
 pub mod search;
 pub mod seed;
 pub mod servers;
+pub mod upload;

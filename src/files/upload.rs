@@ -141,7 +141,8 @@ pub async fn read(
     }
     let check = req.extensions().get::<CsrfToCheck>().cloned();
     let mut csrf_ok = matches!(check, Some(CsrfToCheck::Checked));
-    let mut form = Multipart::from_request(req, &mut RequestBody::new(body))
+    let paced = Body::from_bytes_stream(OneChunkAPoll::new(body.into_bytes_stream()));
+    let mut form = Multipart::from_request(req, &mut RequestBody::new(paced))
         .await
         .map_err(|e| UploadError::Malformed(e.to_string()))?;
     let mut composed = Composed::default();
@@ -240,6 +241,41 @@ pub async fn read(
         return Err(UploadError::Csrf);
     }
     Ok(composed)
+}
+
+/// A body that hands the multipart reader one chunk per poll. That reader takes every
+/// chunk that is ready before it parses any, so a sender faster than the disk would
+/// otherwise have the body pile up in memory instead of waiting in the socket.
+struct OneChunkAPoll<S> {
+    inner: std::pin::Pin<Box<S>>,
+    just_gave: bool,
+}
+
+impl<S> OneChunkAPoll<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            just_gave: false,
+        }
+    }
+}
+
+impl<S: futures_util::Stream> futures_util::Stream for OneChunkAPoll<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        if std::mem::take(&mut self.just_gave) {
+            // Ready again at once: this only ends the reader's greedy loop.
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        let next = self.inner.as_mut().poll_next(cx);
+        self.just_gave = matches!(next, std::task::Poll::Ready(Some(_)));
+        next
+    }
 }
 
 /// A text field, bounded.

@@ -28,11 +28,12 @@ struct Cli {
     /// processes on PostgreSQL, 1000 msg/s; hearth only), http (the room page and
     /// posting over HTTP under 64 clients, with wrk; hearth only), search (a million
     /// messages searched while people post, SQLite and PostgreSQL; hearth only),
-    /// custom (needs --sockets and --rate).
+    /// upload (five 100 MB files uploaded while 20 people talk: memory and their
+    /// latency; hearth only), custom (needs --sockets and --rate).
     #[arg(
         long = "scenario",
         value_delimiter = ',',
-        default_value = "a,b,c,p,h,x,http,search"
+        default_value = "a,b,c,p,h,x,http,search,upload"
     )]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
@@ -225,10 +226,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let settings = cli.settings();
     let with_http = cli.scenarios.iter().any(|name| name.trim() == "http");
     let with_search = cli.scenarios.iter().any(|name| name.trim() == "search");
+    let with_upload = cli.scenarios.iter().any(|name| name.trim() == "upload");
     let scenarios = cli
         .scenarios
         .iter()
-        .filter(|name| !matches!(name.trim(), "http" | "search"))
+        .filter(|name| !matches!(name.trim(), "http" | "search" | "upload"))
         .map(|name| Scenario::named(name.trim(), cli.sockets, cli.rooms, cli.rate))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let largest = scenarios
@@ -346,6 +348,25 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 if !cli.no_save {
                     let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
                     let path = dir.join(format!("{}-search.json", machine.date));
+                    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+                    eprintln!("  results: {}", path.display());
+                }
+                println!("{}", report.markdown());
+            }
+            Err(e) => {
+                eprintln!("  hearth: {e:#}");
+                all_measured = false;
+            }
+        }
+    }
+    if let (true, Some(source)) = (with_upload, &hearth) {
+        eprintln!("\n(upload) 100 MB files uploaded while people talk");
+        let dir = tempfile::tempdir()?;
+        match hearth_bench::upload::run(source, dir.path()).await {
+            Ok(report) => {
+                if !cli.no_save {
+                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
+                    let path = dir.join(format!("{}-upload.json", machine.date));
                     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
                     eprintln!("  results: {}", path.display());
                 }
