@@ -39,6 +39,8 @@
 //! - [`api`]: the JSON API under `/api/v1` for bots and other programs: personal API
 //!   tokens, bearer authentication, the OpenAPI document generated from the code, and
 //!   the chat's own paths for posting and changing messages.
+//! - [`app_events`]: events programs publish to people's open pages (`hearth:{type}` on
+//!   their `window`), stored for pages that reconnect.
 //! - [`secret_token`]: the random tokens of links, invites and API tokens, and the digest
 //!   they are stored as.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
@@ -51,6 +53,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod app_events;
 pub mod assets;
 pub mod backup;
 pub mod chat;

@@ -96,7 +96,10 @@ impl Server {
             None => (Metrics::disabled(), None),
         };
         let members = Arc::new(Members::new(db.clone()));
-        let source = Arc::new(ChatSource::new(db.clone(), members.clone()));
+        let events = crate::app_events::Latest::load(&db)
+            .await
+            .context("cannot read the published events")?;
+        let source = Arc::new(ChatSource::new(db.clone(), members.clone(), events.clone()));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
         // each other through it, and count presence across all of them.
         let hub = if db::is_sqlite(&db) {
@@ -173,6 +176,7 @@ impl Server {
             histories,
             members,
             limits: limits.clone(),
+            events,
         });
         let mailer = accounts::mail::Mailer::from_settings(&config.mail)
             .context("cannot use the SMTP server of --smtp-url")?;

@@ -1,8 +1,9 @@
 /* The page's WebSocket (assets/js/connection.js): where it picks up, and whether it is
  * connected.
  *
- * Owns: htmx-ws settings, the socket's cursor (?since=: the last event the page
- * holds, from #cursor, which every frame of events moves), the connection indicator,
+ * Owns: htmx-ws settings, the socket's cursors (?since=: the last event the page
+ * holds, from #cursor, which every frame of events moves; ?events_since=: the last
+ * published event, kept by events.js), the connection indicator,
  * and the repair of a socket htmx started before hx-ws had loaded.
  * Must not: reorder or filter what the socket brings: the server sends each event
  * once, in order.
@@ -21,10 +22,13 @@
 
   function withCursor(url) {
     const cursor = document.getElementById("cursor");
-    if (!cursor || !cursor.dataset.seq) return url;
+    const seq = cursor && cursor.dataset.seq;
+    const published = h.eventsCursor;
+    if (!seq && (published === null || published === undefined)) return url;
     try {
       const u = new URL(url, location.href);
-      u.searchParams.set("since", cursor.dataset.seq); // replaces an older one
+      if (seq) u.searchParams.set("since", seq); // replaces an older one
+      if (published !== null && published !== undefined) u.searchParams.set("events_since", String(published));
       return u.href;
     } catch (_) {
       return url;

@@ -99,7 +99,10 @@ fn hub_fanout(c: &mut Criterion) {
         let conversation_id = population.rooms[0];
         let db = hearth::db::connect(&url).await.expect("the bench database");
         let members = Arc::new(Members::new(db.clone()));
-        let source = Arc::new(ChatSource::new(db, members));
+        let events = hearth::app_events::Latest::load(&db)
+            .await
+            .expect("the published events");
+        let source = Arc::new(ChatSource::new(db, members, events));
         let hub = Hub::start(
             Box::new(LocalBus),
             None,

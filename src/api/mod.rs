@@ -1,8 +1,9 @@
 //! The JSON API under `/api/v1`, for bots and other programs: personal API tokens
 //! ([`tokens`], made in `/settings`), bearer authentication ([`auth`]), the
 //! conversations a token can read and posting to them ([`conversations`]), changes to
-//! messages ([`messages`]), `Idempotency-Key`s ([`idempotency`]), and errors as
-//! `application/problem+json` ([`problem`]).
+//! messages ([`messages`]), events for people's open pages ([`events`]),
+//! `Idempotency-Key`s ([`idempotency`]), and errors as `application/problem+json`
+//! ([`problem`]).
 //!
 //! The OpenAPI 3 document is generated from the operations' code by `poem-openapi`
 //! and served at `/api/v1/openapi.json`; `/api/v1/docs` is a page rendered from it
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod conversations;
 mod docs;
+pub mod events;
 pub mod idempotency;
 pub mod messages;
 pub mod models;
@@ -31,11 +33,23 @@ enum Tag {
     Conversations,
     /// Changing a message: editing, deleting, reacting.
     Messages,
+    /// Events for people's open pages (`hearth:{type}` on their `window`).
+    Events,
 }
 
-fn service() -> OpenApiService<(conversations::Conversations, messages::Messages), ()> {
+type Operations = (
+    conversations::Conversations,
+    messages::Messages,
+    events::Events,
+);
+
+fn service() -> OpenApiService<Operations, ()> {
     OpenApiService::new(
-        (conversations::Conversations, messages::Messages),
+        (
+            conversations::Conversations,
+            messages::Messages,
+            events::Events,
+        ),
         "hearth API",
         "1",
     )

@@ -122,6 +122,8 @@ pub struct Chat {
     pub limits: Arc<Limits>,
     /// Where messages' files are kept.
     pub files: Arc<crate::files::Files>,
+    /// The newest event programs published, where a page's events start.
+    pub events: Arc<crate::app_events::Latest>,
 }
 
 impl Chat {
@@ -169,7 +171,10 @@ impl Chat {
             .one(&self.db)
             .await?
             .and_then(|u| u.avatar);
-        Ok(self
+        // Posting makes the author a member (the writer's upsert); someone who had not
+        // opened the room first (a program, through the API) joins its members here too.
+        let joins = !self.members.contains(conversation.id, author_id).await?;
+        let posted = self
             .writer
             .post(store::NewMessage {
                 conversation_id: conversation.id,
@@ -182,7 +187,11 @@ impl Chat {
                 mentioned: rendered.mentioned,
                 attachments,
             })
-            .await?)
+            .await?;
+        if joins {
+            self.membership_changed(conversation.id);
+        }
+        Ok(posted)
     }
 
     /// The quote of message `id`, which a reply in `conversation_id` answers.

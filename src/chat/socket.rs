@@ -1,5 +1,5 @@
-//! `GET /ws[?conversation={id}][&since={event}][&after={message id}]`: one WebSocket per
-//! page.
+//! `GET /ws[?conversation={id}][&since={event}][&after={message id}][&events_since={id}]`:
+//! one WebSocket per page.
 //!
 //! Before the upgrade: the `Origin` must be this site's (403 otherwise: this is what
 //! stops another site's page from opening a socket with the visitor's cookie), the
@@ -10,7 +10,9 @@
 //! page's cursor: `since` (the last event the page holds) or, as the contract has it,
 //! `after` (the last message it holds). Anything committed after registration reaches
 //! its queue, anything before is in the catch-up, and the socket joins the two where
-//! its catch-up ends ([`crate::live::socket`]).
+//! its catch-up ends ([`crate::live::socket`]). Events programs published
+//! ([`crate::app_events`]) are caught up the same way from `events_since`; a page
+//! without it is told where they stand now.
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -44,6 +46,8 @@ pub struct SocketQuery {
     conversation: Option<i64>,
     since: Option<i64>,
     after: Option<i64>,
+    /// The last published event the page holds.
+    events_since: Option<i64>,
     /// People whose being online the page shows, as ids separated by commas.
     #[serde(default)]
     watch: String,
@@ -131,6 +135,7 @@ pub async fn connect(
     let cursor = Cursor {
         since: query.since,
         after: query.after,
+        events_since: query.events_since,
     };
     Ok(upgrade.accept(move |ws| async move {
         // The start's futures (the sidebar's query, the catch-up) run once; boxed, they
@@ -148,6 +153,7 @@ pub async fn connect(
 struct Cursor {
     since: Option<i64>,
     after: Option<i64>,
+    events_since: Option<i64>,
 }
 
 /// A socket of a page, and of its conversation when it shows one.
@@ -172,12 +178,17 @@ impl ConversationSocket {
         let registration = self.chat.hub.register(owner);
         // Counts the page holds may be stale after a reconnect: send them fresh.
         let current = self.conversation.as_ref().map(|c| c.id);
+        // One frame: the sidebar, then where the page's published events stand.
+        let mut first = String::new();
         match sidebar::entries(&self.chat.db, self.owner_id).await {
-            Ok(entries) => {
-                let fragment = sidebar::render(&entries, current, true);
-                socket::send(&mut ws, fragment.into_string()).await.ok()?;
-            }
+            Ok(entries) => first.push_str(&sidebar::render(&entries, current, true).into_string()),
             Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
+        }
+        if let Some(events) = self.published_events(cursor.events_since).await {
+            first.push_str(&events.into_string());
+        }
+        if !first.is_empty() {
+            socket::send(&mut ws, first).await.ok()?;
         }
         let Some(conversation) = &self.conversation else {
             return Some((ws, registration, None));
@@ -200,6 +211,26 @@ impl ConversationSocket {
             Ok(upto) => Some((ws, registration, Some(upto))),
             Err(()) => {
                 let _ = socket::close(&mut ws, 1011, "catch-up failed").await;
+                None
+            }
+        }
+    }
+}
+
+impl ConversationSocket {
+    /// The published events the page missed since `since`, or, for a page that says
+    /// nothing, where they stand now. The socket is registered first: what is published
+    /// from then on is in its queue, and the page's script keeps one of each event it
+    /// gets twice.
+    async fn published_events(&self, since: Option<i64>) -> Option<maud::Markup> {
+        let Some(since) = since else {
+            return Some(crate::app_events::cursor(self.chat.events.get()));
+        };
+        match crate::app_events::missed(&self.chat.db, self.owner_id, since).await {
+            Ok(missed) if missed.is_empty() => None,
+            Ok(missed) => Some(crate::app_events::fragment(&missed)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the events a socket missed");
                 None
             }
         }

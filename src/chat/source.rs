@@ -18,11 +18,20 @@ const FILL_LIMIT: u64 = 2000;
 pub struct ChatSource {
     db: DatabaseConnection,
     members: Arc<Members>,
+    events: Arc<crate::app_events::Latest>,
 }
 
 impl ChatSource {
-    pub fn new(db: DatabaseConnection, members: Arc<Members>) -> Self {
-        Self { db, members }
+    pub fn new(
+        db: DatabaseConnection,
+        members: Arc<Members>,
+        events: Arc<crate::app_events::Latest>,
+    ) -> Self {
+        Self {
+            db,
+            members,
+            events,
+        }
     }
 }
 
@@ -104,6 +113,9 @@ impl crate::live::Source for ChatSource {
                 conversation_id,
                 user_id,
             } => super::tell_added(&self.db, hub, *conversation_id, *user_id).await,
+            Event::Published { id } => {
+                crate::app_events::heard(&self.db, hub, &self.members, &self.events, *id).await
+            }
             _ => {}
         }
     }

@@ -53,6 +53,8 @@ pub enum Event {
         user_id: i64,
         conversation_id: Option<i64>,
     },
+    /// A program published event `id` (`app_events`): its people's pages get it.
+    Published { id: i64 },
 }
 
 #[async_trait]

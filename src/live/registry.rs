@@ -193,6 +193,39 @@ impl Hub {
         );
     }
 
+    /// Queues `out` for every socket here of `users`.
+    pub fn send_to_users(&self, users: &HashSet<i64>, out: &Outgoing) {
+        let state = self.state();
+        let mut tally = Tally::default();
+        let mut visit = |user: &i64| {
+            for entry in state.registry.sockets_of(*user) {
+                tally.add(entry.subscriber.offer(out.clone()));
+            }
+        };
+        // Walk the smaller of the two: the people, or everyone connected here.
+        if users.len() <= state.registry.users.len() {
+            users.iter().for_each(&mut visit);
+        } else {
+            state
+                .registry
+                .users
+                .keys()
+                .filter(|u| users.contains(u))
+                .for_each(visit);
+        }
+        tally.count(&self.inner.metrics);
+    }
+
+    /// Queues `out` for every signed-in socket here.
+    pub fn send_to_everyone(&self, out: &Outgoing) {
+        let state = self.state();
+        broadcast(
+            state.registry.sockets.values().map(|e| &e.subscriber),
+            out,
+            &self.inner.metrics,
+        );
+    }
+
     /// Whether any of `users` has a socket here on another page than
     /// `conversation_id` (where a conversation's news goes: the sidebar's badges).
     pub fn has_users_elsewhere(&self, users: &HashSet<i64>, conversation_id: i64) -> bool {

@@ -60,7 +60,10 @@ impl Hub {
                 conversation_id,
             } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
-            Event::Read { .. } | Event::MembershipChanged { .. } | Event::Added { .. } => {}
+            Event::Read { .. }
+            | Event::MembershipChanged { .. }
+            | Event::Added { .. }
+            | Event::Published { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }

@@ -246,9 +246,11 @@ fn shortcuts_dialog() -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 14] = [
+const BEHAVIOURS: [&str; 15] = [
     "js/hearth.js",
     "js/connection.js",
+    // Beside the connection: it keeps the published events' cursor.
+    "js/events.js",
     "js/times.js",
     "js/history.js",
     // Before the composer: while its suggestions are open, Enter picks a name.

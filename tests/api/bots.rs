@@ -9,7 +9,7 @@ use crate::helpers::{Page, TestApp, Visitor, frame_where, location};
 
 /// Makes a token named `name` in `visitor`'s settings; answers it, read off the page
 /// that shows it once.
-async fn make_token(visitor: &Visitor, name: &str) -> String {
+pub(crate) async fn make_token(visitor: &Visitor, name: &str) -> String {
     let resp = visitor
         .post_form("/settings/tokens", &[("name", name)])
         .await;
@@ -28,7 +28,7 @@ fn program() -> reqwest::Client {
         .expect("client")
 }
 
-async fn api_get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn api_get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
     program()
         .get(app.url(&format!("/api/v1{path}")))
         .bearer_auth(token)
@@ -55,12 +55,17 @@ async fn api_send(
     request.send().await.expect("request")
 }
 
-async fn api_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn api_post(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
     api_send(app, token, reqwest::Method::POST, path, Some(body)).await
 }
 
 /// The problem an error answered, after checking that it is one.
-async fn problem(resp: reqwest::Response, status: StatusCode) -> Value {
+pub(crate) async fn problem(resp: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(resp.status(), status);
     let media = resp
         .headers()
@@ -84,14 +89,14 @@ async fn read_json(resp: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-async fn json(resp: reqwest::Response, status: StatusCode) -> Value {
+pub(crate) async fn json(resp: reqwest::Response, status: StatusCode) -> Value {
     let got = resp.status();
     let text = resp.text().await.expect("a body");
     assert_eq!(got, status, "{text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-async fn room(visitor: &Visitor, name: &str) -> i64 {
+pub(crate) async fn room(visitor: &Visitor, name: &str) -> i64 {
     let url = visitor.create_room(name).await;
     visitor.conversation_id(&url).await
 }

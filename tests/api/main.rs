@@ -9,6 +9,7 @@ mod avatars;
 mod bots;
 mod deletion;
 mod direct;
+mod events;
 mod files;
 mod first_minutes;
 mod groups;

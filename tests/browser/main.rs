@@ -14,6 +14,7 @@ mod helpers;
 
 mod harness;
 
+mod events;
 mod files;
 mod first_minutes;
 mod live;

@@ -309,21 +309,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         eprintln!("\n(http) the room page and posting over HTTP, 64 clients (wrk)");
         let dir = tempfile::tempdir()?;
         let seconds = if cli.quick { 5 } else { 10 };
-        match hearth_bench::http::run(source, seconds, dir.path()).await {
-            Ok(http) => {
-                if !cli.no_save {
-                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
-                    let path = dir.join(format!("{}-http.json", machine.date));
-                    std::fs::write(&path, serde_json::to_string_pretty(&http)?)?;
-                    eprintln!("  results: {}", path.display());
-                }
-                println!("{}", http.markdown());
-            }
-            Err(e) => {
-                eprintln!("  hearth: {e:#}");
-                all_measured = false;
-            }
-        }
+        let measured = hearth_bench::http::run(source, seconds, dir.path()).await;
+        all_measured &= finish(&cli, &machine.date, "http", measured, |r| r.markdown())?;
     }
     if let (true, Some(source)) = (with_search, &hearth) {
         eprintln!(
@@ -334,7 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let seconds = if cli.quick { 5 } else { cli.duration as u64 };
         let postgres = (!cli.search_sqlite_only).then_some(cli.postgres_url.as_str());
         let sqlite = !cli.search_postgres_only;
-        match hearth_bench::search::run(
+        let measured = hearth_bench::search::run(
             source,
             cli.search_messages,
             seconds,
@@ -342,41 +329,41 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             sqlite,
             postgres,
         )
-        .await
-        {
-            Ok(report) => {
-                if !cli.no_save {
-                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
-                    let path = dir.join(format!("{}-search.json", machine.date));
-                    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
-                    eprintln!("  results: {}", path.display());
-                }
-                println!("{}", report.markdown());
-            }
-            Err(e) => {
-                eprintln!("  hearth: {e:#}");
-                all_measured = false;
-            }
-        }
+        .await;
+        all_measured &= finish(&cli, &machine.date, "search", measured, |r| r.markdown())?;
     }
     if let (true, Some(source)) = (with_upload, &hearth) {
         eprintln!("\n(upload) 100 MB files uploaded while people talk");
         let dir = tempfile::tempdir()?;
-        match hearth_bench::upload::run(source, dir.path()).await {
-            Ok(report) => {
-                if !cli.no_save {
-                    let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
-                    let path = dir.join(format!("{}-upload.json", machine.date));
-                    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
-                    eprintln!("  results: {}", path.display());
-                }
-                println!("{}", report.markdown());
-            }
-            Err(e) => {
-                eprintln!("  hearth: {e:#}");
-                all_measured = false;
-            }
-        }
+        let measured = hearth_bench::upload::run(source, dir.path()).await;
+        all_measured &= finish(&cli, &machine.date, "upload", measured, |r| r.markdown())?;
     }
     Ok(all_measured)
+}
+
+/// Writes a hearth-only scenario's report to `<date>-<name>.json` (unless `--no-save`)
+/// and prints its markdown; answers whether it was measured.
+fn finish<R: serde::Serialize>(
+    cli: &Cli,
+    date: &str,
+    name: &str,
+    measured: anyhow::Result<R>,
+    markdown: impl Fn(&R) -> String,
+) -> anyhow::Result<bool> {
+    match measured {
+        Ok(report) => {
+            if !cli.no_save {
+                let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
+                let path = dir.join(format!("{date}-{name}.json"));
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+                eprintln!("  results: {}", path.display());
+            }
+            println!("{}", markdown(&report));
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("  hearth: {e:#}");
+            Ok(false)
+        }
+    }
 }
