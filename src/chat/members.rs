@@ -64,6 +64,16 @@ impl Members {
         hub.publish(Event::MembershipChanged { conversation_id });
     }
 
+    /// `user_id` joined the conversation here by posting to it: added to the kept
+    /// members (not forgotten, so a busy room's first posts do not each reload them),
+    /// and forgotten in every other process.
+    pub fn joined(&self, hub: &Hub, conversation_id: i64, user_id: i64) {
+        if let Some(members) = self.kept().get_mut(&conversation_id) {
+            Arc::make_mut(members).insert(user_id);
+        }
+        hub.publish(Event::MembershipChanged { conversation_id });
+    }
+
     /// Someone joined or left the conversation in another process.
     pub fn forget(&self, conversation_id: i64) {
         self.kept().remove(&conversation_id);

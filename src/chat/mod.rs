@@ -189,7 +189,7 @@ impl Chat {
             })
             .await?;
         if joins {
-            self.membership_changed(conversation.id);
+            self.members.joined(&self.hub, conversation.id, author_id);
         }
         Ok(posted)
     }
