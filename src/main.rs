@@ -308,26 +308,8 @@ impl From<ServeArgs> for hearth::Config {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (mimalloc.h's `mi_option_e`, the same in its
-/// versions 2 and 3).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-unsafe extern "C" {
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// Memory mimalloc frees goes back to the system at once, not after its default delay:
-/// with the delay, the pages the blocking threads used for each large upload stayed
-/// resident (20-50 MiB per 100 MB file; bench/RESULTS.md, the upload scenario).
-fn purge_freed_memory_at_once() {
-    // SAFETY: mi_option_set only stores the value of a known option; it may be
-    // called at any time.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    purge_freed_memory_at_once();
     let cli = Cli::parse();
     hearth::telemetry::init(cli.log_format);
     let outcome = match cli.command {
