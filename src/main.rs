@@ -304,7 +304,8 @@ impl From<ServeArgs> for hearth::Config {
 }
 
 /// mimalloc: the server allocates many small, short-lived buffers (fragments, rows),
-/// where glibc's allocator showed up at 15% of a page-load profile.
+/// where glibc's allocator showed up at 15% of a page-load profile. Built without its
+/// advice for transparent huge pages (Cargo.toml), which cost idle memory.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
