@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use super::{
     Bus, Event, LiveSettings, Source,
     leases::Leases,
-    outgoing::{CLOSE_GOING_AWAY, CLOSE_NORMAL, Outgoing, SocketControl, broadcast},
+    outgoing::{CLOSE_GOING_AWAY, CLOSE_NORMAL, Outgoing, SocketControl},
     presence,
     registry::{Registry, SocketId, SocketOwner},
     sequence::{Committed, Sequence},
@@ -244,13 +244,7 @@ impl Hub {
 
     /// Tells every open page whether the database can be reached (a banner).
     pub fn database_reachable(&self, reachable: bool) {
-        let out = Outgoing::html(super::fragments::site_banner(reachable));
-        let state = self.state();
-        broadcast(
-            state.registry.sockets.values().map(|e| &e.subscriber),
-            &out,
-            &self.inner.metrics,
-        );
+        self.send_to_everyone(&Outgoing::html(super::fragments::site_banner(reachable)));
     }
 
     /// Closes every socket of `session` in every process (it was signed out).

@@ -197,22 +197,9 @@ impl Hub {
     pub fn send_to_users(&self, users: &HashSet<i64>, out: &Outgoing) {
         let state = self.state();
         let mut tally = Tally::default();
-        let mut visit = |user: &i64| {
-            for entry in state.registry.sockets_of(*user) {
-                tally.add(entry.subscriber.offer(out.clone()));
-            }
-        };
-        // Walk the smaller of the two: the people, or everyone connected here.
-        if users.len() <= state.registry.users.len() {
-            users.iter().for_each(&mut visit);
-        } else {
-            state
-                .registry
-                .users
-                .keys()
-                .filter(|u| users.contains(u))
-                .for_each(visit);
-        }
+        sockets_of_users(&state.registry, users, None, |s| {
+            tally.add(s.offer(out.clone()))
+        });
         tally.count(&self.inner.metrics);
     }
 
@@ -231,7 +218,9 @@ impl Hub {
     pub fn has_users_elsewhere(&self, users: &HashSet<i64>, conversation_id: i64) -> bool {
         let state = self.state();
         let mut found = false;
-        elsewhere(&state.registry, users, conversation_id, |_| found = true);
+        sockets_of_users(&state.registry, users, Some(conversation_id), |_| {
+            found = true
+        });
         found
     }
 
@@ -245,7 +234,7 @@ impl Hub {
     ) {
         let state = self.state();
         let mut tally = Tally::default();
-        elsewhere(&state.registry, users, conversation_id, |s| {
+        sockets_of_users(&state.registry, users, Some(conversation_id), |s| {
             tally.add(s.offer(out.clone()))
         });
         tally.count(&self.inner.metrics);
@@ -272,17 +261,18 @@ impl Hub {
     }
 }
 
-/// Calls `each` for every socket of `users` that shows another page than
-/// `conversation_id`, walking the smaller of the two: the people, or everyone here.
-fn elsewhere(
+/// Calls `each` for every socket of `users`, but those showing `except` (where a
+/// conversation's own events go, not its news), walking the smaller of the two: the
+/// people, or everyone here.
+fn sockets_of_users(
     registry: &Registry,
     users: &HashSet<i64>,
-    conversation_id: i64,
+    except: Option<i64>,
     mut each: impl FnMut(&super::outgoing::Subscriber),
 ) {
     let mut visit = |user: &i64| {
         for entry in registry.sockets_of(*user) {
-            if entry.conversation != Some(conversation_id) {
+            if except.is_none() || entry.conversation != except {
                 each(&entry.subscriber);
             }
         }
