@@ -68,11 +68,7 @@ pub struct PublishedEvent {
 
 impl From<&AppEvent> for PublishedEvent {
     fn from(e: &AppEvent) -> Self {
-        let (scope, target_id) = match e.scope {
-            Scope::All => ("all", None),
-            Scope::User(id) => ("user", Some(id)),
-            Scope::Conversation(id) => ("room", Some(id)),
-        };
+        let (scope, target_id) = e.scope.parts();
         Self {
             id: e.id,
             scope: scope.to_owned(),

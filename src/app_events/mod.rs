@@ -43,7 +43,8 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn parts(self) -> (&'static str, Option<i64>) {
+    /// As stored and as the API says it: `user`, `room` or `all`, and the target's id.
+    pub fn parts(self) -> (&'static str, Option<i64>) {
         match self {
             Scope::All => ("all", None),
             Scope::User(id) => ("user", Some(id)),

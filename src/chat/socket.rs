@@ -215,9 +215,7 @@ impl ConversationSocket {
             }
         }
     }
-}
 
-impl ConversationSocket {
     /// The published events the page missed since `since`, or, for a page that says
     /// nothing, where they stand now. The socket is registered first: what is published
     /// from then on is in its queue, and the page's script keeps one of each event it
