@@ -1,7 +1,8 @@
 //! The JSON API under `/api/v1`, for bots and other programs: personal API tokens
 //! ([`tokens`], made in `/settings`), bearer authentication ([`auth`]), the
 //! conversations a token can read and posting to them ([`conversations`]), changes to
-//! messages ([`messages`]), events for people's open pages ([`events`]),
+//! messages ([`messages`]), events for people's open pages ([`events`]), the same
+//! and messages as Server-Sent Events ([`stream`]),
 //! `Idempotency-Key`s ([`idempotency`]), and errors as `application/problem+json`
 //! ([`problem`]).
 //!
@@ -19,6 +20,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod models;
 pub mod problem;
+pub mod stream;
 pub mod tokens;
 
 use poem::{Endpoint, EndpointExt, Route, get};
@@ -41,6 +43,7 @@ type Operations = (
     conversations::Conversations,
     messages::Messages,
     events::Events,
+    stream::Stream,
 );
 
 fn service() -> OpenApiService<Operations, ()> {
@@ -49,6 +52,7 @@ fn service() -> OpenApiService<Operations, ()> {
             conversations::Conversations,
             messages::Messages,
             events::Events,
+            stream::Stream,
         ),
         "hearth API",
         "1",

@@ -128,6 +128,7 @@ pub async fn publish(
 ) -> Result<AppEvent, DbErr> {
     let event = queries::insert(db, hub.bus(), new).await?;
     latest.saw(event.id);
+    hub.notify(crate::live::Notice::Published(event.id));
     deliver(hub, members, &event).await;
     Ok(event)
 }

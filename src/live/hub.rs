@@ -33,7 +33,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
-    Bus, Event, LiveSettings, Source,
+    Bus, Event, LiveSettings, Notice, Source,
     leases::Leases,
     outgoing::{CLOSE_GOING_AWAY, CLOSE_NORMAL, Outgoing, SocketControl},
     presence,
@@ -64,6 +64,8 @@ pub(super) struct Inner {
     pub(super) fills: mpsc::UnboundedSender<i64>,
     /// Places of sockets open or being set up.
     slots: super::slots::Slots,
+    /// Listeners other than sockets (see [`super::notices`]).
+    pub(super) notices: super::notices::Notices,
     pub(super) metrics: LiveMetrics,
 }
 
@@ -112,6 +114,7 @@ impl Hub {
                 next_fill: AtomicU64::new(1),
                 fills,
                 slots: super::slots::Slots::default(),
+                notices: super::notices::Notices::default(),
                 metrics,
             }),
         };
@@ -194,12 +197,23 @@ impl Hub {
     /// answers, unless a gap must be filled first (see [`super::delivery`]).
     pub fn committed(&self, event: Committed) {
         let conversation_id = event.conversation_id;
+        self.notify(Notice::Changed(conversation_id));
         let mut state = self.state();
         let Some(channel) = state.registry.channels.get_mut(&conversation_id) else {
             return;
         };
         let outcome = channel.sequence.committed(event, || self.next_fill());
         self.apply(&mut state, conversation_id, outcome);
+    }
+
+    /// Listens for what changes, as [`Notice`]s (for listeners that are not sockets).
+    pub fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.inner.notices.subscribe()
+    }
+
+    /// Tells this process's listeners of `notice`.
+    pub fn notify(&self, notice: Notice) {
+        self.inner.notices.send(notice);
     }
 
     /// Tells the other processes (none, on one process) of `event`.
@@ -256,6 +270,7 @@ impl Hub {
     }
 
     pub(super) fn close_session_here(&self, session: &str) {
+        self.notify(Notice::SessionEnded(session.into()));
         for entry in self.state().registry.sockets.values() {
             if entry.session.as_deref() == Some(session) {
                 entry.subscriber.close(CLOSE_NORMAL);
@@ -275,6 +290,10 @@ impl Hub {
     }
 
     pub(super) fn close_access_here(&self, user_id: i64, conversation_id: Option<i64>) {
+        self.notify(Notice::AccessEnded {
+            user_id,
+            conversation_id,
+        });
         let state = self.state();
         for entry in state.registry.sockets_of(user_id) {
             if conversation_id.is_none() || entry.conversation == conversation_id {

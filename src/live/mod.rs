@@ -21,6 +21,7 @@ mod delivery;
 mod fragments;
 pub mod hub;
 pub mod leases;
+pub mod notices;
 pub mod outgoing;
 pub mod pg_bus;
 pub mod presence;
@@ -35,6 +36,7 @@ pub mod wire;
 
 pub use bus::{Bus, Event, LocalBus};
 pub use hub::{Hub, Registration};
+pub use notices::Notice;
 pub use outgoing::{Outgoing, OutgoingKind};
 pub use pg_bus::PgBus;
 pub use presence::Presence;

@@ -22,6 +22,7 @@ impl Hub {
                     ..
                 } = event
                 {
+                    self.notify(super::Notice::Changed(*conversation_id));
                     if let Some(channel) = state.registry.channels.get_mut(conversation_id) {
                         let outcome = channel.sequence.heard(*seq, || self.next_fill());
                         if outcome.needs_fill {
@@ -60,10 +61,8 @@ impl Hub {
                 conversation_id,
             } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
-            Event::Read { .. }
-            | Event::MembershipChanged { .. }
-            | Event::Added { .. }
-            | Event::Published { .. } => {}
+            Event::Published { id } => self.notify(super::Notice::Published(*id)),
+            Event::Read { .. } | Event::MembershipChanged { .. } | Event::Added { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }
@@ -71,6 +70,7 @@ impl Hub {
     /// After the bus lost events (its connection dropped): every conversation reads
     /// again what it may have missed, and every count is sent again.
     fn resync(&self) {
+        self.notify(super::Notice::Resync);
         let mut state = self.state();
         let mut refilled = Vec::new();
         for (id, channel) in state.registry.channels.iter_mut() {

@@ -77,6 +77,35 @@ pub fn session_of(req: &Request) -> Result<Session, AppError> {
         .ok_or_else(|| AppError::Internal("session middleware is not installed".into()))
 }
 
+/// Who is signed in on the session this request's cookie names, read without the
+/// session middleware and without changing the session: the API's event stream,
+/// which a page may open with its cookie, is a GET that writes nothing. Answers their
+/// id, username and the session's id.
+pub async fn signed_in_by_cookie(req: &Request) -> Result<Option<(i64, String, String)>, AppError> {
+    let Some(sessions) = req.data::<Arc<Sessions>>() else {
+        return Err(AppError::Internal(
+            "the session store is not installed".into(),
+        ));
+    };
+    let Some(id) = cookie_session_id(req) else {
+        return Ok(None);
+    };
+    let session = Session::new(Some(id), sessions.store.clone(), None);
+    Ok(session
+        .get::<SignedIn>(KEY_USER)
+        .await?
+        .map(|user| (user.id, user.username, id.to_string())))
+}
+
+/// Whether session `id` (as [`signed_in_by_cookie`] answered it) is still signed in.
+pub async fn is_signed_in(sessions: &Sessions, id: &str) -> Result<bool, AppError> {
+    let Ok(id) = id.parse::<Id>() else {
+        return Ok(false);
+    };
+    let session = Session::new(Some(id), sessions.store.clone(), None);
+    Ok(session.get::<SignedIn>(KEY_USER).await?.is_some())
+}
+
 /// The signed-in viewer, or `None` for an anonymous request.
 pub async fn viewer_of(req: &Request) -> Result<Option<Viewer>, AppError> {
     viewer_in(session_of(req)?).await

@@ -24,6 +24,7 @@ mod people;
 mod push;
 mod rooms;
 mod search;
+mod stream;
 mod switcher;
 
 /// Every test above, again on PostgreSQL: this test binary runs itself with the
