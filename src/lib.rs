@@ -39,6 +39,8 @@
 //! - [`api`]: the JSON API under `/api/v1` for bots and other programs: personal API
 //!   tokens, bearer authentication, the OpenAPI document generated from the code, and
 //!   the chat's own paths for posting and changing messages.
+//! - [`bots`]: accounts administrators make for programs, and incoming webhooks that
+//!   post Slack's payloads as them.
 //! - [`app_events`]: events programs publish to people's open pages (`hearth:{type}` on
 //!   their `window`), stored for pages that reconnect.
 //! - [`secret_token`]: the random tokens of links, invites and API tokens, and the digest
@@ -56,6 +58,7 @@ pub mod api;
 pub mod app_events;
 pub mod assets;
 pub mod backup;
+pub mod bots;
 pub mod chat;
 pub mod config;
 pub mod db;

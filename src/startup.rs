@@ -13,7 +13,7 @@ use poem::{Endpoint, EndpointExt, Route, get, post};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    accounts, admin, api, assets,
+    accounts, admin, api, assets, bots,
     chat::{
         self, Chat, actions::routes as actions, members::Members, mentions::routes as mentions,
         source::ChatSource, unread, writer::Writer,
@@ -284,6 +284,10 @@ impl Server {
 pub fn app(parts: Parts) -> impl Endpoint {
     Route::new()
         .nest(api::PREFIX, api::endpoint())
+        .nest(
+            bots::hooks::PREFIX,
+            Route::new().at("/:secret", post(bots::hooks::receive)),
+        )
         .nest("/", pages())
         .around(security::middleware)
         .around(request_log::middleware)
@@ -370,6 +374,22 @@ fn pages() -> impl Endpoint {
         .at("/admin/invite", post(admin::routes::reset_invite))
         .at("/admin/signup", post(admin::routes::signup_policy))
         .at("/admin/rooms", post(admin::routes::room_creators))
+        .at(
+            "/admin/bots",
+            get(bots::routes::show).post(bots::routes::create),
+        )
+        .at(
+            "/admin/bots/:username/tokens",
+            post(bots::routes::new_token),
+        )
+        .at(
+            "/admin/bots/:username/webhooks",
+            post(bots::routes::make_webhook),
+        )
+        .at(
+            "/admin/webhooks/:id/delete",
+            post(bots::routes::delete_webhook),
+        )
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
         .at("/dm", post(direct::groups::start))

@@ -18,6 +18,7 @@ mod m20261201_000010_account_self_service;
 mod m20261201_000013_search_filters;
 mod m20261201_000014_api_tokens;
 mod m20261201_000015_app_events;
+mod m20261201_000016_bots;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_search_filters::Migration),
             Box::new(m20261201_000014_api_tokens::Migration),
             Box::new(m20261201_000015_app_events::Migration),
+            Box::new(m20261201_000016_bots::Migration),
         ]
     }
 }

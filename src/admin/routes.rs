@@ -311,6 +311,11 @@ pub async fn login_link(
     if person.deactivated_at.is_some() {
         return Err(AppError::Refused("Reactivate them first."));
     }
+    if person.is_bot {
+        return Err(AppError::Refused(
+            "A bot does not log in: give it a new API token on the bots page.",
+        ));
+    }
     let path = crate::accounts::login_links::make(&chat.db, person.id, viewer.id).await?;
     tracing::info!(
         by = viewer.id,

@@ -56,6 +56,7 @@ pub fn page(p: AdminPage<'_>, sidebar: layout::Sidebar) -> Markup {
         html! {
             section.card #admin {
                 h1 { "Administration" }
+                p { a href="/admin/bots" { "Bots and incoming webhooks" } }
                 @if let Some(notice) = p.notice { p.notice role="status" { (notice) } }
                 (figures(p.figures))
             }

@@ -4,11 +4,20 @@
 //! cookie opens nothing here, and the CSRF check (which guards what a cookie could
 //! be made to do by another site) has nothing to guard. An unknown, revoked or
 //! deactivated owner's token is 401 before the operation reads anything else.
+//!
+//! What a token may read is what its owner may ([`access`]), except that a bot belongs
+//! only to the rooms it was added to: any other room, public or not, is 404 to it
+//! ([`open`]).
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{problem::ApiError, tokens};
+use crate::{
+    chat::{Conversation, ConversationKind, access},
+    entities::membership,
+    error::AppError,
+};
 
 /// The person a request's token acts for, with the token.
 #[derive(SecurityScheme)]
@@ -28,4 +37,45 @@ async fn holder_of(req: &Request, bearer: Bearer) -> poem::Result<tokens::Holder
         Ok(None) => Err(ApiError::unauthorized().into()),
         Err(e) => Err(ApiError::from(e).into()),
     }
+}
+
+/// Loads conversation `id` if the token's owner may read it through the API; otherwise,
+/// and when it does not exist, [`AppError::NotFound`].
+pub async fn open(
+    db: &DatabaseConnection,
+    holder: &tokens::Holder,
+    id: i64,
+) -> Result<Conversation, AppError> {
+    open_as(db, holder.user_id, holder.is_bot, id).await
+}
+
+/// [`open`] for `user_id`, who is a bot when `is_bot`.
+pub async fn open_as(
+    db: &DatabaseConnection,
+    user_id: i64,
+    is_bot: bool,
+    id: i64,
+) -> Result<Conversation, AppError> {
+    let conversation = access::open_for(db, user_id, id).await?;
+    may_use(db, user_id, is_bot, &conversation).await?;
+    Ok(conversation)
+}
+
+/// Whether a bot may use `conversation`: every room it is in, and nothing else.
+pub async fn may_use(
+    db: &DatabaseConnection,
+    user_id: i64,
+    is_bot: bool,
+    conversation: &Conversation,
+) -> Result<(), AppError> {
+    if is_bot
+        && ConversationKind::of(conversation) == ConversationKind::Room
+        && membership::Entity::find_by_id((conversation.id, user_id))
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
 }

@@ -18,10 +18,11 @@ use super::{
     idempotency::{self, Claim},
     models::{Conversation, Message, NewMessage},
     problem::ApiError,
+    tokens,
 };
 use crate::{
     chat::{
-        BodyError, Chat, ConversationKind, MessageBody, access,
+        BodyError, Chat, ConversationKind, MessageBody,
         queries::{self, Window},
     },
     db,
@@ -65,7 +66,7 @@ impl Conversations {
         token: Token,
         db: Data<&DatabaseConnection>,
     ) -> Result<Json<Vec<Conversation>>, ApiError> {
-        Ok(Json(readable(db.0, token.0.user_id).await?))
+        Ok(Json(readable(db.0, &token.0).await?))
     }
 
     /// A page of a conversation's messages
@@ -87,7 +88,7 @@ impl Conversations {
         /// How many messages at most (1 to 100, 50 when not given).
         limit: Query<Option<u64>>,
     ) -> Result<MessagesPage, ApiError> {
-        let conversation = access::open_for(&chat.db, token.0.user_id, id.0).await?;
+        let conversation = super::auth::open(&chat.db, &token.0, id.0).await?;
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::bad_request(
@@ -148,7 +149,7 @@ impl Conversations {
         message: Json<NewMessage>,
     ) -> Result<PostAnswer, ApiError> {
         let holder = &token.0;
-        let conversation = access::open_for(&chat.db, holder.user_id, id.0).await?;
+        let conversation = super::auth::open(&chat.db, holder, id.0).await?;
         let body = MessageBody::parse(&message.0.body).map_err(|refusal| {
             let code = match refusal {
                 BodyError::Empty => "body_empty",
@@ -219,19 +220,25 @@ impl Conversations {
     }
 }
 
-/// The conversations `user_id` can read, by id: every public room, the private rooms
-/// they are a member of, and their private chats (`direct_key` is `"{low}:{high}"`).
-async fn readable(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Conversation>, DbErr> {
+/// The conversations `holder` can read, by id: every public room (for a bot, only
+/// those it is in), the private rooms they are a member of, and their private chats
+/// (`direct_key` is `"{low}:{high}"`).
+async fn readable(
+    db: &DatabaseConnection,
+    holder: &tokens::Holder,
+) -> Result<Vec<Conversation>, DbErr> {
+    let user_id = holder.user_id;
     let rows = db
         .query_all_raw(db::statement(
             db,
             "SELECT c.id, c.kind, c.name, c.slug, c.direct_key, c.visibility, c.topic, \
                c.archived_at FROM conversations c \
-             WHERE (c.kind = 'room' AND (c.visibility <> 'private' OR EXISTS ( \
+             WHERE (c.kind = 'room' AND ((c.visibility <> 'private' AND NOT ?) OR EXISTS ( \
                  SELECT 1 FROM memberships m WHERE m.conversation_id = c.id AND m.user_id = ?))) \
                OR (c.kind = 'direct' AND (c.direct_key LIKE ? OR c.direct_key LIKE ?)) \
              ORDER BY c.id LIMIT 1000",
             [
+                holder.is_bot.into(),
                 user_id.into(),
                 format!("{user_id}:%").into(),
                 format!("%:{user_id}").into(),

@@ -14,7 +14,7 @@ use super::{Tag, auth::Token, problem::ApiError};
 use crate::{
     admin,
     app_events::{self, AppEvent, MAX_DETAIL_BYTES, NewAppEvent, Scope},
-    chat::{Chat, access, views::iso_time},
+    chat::{Chat, views::iso_time},
     error::AppError,
 };
 
@@ -124,7 +124,7 @@ impl Events {
                 ),
             ));
         }
-        let scope = scope_of(&chat, user_id, event.scope, event.target.as_ref()).await?;
+        let scope = scope_of(&chat, &token.0, event.scope, event.target.as_ref()).await?;
         chat.limits
             .message(user_id)
             .map_err(AppError::TooManyRequests)?;
@@ -204,10 +204,11 @@ async fn only_admins(chat: &Chat, user_id: i64) -> Result<(), ApiError> {
 /// Whom the owner of `user_id`'s token asks to reach, if they may.
 async fn scope_of(
     chat: &Chat,
-    user_id: i64,
+    holder: &super::tokens::Holder,
     scope: EventScope,
     target: Option<&serde_json::Value>,
 ) -> Result<Scope, ApiError> {
+    let user_id = holder.user_id;
     match scope {
         EventScope::All => {
             only_admins(chat, user_id).await?;
@@ -237,7 +238,7 @@ async fn scope_of(
                     "For `room`, `target` is a conversation's id.",
                 ));
             };
-            let conversation = access::open_for(&chat.db, user_id, id).await?;
+            let conversation = super::auth::open(&chat.db, holder, id).await?;
             Ok(Scope::Conversation(conversation.id))
         }
     }

@@ -20,10 +20,10 @@ use super::{
     problem::ApiError,
 };
 use crate::chat::{
-    BodyError, Chat, MessageBody,
+    BodyError, Chat, Conversation, MessageBody,
     actions::{
         routes::{change, open_to_change},
-        store::{self, Change},
+        store::{self, Change, Target},
     },
     mentions,
     reactions::Emoji,
@@ -46,7 +46,7 @@ impl Messages {
         edit: Json<MessageEdit>,
     ) -> Result<Json<Message>, ApiError> {
         let user_id = token.0.user_id;
-        let (target, conversation) = open_to_change(&chat, user_id, id.0).await?;
+        let (target, conversation) = opened(&chat, &token.0, id.0).await?;
         store::check(&target, user_id, true)?;
         let body = MessageBody::parse(&edit.0.body).map_err(|refusal| {
             let code = match refusal {
@@ -78,7 +78,7 @@ impl Messages {
         id: Path<i64>,
     ) -> Result<Json<Message>, ApiError> {
         let user_id = token.0.user_id;
-        let (target, _) = open_to_change(&chat, user_id, id.0).await?;
+        let (target, _) = opened(&chat, &token.0, id.0).await?;
         let message = change(&chat, user_id, &target, Change::Delete).await?;
         Ok(Json(Message::from(&message)))
     }
@@ -96,7 +96,7 @@ impl Messages {
         id: Path<i64>,
         reaction: Json<NewReaction>,
     ) -> Result<Json<Message>, ApiError> {
-        set_reaction(&chat, token.0.user_id, id.0, &reaction.0.emoji, true).await
+        set_reaction(&chat, &token.0, id.0, &reaction.0.emoji, true).await
     }
 
     /// Remove a reaction
@@ -116,18 +116,30 @@ impl Messages {
         /// The emoji to take back, such as `👍` (percent-encoded in the URL).
         emoji: Query<String>,
     ) -> Result<Json<Message>, ApiError> {
-        set_reaction(&chat, token.0.user_id, id.0, &emoji.0, false).await
+        set_reaction(&chat, &token.0, id.0, &emoji.0, false).await
     }
+}
+
+/// Message `id` and its conversation, when the token's owner may change it there.
+async fn opened(
+    chat: &Chat,
+    holder: &super::tokens::Holder,
+    id: i64,
+) -> Result<(Target, Conversation), ApiError> {
+    let (target, conversation) = open_to_change(chat, holder.user_id, id).await?;
+    super::auth::may_use(&chat.db, holder.user_id, holder.is_bot, &conversation).await?;
+    Ok((target, conversation))
 }
 
 async fn set_reaction(
     chat: &Chat,
-    user_id: i64,
+    holder: &super::tokens::Holder,
     id: i64,
     emoji: &str,
     wanted: bool,
 ) -> Result<Json<Message>, ApiError> {
-    let (target, _) = open_to_change(chat, user_id, id).await?;
+    let user_id = holder.user_id;
+    let (target, _) = opened(chat, holder, id).await?;
     let emoji = Emoji::parse(emoji).map_err(|why| ApiError::unprocessable("bad_emoji", why))?;
     let message = change(chat, user_id, &target, Change::SetReaction(emoji, wanted)).await?;
     Ok(Json(Message::from(&message)))

@@ -36,6 +36,8 @@ pub struct Holder {
     pub token_id: i64,
     pub user_id: i64,
     pub username: String,
+    /// Whether the owner is a bot ([`crate::bots`]), which reads only its rooms.
+    pub is_bot: bool,
 }
 
 fn new_token() -> String {
@@ -134,7 +136,7 @@ pub async fn holder(db: &DatabaseConnection, presented: &str) -> Result<Option<H
     let row = db
         .query_one_raw(db::statement(
             db,
-            "SELECT t.id, t.user_id, t.last_used_at, u.username FROM api_tokens t \
+            "SELECT t.id, t.user_id, t.last_used_at, u.username, u.is_bot FROM api_tokens t \
              JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND u.deactivated_at IS NULL",
             [digest(presented).into()],
@@ -145,6 +147,7 @@ pub async fn holder(db: &DatabaseConnection, presented: &str) -> Result<Option<H
         token_id: row.try_get("", "id")?,
         user_id: row.try_get("", "user_id")?,
         username: row.try_get("", "username")?,
+        is_bot: row.try_get("", "is_bot")?,
     };
     let last_used: Option<i64> = row.try_get("", "last_used_at")?;
     let now = now_ms();

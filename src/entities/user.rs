@@ -27,6 +27,9 @@ pub struct Model {
     /// When the person deleted their account: the row is a tombstone from then on
     /// (see [`crate::accounts::deletion`]).
     pub deleted_at: Option<i64>,
+    /// An account an administrator made for a program: it cannot log in, and belongs
+    /// only to the rooms it is added to (see [`crate::bots`]).
+    pub is_bot: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,5 @@
 //! `POST /rooms/{slug}/members` (`username`): a member of a private room adds someone by
-//! name (or only an administrator, as the room's creator or an administrator may
+//! name (a bot, to any room, only by the room's creator or an administrator) (or only an administrator, as the room's creator or an administrator may
 //! choose with `POST /rooms/{slug}/members/policy`, `by=members|admins`); `POST /rooms/{slug}/members/remove` (`username`): the room's creator or an
 //! administrator takes someone out, whose open pages of it close at once, in every
 //! process (the bus carries [`crate::live::Event::AccessEnded`]), and who gets 404 from
@@ -57,17 +57,26 @@ pub async fn add(
     Form(form): Form<MemberForm>,
 ) -> Result<Response, AppError> {
     let room = readable(chat, rooms, &viewer, &slug).await?;
-    if !access::is_private_room(&room) {
+    let person = account(chat, &form.username, true).await?;
+    if person.is_bot {
+        // A bot reads only the rooms it is in, public ones included: adding one is
+        // the room's managers' to decide.
+        if !may_manage(chat, &room, &viewer).await? {
+            return Err(AppError::Forbidden(
+                "Only the room's creator or an administrator can add a bot to it.",
+            ));
+        }
+    } else if !access::is_private_room(&room) {
         return Err(AppError::Refused(
             "Everyone can open a public room: send them its link.",
         ));
-    }
-    if room.members_added_by == "admins" && !crate::admin::is_admin(&chat.db, viewer.id).await? {
+    } else if room.members_added_by == "admins"
+        && !crate::admin::is_admin(&chat.db, viewer.id).await?
+    {
         return Err(AppError::Forbidden(
             "In this room, only administrators add people.",
         ));
     }
-    let person = account(chat, &form.username, true).await?;
     if chat::queries::join(&chat.db, room.id, person.id).await? {
         chat.membership_changed(room.id);
         chat.added(&room, person.id);
@@ -93,7 +102,7 @@ pub async fn remove(
     let person = account(chat, &form.username, false).await?;
     if chat::queries::leave(&chat.db, room.id, person.id).await? {
         chat.membership_changed(room.id);
-        if access::is_private_room(&room) {
+        if access::is_private_room(&room) || person.is_bot {
             chat.hub.end_access(person.id, Some(room.id));
         }
         tracing::info!(room = room.id, user_id = person.id, "member removed");

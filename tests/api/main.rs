@@ -26,6 +26,7 @@ mod rooms;
 mod search;
 mod stream;
 mod switcher;
+mod webhooks;
 
 /// Every test above, again on PostgreSQL: this test binary runs itself with the
 /// backend switched, so the two backends cannot drift apart.

@@ -11,7 +11,7 @@ use super::{AccessEnded, Holder, StreamData, StreamEvent, cursor::Cursor, querie
 use crate::{
     api::{events::PublishedEvent, models::Message},
     app_events,
-    chat::{Chat, access, catchup},
+    chat::{Chat, catchup},
     live::{Notice, slots::Slot},
 };
 
@@ -190,7 +190,8 @@ impl Follower {
         if !self.cursor.conversations.contains_key(&id) {
             return true;
         }
-        match access::open_for(&self.chat.db, self.holder.user_id(), id).await {
+        let (user_id, is_bot) = (self.holder.user_id(), self.holder.is_bot());
+        match crate::api::auth::open_as(&self.chat.db, user_id, is_bot, id).await {
             Ok(_) => true,
             Err(_) => {
                 self.cursor.conversations.remove(&id);

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::{Tag, auth::Token, events::PublishedEvent, models::Message, problem::ApiError};
 use crate::{
-    chat::{Chat, access},
+    chat::Chat,
     error::AppError,
     live::slots::{Caps, Refusal},
     telemetry::metrics::Limit,
@@ -85,6 +85,7 @@ pub(crate) enum Holder {
     Token {
         token_id: i64,
         user_id: i64,
+        is_bot: bool,
     },
     Session {
         user_id: i64,
@@ -98,6 +99,11 @@ impl Holder {
         match self {
             Holder::Token { user_id, .. } | Holder::Session { user_id, .. } => *user_id,
         }
+    }
+
+    /// Whether it is a bot (a session never is: bots do not log in).
+    fn is_bot(&self) -> bool {
+        matches!(self, Holder::Token { is_bot: true, .. })
     }
 }
 
@@ -127,6 +133,7 @@ impl Stream {
             StreamAuth::Token(token) => Holder::Token {
                 token_id: token.0.token_id,
                 user_id: token.0.user_id,
+                is_bot: token.0.is_bot,
             },
             StreamAuth::Cookie => match (
                 crate::web::session::signed_in_by_cookie(req).await?,
@@ -151,7 +158,7 @@ impl Stream {
             })?),
         };
         let wanted = match conversations.0.as_deref() {
-            Some(list) => chosen(&chat, user_id, list).await?,
+            Some(list) => chosen(&chat, &holder, list).await?,
             None => queries::belonging(&chat.db, user_id, MAX_CONVERSATIONS as u64)
                 .await
                 .map_err(AppError::from)?,
@@ -200,7 +207,7 @@ impl Stream {
 }
 
 /// The conversations of `?conversations=`, each one the holder may read.
-async fn chosen(chat: &Chat, user_id: i64, list: &str) -> Result<Vec<i64>, ApiError> {
+async fn chosen(chat: &Chat, holder: &Holder, list: &str) -> Result<Vec<i64>, ApiError> {
     let mut ids = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let id: i64 = part.parse().map_err(|_| {
@@ -220,7 +227,7 @@ async fn chosen(chat: &Chat, user_id: i64, list: &str) -> Result<Vec<i64>, ApiEr
         ));
     }
     for id in &ids {
-        access::open_for(&chat.db, user_id, *id).await?;
+        super::auth::open_as(&chat.db, holder.user_id(), holder.is_bot(), *id).await?;
     }
     Ok(ids)
 }
