@@ -58,6 +58,7 @@ pub struct PublishedEvent {
     /// `user`, `room` or `all`.
     pub scope: String,
     /// The person's id for `user`, the conversation's id for `room`.
+    #[oai(nullable)]
     pub target_id: Option<i64>,
     #[oai(rename = "type")]
     pub kind: String,

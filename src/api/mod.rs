@@ -69,12 +69,18 @@ fn service() -> OpenApiService<Operations, ()> {
 pub fn endpoint() -> impl Endpoint {
     let service = service();
     let spec = service.spec_endpoint();
-    let reference = docs::Reference::of(&service.spec());
+    let document = service.spec();
+    let reference = docs::Reference::of(&document);
+    let methods = std::sync::Arc::new(
+        problem::Methods::of(&document)
+            .with("/openapi.json", "GET")
+            .with("/docs", "GET"),
+    );
     Route::new()
         .at("/openapi.json", spec)
         .at("/docs", get(reference))
         .nest("/", service)
-        .around(problem::middleware)
+        .around(move |next, req| problem::middleware(next, req, methods.clone()))
 }
 
 /// The OpenAPI document, as `/api/v1/openapi.json` serves it.

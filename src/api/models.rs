@@ -14,9 +14,12 @@ pub struct Conversation {
     /// A room's name, or the other person's username in a private chat.
     pub name: String,
     /// A room's slug, as in `/rooms/{slug}`; none for a private chat.
+    #[oai(nullable)]
     pub slug: Option<String>,
     /// A room's visibility: `public` or `private`; none for a private chat.
+    #[oai(nullable)]
     pub visibility: Option<String>,
+    #[oai(nullable)]
     pub topic: Option<String>,
     /// An archived room can be read but not written in.
     pub archived: bool,
@@ -46,12 +49,16 @@ pub struct Message {
     /// The text as written (with its Markdown); empty once deleted.
     pub body: String,
     /// The text as pages show it (HTML, escaped and formatted).
+    #[oai(nullable)]
     pub body_html: Option<String>,
     /// When it was posted (RFC 3339, UTC).
     pub created_at: String,
+    #[oai(nullable)]
     pub edited_at: Option<String>,
+    #[oai(nullable)]
     pub deleted_at: Option<String>,
     /// The message this one answers.
+    #[oai(nullable)]
     pub reply_to: Option<i64>,
     pub reactions: Vec<Reaction>,
 }
@@ -90,6 +97,7 @@ pub struct NewMessage {
     /// (`**bold**`, `*italic*`, `` `code` ``, `> quote`, `- list`, `@mentions`).
     pub body: String,
     /// The id of a message of the same conversation that this one answers.
+    #[oai(nullable)]
     pub reply_to: Option<i64>,
 }
 

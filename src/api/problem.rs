@@ -2,8 +2,8 @@
 //! from the status, a machine-readable `code` and a `detail` in words for the person
 //! writing the program. [`ApiError`] is what operations answer; [`middleware`] turns
 //! everything else that ends an API request (a malformed body, a missing token, an
-//! unknown path, a body over its limit) into the same shape, so a client never has to
-//! parse an HTML error page.
+//! unknown path, a body over its limit, a method the path does not take) into the same
+//! shape, with the status it names, so a client never has to parse an HTML error page.
 use std::sync::Arc;
 
 use poem::{
@@ -66,6 +66,9 @@ pub enum ApiError {
     /// There is no such thing, or the token's owner may not see it.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
+    /// The request body took longer to arrive than the server waits; nothing was done.
+    #[oai(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Json<Problem>),
     /// The thing is in a state that rules this out (a deleted message, an archived room,
     /// an `Idempotency-Key` whose first request is still running).
     #[oai(status = 409, content_type = "application/problem+json")]
@@ -73,6 +76,9 @@ pub enum ApiError {
     /// The request body is over its limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The request body is missing or is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// The request was read but cannot be done as asked (an empty or too long body).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -88,21 +94,31 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The refusal with `status`, `code` and `detail`.
+    /// The refusal with `status`, `code` and `detail`. A status no variant declares is
+    /// answered as a 500 (operations only answer the statuses above).
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        let problem = Json(Problem::new(status, code, detail));
-        match status.as_u16() {
+        Self::declared(status, Problem::new(status, code, detail))
+            .unwrap_or_else(|problem| Self::Internal(Json(problem)))
+    }
+
+    /// The variant for `problem`'s `status`, or the problem back when none declares it.
+    fn declared(status: StatusCode, problem: Problem) -> Result<Self, Problem> {
+        let problem = Json(problem);
+        Ok(match status.as_u16() {
             400 => Self::BadRequest(problem),
             401 => Self::Unauthorized(problem),
             403 => Self::Forbidden(problem),
             404 => Self::NotFound(problem),
+            408 => Self::RequestTimeout(problem),
             409 => Self::Conflict(problem),
             413 => Self::PayloadTooLarge(problem),
+            415 => Self::UnsupportedMediaType(problem),
             422 => Self::Unprocessable(problem),
             429 => Self::TooManyRequests(problem, 1),
+            500 => Self::Internal(problem),
             503 => Self::Unavailable(problem, 5),
-            _ => Self::Internal(problem),
-        }
+            _ => return Err(problem.0),
+        })
     }
 
     pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
@@ -232,10 +248,69 @@ fn is_problem(resp: &Response) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
 }
 
+/// Which methods each of the API's paths takes, read off its OpenAPI document, so that
+/// a 405 can name them in `Allow` (RFC 9110 requires it).
+#[derive(Clone, Debug, Default)]
+pub struct Methods(Vec<(Vec<String>, String)>);
+
+impl Methods {
+    /// The methods of every path of the OpenAPI document `spec` (JSON), whose paths are
+    /// relative to the API's prefix.
+    pub fn of(spec: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut methods = Self::default();
+        if let Some(paths) = spec.get("paths").and_then(serde_json::Value::as_object) {
+            for (path, operations) in paths {
+                if let Some(operations) = operations.as_object() {
+                    let names: Vec<String> =
+                        operations.keys().map(|m| m.to_ascii_uppercase()).collect();
+                    methods = methods.with(path, &names.join(", "));
+                }
+            }
+        }
+        methods
+    }
+
+    /// Adds `path` (a template: `{name}` stands for any one segment) taking `allow`.
+    pub fn with(mut self, path: &str, allow: &str) -> Self {
+        self.0.push((segments(path), allow.to_owned()));
+        self
+    }
+
+    /// The `Allow` of the path that `path` (a request's, relative to the prefix) is.
+    fn allowed(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                let mut asked = path.split('/').filter(|s| !s.is_empty());
+                template.iter().all(|t| {
+                    asked
+                        .next()
+                        .is_some_and(|a| t == a || (t.starts_with('{') && t.ends_with('}')))
+                }) && asked.next().is_none()
+            })
+            .map(|(_, allow)| allow.as_str())
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The middleware around the API: bounds the request body ([`MAX_BODY_BYTES`], in the
 /// server's body timeout), and answers every error as a problem; a 401 also names the
-/// scheme (`WWW-Authenticate: Bearer`).
-pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+/// scheme (`WWW-Authenticate: Bearer`), a 405 the methods the path takes (`Allow`, from
+/// `methods`).
+pub async fn middleware<E: Endpoint>(
+    next: Arc<E>,
+    mut req: Request,
+    methods: Arc<Methods>,
+) -> poem::Result<Response> {
+    let path = req.uri().path();
+    let allow = methods.allowed(path.strip_prefix(super::PREFIX).unwrap_or(path));
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -270,11 +345,30 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
                 if status.is_server_error() {
                     tracing::error!(%status, "an API request failed");
                 }
-                answer(ApiError::new(status, code, detail))
+                problem_response(status, code, detail)
             }
         }
     };
-    Ok(with_challenge(resp))
+    let mut resp = with_challenge(resp);
+    if let (StatusCode::METHOD_NOT_ALLOWED, Some(allow)) = (resp.status(), allow) {
+        if let Ok(allow) = HeaderValue::from_str(allow) {
+            resp.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    Ok(resp)
+}
+
+/// A problem with its own status: an operation's refusal where one declares it, else
+/// (a 405, which answers a method no operation takes) the problem as it is.
+fn problem_response(status: StatusCode, code: &str, detail: String) -> Response {
+    use poem_openapi::types::ToJSON;
+    match ApiError::declared(status, Problem::new(status, code, detail)) {
+        Ok(error) => error.into_response(),
+        Err(problem) => Response::builder()
+            .status(status)
+            .content_type(PROBLEM_JSON)
+            .body(problem.to_json_string()),
+    }
 }
 
 fn answer(error: ApiError) -> Response {

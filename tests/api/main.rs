@@ -23,6 +23,7 @@ mod password_reset;
 mod people;
 mod push;
 mod rooms;
+mod schemathesis;
 mod search;
 mod stream;
 mod switcher;
