@@ -30,6 +30,8 @@ pub struct Config {
     pub live: LiveSettings,
     /// Web Push: the contact push services see, and which endpoints may be called.
     pub push: PushSettings,
+    /// Outgoing webhooks: which targets may be called, timeouts and retries.
+    pub webhooks: crate::bots::outgoing::WebhookSettings,
     /// HTTP timeouts and connection limits.
     pub http: HttpSettings,
     /// The sign-up policy to store on start; `None` keeps the stored one (open when
@@ -56,6 +58,7 @@ impl Config {
             limits: LimitSettings::default(),
             live: LiveSettings::default(),
             push: PushSettings::default(),
+            webhooks: crate::bots::outgoing::WebhookSettings::default(),
             http: HttpSettings::default(),
             signup: None,
             files: FileSettings::default(),

@@ -91,6 +91,10 @@ struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     push: PushArgs,
+    /// Let bots' outgoing webhooks call plain HTTP and private or loopback addresses
+    /// (tests and closed networks only).
+    #[arg(long, env = "HEARTH_WEBHOOKS_ALLOW_PRIVATE_TARGETS")]
+    webhooks_allow_private_targets: bool,
     #[command(flatten)]
     http: HttpArgs,
     /// Who may make an account: open, invite (only with an invite link) or closed.
@@ -289,6 +293,10 @@ impl From<ServeArgs> for hearth::Config {
             shutdown_grace: Duration::from_secs(8),
             limits: args.limits.into(),
             live: hearth::live::LiveSettings::default(),
+            webhooks: hearth::bots::outgoing::WebhookSettings {
+                allow_private_targets: args.webhooks_allow_private_targets,
+                ..Default::default()
+            },
             push: args.push.into(),
             http: args.http.into(),
             signup: args.signup,

@@ -208,6 +208,8 @@ impl Server {
             metrics: Arc::new(metrics),
             resets,
         };
+        bots::outgoing::start(Arc::downgrade(&parts.chat), parts.config.webhooks.clone())
+            .context("cannot start outgoing webhooks")?;
         tokio::spawn(housekeeping(Arc::downgrade(&parts.chat)));
         tokio::spawn(sweep_files(parts.files.clone(), parts.db.clone()));
         if db::is_sqlite(&parts.db) {
@@ -381,6 +383,10 @@ fn pages() -> impl Endpoint {
         .at(
             "/admin/bots/:username/tokens",
             post(bots::routes::new_token),
+        )
+        .at(
+            "/admin/bots/:username/outgoing",
+            post(bots::routes::set_outgoing),
         )
         .at(
             "/admin/bots/:username/webhooks",

@@ -2,7 +2,9 @@
 //! makes a bot and shows its first API token once; `POST /admin/bots/{name}/tokens`
 //! shows another; `POST /admin/bots/{name}/webhooks` (`room`: a slug) adds the bot to
 //! the room and shows a new incoming webhook's URL once; `POST
-//! /admin/webhooks/{id}/delete` stops one. Each takes [`Admin`]: 404 for anyone else.
+//! /admin/webhooks/{id}/delete` stops one; `POST /admin/bots/{name}/outgoing` (`url`,
+//! `every=on`) sets the bot's outgoing webhook and shows its signing secret once (an
+//! empty `url` removes it). Each takes [`Admin`]: 404 for anyone else.
 use std::sync::Arc;
 
 use poem::{
@@ -36,6 +38,7 @@ async fn render(
 ) -> Result<Response, AppError> {
     let bots = queries::list(&chat.db).await?;
     let webhooks = queries::webhooks(&chat.db).await?;
+    let targets = super::outgoing::queries::targets(&chat.db).await?;
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
     let shows_secret = made.is_some();
     let page = views::page(
@@ -43,6 +46,7 @@ async fn render(
             viewer,
             bots: &bots,
             webhooks: &webhooks,
+            targets: &targets,
             made,
             error,
         },
@@ -198,4 +202,45 @@ pub async fn delete_webhook(
     }
     tracing::info!(by = viewer.id, webhook = id, "incoming webhook deleted");
     Ok(Redirect::see_other("/admin/bots").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OutgoingForm {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    every: String,
+}
+
+#[handler]
+pub async fn set_outgoing(
+    Admin(viewer): Admin,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(config): Data<&Arc<Config>>,
+    Path(name): Path<String>,
+    Form(form): Form<OutgoingForm>,
+) -> Result<Response, AppError> {
+    let (bot_id, name) = bot_named(chat, &name).await?;
+    let url = form.url.trim();
+    if url.is_empty() {
+        super::outgoing::queries::remove(&chat.db, bot_id).await?;
+        return Ok(Redirect::see_other("/admin/bots").into_response());
+    }
+    let allow_private = config.webhooks.allow_private_targets;
+    if let Err(why) = crate::push::endpoint::check(url, allow_private).await {
+        let why = if why.contains("private") {
+            "hearth does not call addresses on private networks: give a public https:// URL."
+        } else {
+            "Give the outgoing webhook a public https:// URL, without a user name or password."
+        };
+        return render(chat, &viewer, None, Some(why)).await;
+    }
+    let every = form.every == "on";
+    let secret = super::outgoing::queries::set(&chat.db, bot_id, url, every).await?;
+    tracing::info!(by = viewer.id, bot_id, "outgoing webhook set");
+    let made = Made::Secret {
+        bot: name.as_str(),
+        secret: &secret,
+    };
+    render(chat, &viewer, Some(made), None).await
 }

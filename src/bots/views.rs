@@ -3,7 +3,10 @@
 //! shown once, at the top.
 use maud::{Markup, html};
 
-use super::queries::{Bot, Webhook};
+use super::{
+    outgoing::queries::Target,
+    queries::{Bot, Webhook},
+};
 use crate::{
     chat::views::relative_time,
     web::{
@@ -16,6 +19,8 @@ pub struct BotsPage<'a> {
     pub viewer: &'a Viewer,
     pub bots: &'a [Bot],
     pub webhooks: &'a [Webhook],
+    /// The bots' outgoing webhooks.
+    pub targets: &'a [Target],
     /// A token or webhook URL just made, shown this once.
     pub made: Option<Made<'a>>,
     pub error: Option<&'a str>,
@@ -24,6 +29,7 @@ pub struct BotsPage<'a> {
 pub enum Made<'a> {
     Token { bot: &'a str, token: &'a str },
     Webhook { room: &'a str, url: &'a str },
+    Secret { bot: &'a str, secret: &'a str },
 }
 
 pub fn page(p: BotsPage<'_>, sidebar: layout::Sidebar, online: usize) -> Markup {
@@ -53,6 +59,12 @@ pub fn page(p: BotsPage<'_>, sidebar: layout::Sidebar, online: usize) -> Markup 
                             code #new-webhook { (url) }
                         }
                     }
+                    Some(Made::Secret { bot, secret }) => {
+                        div.notice role="status" {
+                            p { "The signing secret of " strong { (bot) } "'s outgoing webhook. Copy it now: it is not shown again." }
+                            code #new-signing-secret { (secret) }
+                        }
+                    }
                     None => {}
                 }
                 form #make-bot.inline-form method="post" action="/admin/bots" {
@@ -67,7 +79,9 @@ pub fn page(p: BotsPage<'_>, sidebar: layout::Sidebar, online: usize) -> Markup 
                     table.people {
                         thead { tr { th { "Bot" } th { "Rooms" } th { "" } } }
                         tbody {
-                            @for bot in p.bots { (bot_row(bot, csrf)) }
+                            @for bot in p.bots {
+                                (bot_row(bot, p.targets.iter().find(|t| t.bot_id == bot.id), csrf))
+                            }
                         }
                     }
                 }
@@ -98,7 +112,7 @@ pub fn page(p: BotsPage<'_>, sidebar: layout::Sidebar, online: usize) -> Markup 
     )
 }
 
-fn bot_row(bot: &Bot, csrf: &str) -> Markup {
+fn bot_row(bot: &Bot, target: Option<&Target>, csrf: &str) -> Markup {
     html! {
         tr #{ "bot-" (bot.username) } {
             td {
@@ -121,6 +135,26 @@ fn bot_row(bot: &Bot, csrf: &str) -> Markup {
                 form.inline-form method="post" action={ "/admin/bots/" (bot.username) "/tokens" } {
                     input type="hidden" name="csrf_token" value=(csrf);
                     button type="submit" { "New token" }
+                }
+                @if let Some(target) = target {
+                    p.outgoing {
+                        "Calls " code { (target.url) }
+                        @if target.every_message { " for every message in its rooms" } @else { " when mentioned or written to" }
+                        @if let Some(since) = target.failing_since {
+                            " " span.badge.failing { "Failing" } " "
+                            span.muted { "since " (relative_time(since)) ": " (target.last_error.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+                form.stack method="post" action={ "/admin/bots/" (bot.username) "/outgoing" } {
+                    label for={ "outgoing-" (bot.id) } { "Outgoing webhook URL (empty: none)" }
+                    input id={ "outgoing-" (bot.id) } type="url" name="url" maxlength="2048" placeholder="https://…" value=[target.map(|t| t.url.as_str())];
+                    label.check {
+                        input type="checkbox" name="every" value="on" checked[target.is_some_and(|t| t.every_message)];
+                        " For every message in its rooms"
+                    }
+                    input type="hidden" name="csrf_token" value=(csrf);
+                    button type="submit" { "Save" }
                 }
             }
         }

@@ -19,6 +19,7 @@ mod live;
 mod mentions;
 mod messages;
 mod operations;
+mod outgoing;
 mod password_reset;
 mod people;
 mod push;
