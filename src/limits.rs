@@ -36,6 +36,8 @@ pub struct LimitSettings {
     pub login_failures_per_account: u32,
     /// Failed log-ins from one address before each further attempt waits longer.
     pub login_failures_per_address: u32,
+    /// Unknown API tokens from one address before each further try waits longer.
+    pub token_failures_per_address: u32,
     /// Password hashes (log-ins, sign-ups) running or queued at once.
     pub hashes_in_flight: usize,
     /// Password hashes running or queued at once for one address.
@@ -60,6 +62,7 @@ impl Default for LimitSettings {
             room_burst: 10,
             login_failures_per_account: 5,
             login_failures_per_address: 20,
+            token_failures_per_address: 20,
             hashes_in_flight: 32,
             hashes_in_flight_per_address: 2,
             sockets_per_user: 20,
@@ -106,6 +109,8 @@ pub struct Limits {
     /// Log-ins from a browser that has (by its device cookie's nonce).
     login_devices: Failures<String>,
     login_addresses: Failures<IpAddr>,
+    /// Unknown API tokens presented from an address.
+    token_guesses: Failures<IpAddr>,
     hashing: Arc<Hashing>,
     /// Refusals by limit, for the metrics.
     refusals: Refusals,
@@ -164,6 +169,7 @@ impl Limits {
             login_accounts: Failures::new(settings.login_failures_per_account, LOGIN_KEYS),
             login_devices: Failures::new(settings.login_failures_per_account, LOGIN_KEYS),
             login_addresses: Failures::new(settings.login_failures_per_address, LOGIN_KEYS),
+            token_guesses: Failures::new(settings.token_failures_per_address, LOGIN_KEYS),
             hashing: Arc::new(Hashing {
                 overall: settings.hashes_in_flight.max(1),
                 per_address: settings.hashes_in_flight_per_address.max(1),
@@ -274,6 +280,18 @@ impl Limits {
         }
     }
 
+    /// May `address` present an API token now? After
+    /// [`LimitSettings::token_failures_per_address`] unknown ones, each further try
+    /// waits longer, as a log-in does (whatever the token: the wait is the address's).
+    pub fn token_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        self.counting(Limit::TokenGuesses, self.token_guesses.waiting(&address))
+    }
+
+    /// `address` presented a token that is unknown, revoked or malformed.
+    pub fn token_failed(&self, address: IpAddr) {
+        self.token_guesses.note(address);
+    }
+
     /// A turn at password hashing for `address`, or how long to wait for one. The
     /// turn lasts until the hash is done, including while it waits in the hashing
     /// queue, so the queue holds at most [`LimitSettings::hashes_in_flight`] hashes,
@@ -296,6 +314,7 @@ impl Limits {
         self.login_accounts.tidy();
         self.login_devices.tidy();
         self.login_addresses.tidy();
+        self.token_guesses.tidy();
     }
 }
 
@@ -396,21 +415,46 @@ impl<K: std::hash::Hash + Eq> Failures<K> {
     fn reserve(&self, key: K) -> Result<(), RetryAfter> {
         let mut map = self.map();
         let now = Instant::now();
-        match map.get(&key) {
-            Some(&(failures, last)) => {
-                let wait = self.wait_after(failures);
-                let waited = now.saturating_duration_since(last);
-                if waited < wait {
-                    return Err(RetryAfter(wait - waited));
-                }
+        if let Some(wait) = self.wait_of(&map, &key, now) {
+            return Err(RetryAfter(wait));
+        }
+        self.note_in(&mut map, key, now)
+    }
+
+    /// How long `key` must still wait, if it must.
+    fn wait_of(&self, map: &HashMap<K, (u32, Instant)>, key: &K, now: Instant) -> Option<Duration> {
+        let &(failures, last) = map.get(key)?;
+        let wait = self.wait_after(failures);
+        let waited = now.saturating_duration_since(last);
+        (waited < wait).then(|| wait - waited)
+    }
+
+    /// Whether `key` may try now (without counting a try).
+    fn waiting(&self, key: &K) -> Result<(), RetryAfter> {
+        let map = self.map();
+        match self.wait_of(&map, key, Instant::now()) {
+            Some(wait) => Err(RetryAfter(wait)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failure of `key` (dropped when the map is full of recent keys).
+    fn note(&self, key: K) {
+        let mut map = self.map();
+        let _ = self.note_in(&mut map, key, Instant::now());
+    }
+
+    fn note_in(
+        &self,
+        map: &mut HashMap<K, (u32, Instant)>,
+        key: K,
+        now: Instant,
+    ) -> Result<(), RetryAfter> {
+        if !map.contains_key(&key) && map.len() >= self.capacity {
+            map.retain(|_, (_, last)| now.saturating_duration_since(*last) < LONGEST_WAIT);
+            if map.len() >= self.capacity {
+                return Err(BRIEF_WAIT);
             }
-            None if map.len() >= self.capacity => {
-                map.retain(|_, (_, last)| now.saturating_duration_since(*last) < LONGEST_WAIT);
-                if map.len() >= self.capacity {
-                    return Err(BRIEF_WAIT);
-                }
-            }
-            None => {}
         }
         let entry = map.entry(key).or_insert((0, now));
         entry.0 = entry.0.saturating_add(1);

@@ -262,6 +262,10 @@ struct LimitArgs {
     /// WebSockets being set up at once (upgrade and catch-up); past it, 503.
     #[arg(long, env = "HEARTH_HANDSHAKES_IN_FLIGHT", default_value_t = 256)]
     handshakes_in_flight: usize,
+    /// Unknown API tokens one address may present before each further try waits
+    /// longer.
+    #[arg(long, env = "HEARTH_TOKEN_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    token_failures_per_address: u32,
 }
 
 impl From<LimitArgs> for hearth::limits::LimitSettings {
@@ -279,6 +283,7 @@ impl From<LimitArgs> for hearth::limits::LimitSettings {
             max_sockets: args.max_sockets,
             group_mention_burst: args.group_mention_burst,
             handshakes_in_flight: args.handshakes_in_flight,
+            token_failures_per_address: args.token_failures_per_address,
         }
     }
 }

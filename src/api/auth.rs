@@ -3,11 +3,17 @@
 //! a session cookie: the API is mounted outside the session middleware, so a page's
 //! cookie opens nothing here, and the CSRF check (which guards what a cookie could
 //! be made to do by another site) has nothing to guard. An unknown, revoked or
-//! deactivated owner's token is 401 before the operation reads anything else.
+//! deactivated owner's token is 401 before the operation reads anything else, and an
+//! address that presents many unknown tokens is made to wait (429) before its next.
 //!
 //! What a token may read is what its owner may ([`access`]), except that a bot belongs
 //! only to the rooms it was added to: any other room, public or not, is 404 to it
 //! ([`open`]).
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::Arc,
+};
+
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -17,6 +23,7 @@ use crate::{
     chat::{Conversation, ConversationKind, access},
     entities::membership,
     error::AppError,
+    limits::Limits,
 };
 
 /// The person a request's token acts for, with the token.
@@ -31,10 +38,24 @@ pub struct Token(pub tokens::Holder);
 async fn holder_of(req: &Request, bearer: Bearer) -> poem::Result<tokens::Holder> {
     let db = req
         .data::<DatabaseConnection>()
-        .ok_or_else(|| ApiError::from(crate::error::AppError::Internal("no database".into())))?;
+        .ok_or_else(|| ApiError::from(AppError::Internal("no database".into())))?;
+    let limits = req
+        .data::<Arc<Limits>>()
+        .ok_or_else(|| ApiError::from(AppError::Internal("no limits".into())))?;
+    let address = req
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    // An address that keeps presenting unknown tokens waits before its next look-up.
+    if let Err(wait) = limits.token_attempt(address) {
+        return Err(ApiError::from(AppError::TooManyRequests(wait)).into());
+    }
     match tokens::holder(db, bearer.token.trim()).await {
         Ok(Some(holder)) => Ok(holder),
-        Ok(None) => Err(ApiError::unauthorized().into()),
+        Ok(None) => {
+            limits.token_failed(address);
+            Err(ApiError::unauthorized().into())
+        }
         Err(e) => Err(ApiError::from(e).into()),
     }
 }

@@ -135,10 +135,11 @@ pub enum Limit {
     SocketsPerUser,
     SocketsTotal,
     Handshakes,
+    TokenGuesses,
 }
 
 impl Limit {
-    const ALL: [Limit; 11] = [
+    const ALL: [Limit; 12] = [
         Limit::Messages,
         Limit::GroupMentions,
         Limit::Signups,
@@ -150,6 +151,7 @@ impl Limit {
         Limit::SocketsPerUser,
         Limit::SocketsTotal,
         Limit::Handshakes,
+        Limit::TokenGuesses,
     ];
 
     pub fn name(self) -> &'static str {
@@ -165,6 +167,7 @@ impl Limit {
             Limit::SocketsPerUser => "sockets_per_user",
             Limit::SocketsTotal => "max_sockets",
             Limit::Handshakes => "handshakes_in_flight",
+            Limit::TokenGuesses => "token_guesses",
         }
     }
 }

@@ -656,3 +656,57 @@ async fn the_openapi_document_describes_every_operation_and_the_docs_page_lists_
     assert!(page.text.contains("/api/v1/conversations/{id}/messages"));
     assert!(!page.text.contains("<script"), "no script on it");
 }
+
+#[tokio::test]
+async fn an_address_guessing_tokens_is_made_to_wait_and_others_are_not() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let token = make_token(&alice, "good").await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .expect("client")
+    };
+    let guesser = from(77);
+    let mut refused = None;
+    for n in 0..40 {
+        let resp = guesser
+            .get(app.url("/api/v1/conversations"))
+            .bearer_auth(format!("hearth_guess{n:038}"))
+            .send()
+            .await
+            .expect("GET");
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused = Some(resp);
+                break;
+            }
+            other => panic!("guess {n}: {other}"),
+        }
+    }
+    let refused = refused.expect("40 guesses from one address are not all looked up");
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!(wait >= 1);
+    assert_eq!(
+        problem(refused, StatusCode::TOO_MANY_REQUESTS).await["code"],
+        "rate_limited"
+    );
+    let elsewhere = from(78)
+        .get(app.url("/api/v1/conversations"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::OK,
+        "another address is not held up"
+    );
+}
