@@ -35,6 +35,28 @@ use crate::{
 )]
 pub struct Token(pub tokens::Holder);
 
+/// The holder of the bearer token of a request that is not an OpenAPI operation's (an
+/// upload, which the service must not read whole), with the same checks.
+pub async fn bearer_holder(req: &Request) -> Result<tokens::Holder, ApiError> {
+    let presented = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(ApiError::unauthorized)?;
+    holder_of(
+        req,
+        Bearer {
+            token: presented.to_owned(),
+        },
+    )
+    .await
+    .map_err(|_| ApiError::unauthorized())
+}
+
 async fn holder_of(req: &Request, bearer: Bearer) -> poem::Result<tokens::Holder> {
     let db = req
         .data::<DatabaseConnection>()

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`, for bots and other programs: personal API tokens
 //! ([`tokens`], made in `/settings`), bearer authentication ([`auth`]), the
 //! conversations a token can read and posting to them ([`conversations`]), changes to
-//! messages ([`messages`]), events for people's open pages ([`events`]), the same
+//! messages ([`messages`]) and messages with files ([`uploads`]), events for people's open pages ([`events`]), the same
 //! and messages as Server-Sent Events ([`stream`]),
 //! `Idempotency-Key`s ([`idempotency`]), and errors as `application/problem+json`
 //! ([`problem`]).
@@ -22,6 +22,7 @@ pub mod models;
 pub mod problem;
 pub mod stream;
 pub mod tokens;
+pub mod uploads;
 
 use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::{OpenApiService, Tags};
@@ -44,6 +45,7 @@ type Operations = (
     messages::Messages,
     events::Events,
     stream::Stream,
+    uploads::Uploads,
 );
 
 fn service() -> OpenApiService<Operations, ()> {
@@ -53,6 +55,7 @@ fn service() -> OpenApiService<Operations, ()> {
             messages::Messages,
             events::Events,
             stream::Stream,
+            uploads::Uploads,
         ),
         "hearth API",
         "1",
@@ -76,11 +79,15 @@ pub fn endpoint() -> impl Endpoint {
             .with("/openapi.json", "GET")
             .with("/docs", "GET"),
     );
-    Route::new()
+    let described = Route::new()
         .at("/openapi.json", spec)
         .at("/docs", get(reference))
         .nest("/", service)
-        .around(move |next, req| problem::middleware(next, req, methods.clone()))
+        .around(move |next, req| problem::middleware(next, req, methods.clone()));
+    // Uploads stream past the body limit the rest of the API reads under.
+    Route::new()
+        .at("/conversations/:id/files", uploads::upload)
+        .nest("/", described)
 }
 
 /// The OpenAPI document, as `/api/v1/openapi.json` serves it.

@@ -360,7 +360,7 @@ pub async fn middleware<E: Endpoint>(
 
 /// A problem with its own status: an operation's refusal where one declares it, else
 /// (a 405, which answers a method no operation takes) the problem as it is.
-fn problem_response(status: StatusCode, code: &str, detail: String) -> Response {
+pub fn problem_response(status: StatusCode, code: &str, detail: String) -> Response {
     use poem_openapi::types::ToJSON;
     match ApiError::declared(status, Problem::new(status, code, detail)) {
         Ok(error) => error.into_response(),
@@ -375,7 +375,8 @@ fn answer(error: ApiError) -> Response {
     with_challenge(error.into_response())
 }
 
-fn with_challenge(mut resp: Response) -> Response {
+/// `resp`, naming the authentication scheme when it is a 401.
+pub fn with_challenge(mut resp: Response) -> Response {
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,

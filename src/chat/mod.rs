@@ -143,6 +143,54 @@ impl Chat {
             .await
     }
 
+    /// [`Chat::post`] with the files of a form as received ([`crate::files::upload`]):
+    /// their blobs are stored first, under their hashes, and the rows that name them
+    /// commit with the message; a post that fails gives back the blobs no other
+    /// message uses, so no file is left behind.
+    pub async fn post_received(
+        &self,
+        conversation: &Conversation,
+        author_id: i64,
+        author: &str,
+        body: MessageBody,
+        reply_to: Option<i64>,
+        files: &mut [crate::files::upload::Received],
+    ) -> Result<Posted, AppError> {
+        self.files.keep(&self.db, files).await?;
+        let attachments: Vec<crate::files::Attachment> = files
+            .iter()
+            .enumerate()
+            .map(|(position, file)| crate::files::Attachment {
+                message_id: 0,
+                position: i32::try_from(position).unwrap_or(i32::MAX),
+                name: file.name.as_str().to_owned(),
+                content_type: file.content_type.clone(),
+                size: i64::try_from(file.size).unwrap_or(i64::MAX),
+                hash: file.hash.clone(),
+                width: file
+                    .image
+                    .as_ref()
+                    .and_then(|i| i32::try_from(i.width).ok()),
+                height: file
+                    .image
+                    .as_ref()
+                    .and_then(|i| i32::try_from(i.height).ok()),
+                thumbnail: file.image.as_ref().and_then(|i| {
+                    let t = i.thumbnail.as_ref()?;
+                    Some((i32::try_from(t.width).ok()?, i32::try_from(t.height).ok()?))
+                }),
+            })
+            .collect();
+        let hashes: Vec<String> = attachments.iter().map(|a| a.hash.clone()).collect();
+        let posted = self
+            .post_with_files(conversation, author_id, author, body, reply_to, attachments)
+            .await;
+        if posted.is_err() && !hashes.is_empty() {
+            self.files.release(&self.db, hashes).await;
+        }
+        posted
+    }
+
     /// [`Chat::post`] with files, already in storage ([`crate::files::Files::keep`]):
     /// their rows commit in the message's transaction, or not at all.
     pub async fn post_with_files(

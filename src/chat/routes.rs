@@ -14,10 +14,7 @@ use super::{Chat, MessageBody, views};
 use crate::{
     config::Config,
     error::AppError,
-    files::{
-        Attachment,
-        upload::{self, Composed, UploadError},
-    },
+    files::upload::{self, Composed, UploadError},
     web::{Viewer, is_htmx},
 };
 
@@ -98,53 +95,16 @@ pub async fn post_message(
             }
         },
     };
-    // Blobs first, under their hashes; the rows that name them commit with the message.
-    let kept = chat.files.keep(&chat.db, &mut form.files).await;
-    let attachments: Vec<Attachment> = form
-        .files
-        .iter()
-        .enumerate()
-        .map(|(position, file)| Attachment {
-            message_id: 0,
-            position: i32::try_from(position).unwrap_or(i32::MAX),
-            name: file.name.as_str().to_owned(),
-            content_type: file.content_type.clone(),
-            size: i64::try_from(file.size).unwrap_or(i64::MAX),
-            hash: file.hash.clone(),
-            width: file
-                .image
-                .as_ref()
-                .and_then(|i| i32::try_from(i.width).ok()),
-            height: file
-                .image
-                .as_ref()
-                .and_then(|i| i32::try_from(i.height).ok()),
-            thumbnail: file.image.as_ref().and_then(|i| {
-                let t = i.thumbnail.as_ref()?;
-                Some((i32::try_from(t.width).ok()?, i32::try_from(t.height).ok()?))
-            }),
-        })
-        .collect();
-    let hashes: Vec<String> = attachments.iter().map(|a| a.hash.clone()).collect();
-    let posted = match kept.map_err(AppError::from) {
-        Ok(()) => {
-            let posted = chat
-                .post_with_files(
-                    &conversation,
-                    viewer.id,
-                    &viewer.username,
-                    body,
-                    reply_to,
-                    attachments,
-                )
-                .await;
-            if posted.is_err() && !hashes.is_empty() {
-                chat.files.release(&chat.db, hashes).await;
-            }
-            posted
-        }
-        Err(e) => Err(e),
-    };
+    let posted = chat
+        .post_received(
+            &conversation,
+            viewer.id,
+            &viewer.username,
+            body,
+            reply_to,
+            &mut form.files,
+        )
+        .await;
     let posted = match posted {
         Ok(posted) => posted,
         // The composer shows what went wrong in its error line: always for htmx, and

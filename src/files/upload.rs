@@ -125,6 +125,19 @@ pub async fn read(
     settings: &FileSettings,
     patience: Duration,
 ) -> Result<Composed, UploadError> {
+    let check = req.extensions().get::<CsrfToCheck>().cloned();
+    read_checked(req, body, settings, patience, check).await
+}
+
+/// [`read`], with the form's CSRF check as given: [`CsrfToCheck::Checked`] for a request
+/// that no cookie authenticates (the API's, by bearer token).
+pub async fn read_checked(
+    req: &Request,
+    body: Body,
+    settings: &FileSettings,
+    patience: Duration,
+    check: Option<CsrfToCheck>,
+) -> Result<Composed, UploadError> {
     let too_large_message = || {
         UploadError::TooLarge(format!(
             "A message's files can be at most {} together.",
@@ -139,7 +152,6 @@ pub async fn read(
     if declared.is_some_and(|len| len > settings.max_message_bytes.saturating_add(FORM_SLACK)) {
         return Err(too_large_message());
     }
-    let check = req.extensions().get::<CsrfToCheck>().cloned();
     let mut csrf_ok = matches!(check, Some(CsrfToCheck::Checked));
     let paced = Body::from_bytes_stream(OneChunkAPoll::new(body.into_bytes_stream()));
     let mut form = Multipart::from_request(req, &mut RequestBody::new(paced))

@@ -1106,3 +1106,136 @@ async fn upload_100_mb() {
         (size as u64).to_string().as_str()
     );
 }
+
+/// Files through the API: `POST /api/v1/conversations/{id}/files`, by bearer token,
+/// under the composer's rules.
+mod through_the_api {
+    use reqwest::StatusCode;
+
+    use super::png;
+    use crate::{
+        bots::{make_token, problem, room},
+        helpers::{TestApp, frame_where},
+    };
+
+    fn form(files: Vec<(&str, Vec<u8>)>, body: &str) -> reqwest::multipart::Form {
+        let mut form = reqwest::multipart::Form::new().text("body", body.to_owned());
+        for (name, bytes) in files {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        }
+        form
+    }
+
+    async fn send(
+        app: &TestApp,
+        token: &str,
+        conversation: i64,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/conversations/{conversation}/files")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST files")
+    }
+
+    #[tokio::test]
+    async fn a_program_posts_a_message_with_files_that_others_see_live() {
+        let app = TestApp::builder()
+            .configure(|c| c.files.max_file_bytes = 64 * 1024)
+            .spawn()
+            .await;
+        let alice = app.member("alice").await;
+        let bob = app.member("bob").await;
+        let ops = room(&alice, "ops").await;
+        let token = make_token(&alice, "reporter").await;
+        let mut bob_ops = bob.socket(&format!("/ws?conversation={ops}")).await;
+
+        let resp = send(
+            &app,
+            &token,
+            ops,
+            form(
+                vec![
+                    ("chart.png", png(40, 20)),
+                    ("notes.txt", b"all good\n".to_vec()),
+                ],
+                "Nightly **report**",
+            ),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let message: serde_json::Value =
+            serde_json::from_str(&resp.text().await.expect("a body")).expect("JSON");
+        assert_eq!(location, format!("/api/v1/messages/{}", message["id"]));
+        assert_eq!(message["author"], "alice");
+        let frame = frame_where(&mut bob_ops, |f| f.contains("Nightly")).await;
+        assert!(
+            frame.contains("chart.png") && frame.contains("notes.txt"),
+            "{frame}"
+        );
+        assert!(
+            frame.contains("width=\"40\""),
+            "the image is shown with its size: {frame}"
+        );
+        let original = bob
+            .get(&format!("/messages/{}/files/1", message["id"]))
+            .await;
+        assert_eq!(original.status(), StatusCode::OK);
+        assert_eq!(
+            original.bytes().await.expect("bytes").as_ref(),
+            b"all good\n"
+        );
+
+        let stored = app.rows("attachments").await;
+        let big = send(
+            &app,
+            &token,
+            ops,
+            form(vec![("big.bin", vec![7; 70 * 1024])], ""),
+        )
+        .await;
+        assert_eq!(
+            problem(big, StatusCode::PAYLOAD_TOO_LARGE).await["code"],
+            "too_large"
+        );
+        let none = send(&app, &token, ops, form(vec![], "only text")).await;
+        assert_eq!(
+            problem(none, StatusCode::UNPROCESSABLE_ENTITY).await["code"],
+            "no_files"
+        );
+        let anonymous = reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/conversations/{ops}/files")))
+            .multipart(form(vec![("a.txt", b"x".to_vec())], ""))
+            .send()
+            .await
+            .expect("POST");
+        problem(anonymous, StatusCode::UNAUTHORIZED).await;
+        let carol = app.member("carol").await;
+        let secret = carol.conversation_id("/dm/bob").await;
+        let elsewhere = send(
+            &app,
+            &token,
+            secret,
+            form(vec![("a.txt", b"x".to_vec())], ""),
+        )
+        .await;
+        problem(elsewhere, StatusCode::NOT_FOUND).await;
+        assert_eq!(
+            app.rows("attachments").await,
+            stored,
+            "nothing refused was kept"
+        );
+    }
+}
