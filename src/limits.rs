@@ -280,9 +280,9 @@ impl Limits {
         }
     }
 
-    /// May `address` present an API token now? After
-    /// [`LimitSettings::token_failures_per_address`] unknown ones, each further try
-    /// waits longer, as a log-in does (whatever the token: the wait is the address's).
+    /// May `address` be told of another unknown API token now? After
+    /// [`LimitSettings::token_failures_per_address`] unknown ones, each further one
+    /// waits longer, as a log-in does (a good token is never held up).
     pub fn token_attempt(&self, address: IpAddr) -> Result<(), RetryAfter> {
         self.counting(Limit::TokenGuesses, self.token_guesses.waiting(&address))
     }

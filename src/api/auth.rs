@@ -4,7 +4,9 @@
 //! cookie opens nothing here, and the CSRF check (which guards what a cookie could
 //! be made to do by another site) has nothing to guard. An unknown, revoked or
 //! deactivated owner's token is 401 before the operation reads anything else, and an
-//! address that presents many unknown tokens is made to wait (429) before its next.
+//! address that presents many unknown tokens is told to wait (429).
+//! (`/stream` alone also takes a page's session cookie, read-only: see
+//! [`super::stream`].)
 //!
 //! What a token may read is what its owner may ([`access`]), except that a bot belongs
 //! only to the rooms it was added to: any other room, public or not, is 404 to it
@@ -47,17 +49,18 @@ pub async fn bearer_holder(req: &Request) -> Result<tokens::Holder, ApiError> {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .ok_or_else(ApiError::unauthorized)?;
-    holder_of(
-        req,
-        Bearer {
-            token: presented.to_owned(),
-        },
-    )
-    .await
-    .map_err(|_| ApiError::unauthorized())
+    presenting(req, presented).await
 }
 
 async fn holder_of(req: &Request, bearer: Bearer) -> poem::Result<tokens::Holder> {
+    presenting(req, &bearer.token).await.map_err(Into::into)
+}
+
+/// Whose `presented` token is. A good token is always looked up and let through; an
+/// address that has presented many unknown ones is told to wait (429) instead of 401,
+/// so guessing gets slower and a program with a good token on a shared address (a
+/// proxy) is never held up.
+async fn presenting(req: &Request, presented: &str) -> Result<tokens::Holder, ApiError> {
     let db = req
         .data::<DatabaseConnection>()
         .ok_or_else(|| ApiError::from(AppError::Internal("no database".into())))?;
@@ -68,17 +71,16 @@ async fn holder_of(req: &Request, bearer: Bearer) -> poem::Result<tokens::Holder
         .remote_addr()
         .as_socket_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    // An address that keeps presenting unknown tokens waits before its next look-up.
-    if let Err(wait) = limits.token_attempt(address) {
-        return Err(ApiError::from(AppError::TooManyRequests(wait)).into());
-    }
-    match tokens::holder(db, bearer.token.trim()).await {
+    match tokens::holder(db, presented.trim()).await {
         Ok(Some(holder)) => Ok(holder),
         Ok(None) => {
+            if let Err(wait) = limits.token_attempt(address) {
+                return Err(ApiError::from(AppError::TooManyRequests(wait)));
+            }
             limits.token_failed(address);
-            Err(ApiError::unauthorized().into())
+            Err(ApiError::unauthorized())
         }
-        Err(e) => Err(ApiError::from(e).into()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 

@@ -182,13 +182,15 @@ pub async fn delete_webhook(db: &DatabaseConnection, id: i64) -> Result<bool, Db
     Ok(done.rows_affected() > 0)
 }
 
-/// Where `secret` posts, when it is a webhook's and its bot is active.
+/// Where `secret` posts, when it is a webhook's, its bot is active and still in the
+/// room (a bot taken out of a room is not put back by its webhook).
 pub async fn target(db: &DatabaseConnection, secret: &str) -> Result<Option<Target>, DbErr> {
     let row = db
         .query_one_raw(db::statement(
             db,
             "SELECT w.id, w.bot_id, w.conversation_id, u.username FROM incoming_webhooks w \
              JOIN users u ON u.id = w.bot_id \
+             JOIN memberships m ON m.conversation_id = w.conversation_id AND m.user_id = w.bot_id \
              WHERE w.secret_hash = ? AND u.deactivated_at IS NULL AND u.deleted_at IS NULL",
             [digest(secret).into()],
         ))

@@ -77,9 +77,16 @@ fn special(inside: &str) -> String {
     match target {
         "!here" => "@here".to_owned(),
         "!channel" | "!everyone" => "@everyone".to_owned(),
-        _ if target.starts_with('@') || target.starts_with('#') || target.starts_with('!') => {
+        // A person: their name, as a mention.
+        _ if target.starts_with('@') => {
             label.map_or_else(|| target.to_owned(), |l| format!("@{l}"))
         }
+        // A channel: its name, as text.
+        _ if target.starts_with('#') => {
+            label.map_or_else(|| target.to_owned(), |l| format!("#{l}"))
+        }
+        // Anything else Slack writes so (dates, user groups): the label as written.
+        _ if target.starts_with('!') => label.unwrap_or(target).to_owned(),
         _ => match label {
             Some(label) => format!("[{}]({target})", label.replace(']', "\\]")),
             None => target.to_owned(),
@@ -159,6 +166,8 @@ mod tests {
             ("<https://example.com>", "https://example.com"),
             ("<!here> the build broke", "@here the build broke"),
             ("<!channel> lunch", "@everyone lunch"),
+            ("in <#C123|general>", "in #general"),
+            ("<!subteam^S1|@team> <!date^1|Monday>", "@team Monday"),
             ("a &lt;b&gt; &amp; c", "a <b> & c"),
             (
                 "2 * 3 * 4 and snake_case_name",

@@ -1,4 +1,5 @@
-//! One `tracing` span per request (method, path, and the status once known). Requests
+//! One `tracing` span per request (method, path, and the status once known; an incoming
+//! webhook's secret path is logged as its route). Requests
 //! that end well are logged at DEBUG, so a busy server does not spend its time writing
 //! logs; client errors at INFO, server errors at WARN. Each request is also counted in
 //! the metrics, by the template of the route that answered it (poem's
@@ -11,7 +12,14 @@ use tracing::Instrument;
 use crate::telemetry::metrics::Metrics;
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    // An incoming webhook's path is its secret: the log names the route, not the path.
+    let path = req.uri().path();
+    let path = if path.starts_with(crate::bots::hooks::PREFIX) {
+        "/hooks/{secret}"
+    } else {
+        path
+    };
+    let span = tracing::info_span!("request", method = %req.method(), path = %path);
     let method = req.method().clone();
     let metrics = req.data::<Arc<Metrics>>().cloned();
     async move {

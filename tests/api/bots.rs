@@ -658,7 +658,7 @@ async fn the_openapi_document_describes_every_operation_and_the_docs_page_lists_
 }
 
 #[tokio::test]
-async fn an_address_guessing_tokens_is_made_to_wait_and_others_are_not() {
+async fn an_address_guessing_tokens_is_made_to_wait_and_good_tokens_are_not() {
     let app = TestApp::spawn().await;
     let alice = app.member("alice").await;
     let token = make_token(&alice, "good").await;

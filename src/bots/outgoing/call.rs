@@ -30,6 +30,8 @@ pub fn client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
         .connect_timeout(settings.timeout)
         .timeout(settings.timeout)
         .user_agent("hearth-webhooks")
+        // A proxy would resolve the name itself, past the resolver's check.
+        .no_proxy()
         .build()
 }
 
@@ -80,12 +82,13 @@ async fn attempt(
     else {
         return Ok(());
     };
-    let Some(conversation) = chat_queries::conversation_by_id(&chat.db, message.conversation_id)
-        .await
-        .map_err(|e| e.to_string())?
+    // A bot taken out of the conversation since is owed nothing more of it.
+    let Ok(conversation) =
+        crate::api::auth::open_as(&chat.db, delivery.bot_id, true, message.conversation_id).await
     else {
         return Ok(());
     };
+
     let body = json!({
         "bot": delivery.bot,
         "reason": delivery.reason,

@@ -48,6 +48,8 @@ impl Default for WebhookSettings {
     }
 }
 
+/// How often deliveries long done are forgotten.
+const TIDY_EVERY: Duration = Duration::from_secs(3600);
 /// Deliveries made at once, at most.
 const IN_FLIGHT: usize = 8;
 
@@ -63,9 +65,16 @@ async fn run(chat: Weak<Chat>, settings: WebhookSettings, client: reqwest::Clien
     let mut ticks = tokio::time::interval(settings.poll_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut calls = tokio::task::JoinSet::new();
+    let mut last_tidy = tokio::time::Instant::now();
     loop {
         ticks.tick().await;
         let Some(chat) = chat.upgrade() else { return };
+        if last_tidy.elapsed() >= TIDY_EVERY {
+            last_tidy = tokio::time::Instant::now();
+            if let Err(e) = queries::forget_old(&chat.db).await {
+                tracing::warn!(error = %e, "could not forget old webhook deliveries");
+            }
+        }
         if let Err(e) = queries::scan(&chat.db).await {
             tracing::warn!(error = %e, "could not look for outgoing webhook deliveries");
         }

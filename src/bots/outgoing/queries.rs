@@ -12,6 +12,8 @@ use crate::db::{self, now_ms};
 const COMMIT_LAG_MS: i64 = 3_000;
 /// Messages one bot's look takes at most.
 const SCAN_PAGE: i64 = 100;
+/// How long made and failed deliveries are kept.
+const KEPT_FOR_MS: i64 = 7 * 24 * 3600 * 1000;
 /// The longest error kept.
 const ERROR_CHARS: usize = 500;
 
@@ -106,8 +108,8 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
 }
 
 /// Looks through each active bot's new messages for those it is owed (it is mentioned,
-/// it is in the private chat, or it wants every message of its rooms; never its own),
-/// and stores a delivery for each, once.
+/// it is in the private chat, or it wants every message of its rooms; never a bot's,
+/// so two bots cannot answer each other for ever), and stores a delivery for each, once.
 pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
     let hooks = db
         .query_all_raw(db::statement(
@@ -117,6 +119,23 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
             [],
         ))
         .await?;
+    let now = now_ms();
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    // Every message older than the lag has committed, if it ever will: a bot with no
+    // match up to there need not look there again. (Read down the id index from the
+    // newest, past only the last few seconds' messages.)
+    let horizon: i64 = db
+        .query_one_raw(db::statement(
+            db,
+            "SELECT id FROM messages WHERE created_at <= ? ORDER BY id DESC LIMIT 1",
+            [(now - COMMIT_LAG_MS).into()],
+        ))
+        .await?
+        .map(|row| row.try_get("", "id"))
+        .transpose()?
+        .unwrap_or(0);
     for hook in &hooks {
         let bot_id: i64 = hook.try_get("", "bot_id")?;
         let every: bool = hook.try_get("", "every_message")?;
@@ -128,7 +147,8 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
                    CASE WHEN EXISTS (SELECT 1 FROM mentions x WHERE x.message_id = m.id AND x.user_id = ?) \
                      THEN 'mention' WHEN c.kind = 'direct' THEN 'direct' ELSE 'message' END AS reason \
                  FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-                 WHERE m.id > ? AND m.author_id <> ? AND m.deleted_at IS NULL AND ( \
+                 JOIN users a ON a.id = m.author_id \
+                 WHERE m.id > ? AND m.author_id <> ? AND a.is_bot = ? AND m.deleted_at IS NULL AND ( \
                    EXISTS (SELECT 1 FROM mentions x WHERE x.message_id = m.id AND x.user_id = ?) \
                    OR (c.kind = 'direct' AND (c.direct_key LIKE ? OR c.direct_key LIKE ?)) \
                    OR (? AND EXISTS (SELECT 1 FROM memberships s \
@@ -138,6 +158,7 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
                     bot_id.into(),
                     after.into(),
                     bot_id.into(),
+                    false.into(),
                     bot_id.into(),
                     format!("{bot_id}:%").into(),
                     format!("%:{bot_id}").into(),
@@ -147,11 +168,21 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
                 ],
             ))
             .await?;
+        let full = rows.len() as i64 >= SCAN_PAGE;
         if rows.is_empty() {
+            if horizon > after {
+                db.execute_raw(db::statement(
+                    db,
+                    "UPDATE outgoing_webhooks SET scanned_to = ? WHERE bot_id = ? AND scanned_to < ?",
+                    [horizon.into(), bot_id.into(), horizon.into()],
+                ))
+                .await?;
+            }
             continue;
         }
-        let now = now_ms();
-        let mut settled = after;
+        // A full page moves on past its settled matches only; otherwise every match is
+        // stored, and the cursor goes to the horizon.
+        let mut settled = if full { after } else { horizon.max(after) };
         let txn = db.begin().await?;
         for row in &rows {
             let id: i64 = row.try_get("", "id")?;
@@ -170,7 +201,7 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
                 ],
             ))
             .await?;
-            if created_at <= now - COMMIT_LAG_MS || rows.len() as i64 >= SCAN_PAGE {
+            if created_at <= now - COMMIT_LAG_MS {
                 settled = settled.max(id);
             }
         }
@@ -182,6 +213,19 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
         txn.commit().await?;
     }
+    Ok(())
+}
+
+/// Forgets deliveries made or failed long ago.
+pub async fn forget_old(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let now = now_ms();
+    db.execute_raw(db::statement(
+        db,
+        "DELETE FROM webhook_deliveries WHERE (done_at IS NOT NULL OR failed_at IS NOT NULL) \
+         AND created_at < ?",
+        [(now - KEPT_FOR_MS).into()],
+    ))
+    .await?;
     Ok(())
 }
 
