@@ -143,6 +143,27 @@ impl Chat {
             .await
     }
 
+    /// Takes a place for a live connection of `user_id` (a socket, an event stream)
+    /// under the socket caps, counting a refusal; held for the connection's life.
+    pub fn reserve_socket(&self, user_id: i64) -> Result<crate::live::slots::Slot, AppError> {
+        use crate::{live::slots::Refusal, telemetry::metrics::Limit};
+        let limits = &self.limits.settings;
+        let caps = crate::live::slots::Caps {
+            per_user: limits.sockets_per_user,
+            total: limits.max_sockets,
+            handshakes: limits.handshakes_in_flight,
+        };
+        self.hub.reserve_socket(user_id, caps).map_err(|refusal| {
+            let (limit, error) = match refusal {
+                Refusal::PersonFull => (Limit::SocketsPerUser, AppError::TooManySockets),
+                Refusal::ServerFull => (Limit::SocketsTotal, AppError::ServerFull),
+                Refusal::Busy => (Limit::Handshakes, AppError::SocketsBusy),
+            };
+            self.limits.refused(limit);
+            error
+        })
+    }
+
     /// [`Chat::post`] with the files of a form as received ([`crate::files::upload`]):
     /// their blobs are stored first, under their hashes, and the rows that name them
     /// commit with the message; a post that fails gives back the blobs no other

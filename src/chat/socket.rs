@@ -31,10 +31,8 @@ use crate::{
     error::AppError,
     live::{
         SocketOwner,
-        slots::{Caps, Refusal},
         socket::{self, CatchUp, Command, Socket, Upgrade, parse_frame},
     },
-    telemetry::metrics::Limit,
     web::session::viewer_of,
 };
 
@@ -90,27 +88,7 @@ pub async fn connect(
     };
     // The place is taken here, before the upgrade, and held by the socket's task: a
     // burst of upgrades cannot pass the caps between a check and a registration.
-    let limits = &chat.limits.settings;
-    let caps = Caps {
-        per_user: limits.sockets_per_user,
-        total: limits.max_sockets,
-        handshakes: limits.handshakes_in_flight,
-    };
-    let mut slot = match chat.hub.reserve_socket(viewer.id, caps) {
-        Ok(slot) => slot,
-        Err(Refusal::PersonFull) => {
-            chat.limits.refused(Limit::SocketsPerUser);
-            return Err(AppError::TooManySockets);
-        }
-        Err(Refusal::ServerFull) => {
-            chat.limits.refused(Limit::SocketsTotal);
-            return Err(AppError::ServerFull);
-        }
-        Err(Refusal::Busy) => {
-            chat.limits.refused(Limit::Handshakes);
-            return Err(AppError::SocketsBusy);
-        }
-    };
+    let mut slot = chat.reserve_socket(viewer.id)?;
     let owner = SocketOwner {
         user_id: viewer.id,
         username: viewer.username.clone(),

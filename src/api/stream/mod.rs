@@ -26,13 +26,7 @@ use poem_openapi::{
 use tokio::sync::mpsc;
 
 use super::{Tag, auth::Token, events::PublishedEvent, models::Message, problem::ApiError};
-use crate::{
-    chat::Chat,
-    error::AppError,
-    live::slots::{Caps, Refusal},
-    telemetry::metrics::Limit,
-    web::session::Sessions,
-};
+use crate::{chat::Chat, error::AppError, web::session::Sessions};
 use cursor::{Cursor, MAX_CONVERSATIONS};
 
 /// How often an idle stream sends a comment, so that proxies keep it open.
@@ -165,21 +159,7 @@ impl Stream {
         };
         let start = start_at(&chat, resumed, &wanted).await?;
 
-        let limits = &chat.limits.settings;
-        let caps = Caps {
-            per_user: limits.sockets_per_user,
-            total: limits.max_sockets,
-            handshakes: limits.handshakes_in_flight,
-        };
-        let mut slot = chat.hub.reserve_socket(user_id, caps).map_err(|refusal| {
-            let (limit, error) = match refusal {
-                Refusal::PersonFull => (Limit::SocketsPerUser, AppError::TooManySockets),
-                Refusal::ServerFull => (Limit::SocketsTotal, AppError::ServerFull),
-                Refusal::Busy => (Limit::Handshakes, AppError::SocketsBusy),
-            };
-            chat.limits.refused(limit);
-            ApiError::from(error)
-        })?;
+        let mut slot = chat.reserve_socket(user_id)?;
         slot.established();
 
         let (out, events) = mpsc::channel(QUEUED);
