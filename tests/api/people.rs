@@ -24,7 +24,7 @@ pub async fn closed(socket: &mut Socket, what: &str) {
 }
 
 /// A private room made by `owner`: its path and conversation id.
-async fn private_room(owner: &Visitor, name: &str) -> (String, i64) {
+pub(crate) async fn private_room(owner: &Visitor, name: &str) -> (String, i64) {
     let resp = owner
         .post_form("/rooms", &[("name", name), ("visibility", "private")])
         .await;

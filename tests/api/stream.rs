@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::{
     bots::{api_post, json as json_in, make_token, problem, room},
-    helpers::{PATIENCE, TestApp, Visitor, location},
+    helpers::{PATIENCE, TestApp},
+    people::private_room,
 };
 
 /// One event as the stream sent it.
@@ -248,16 +249,6 @@ async fn a_page_opens_the_stream_with_its_cookie_and_follows_what_it_belongs_to(
     })
     .await;
     problem(forged, StatusCode::UNAUTHORIZED).await;
-}
-
-async fn private_room(owner: &Visitor, name: &str) -> (String, i64) {
-    let resp = owner
-        .post_form("/rooms", &[("name", name), ("visibility", "private")])
-        .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let path = location(&resp);
-    let id = owner.conversation_id(&path).await;
-    (path, id)
 }
 
 #[tokio::test]
