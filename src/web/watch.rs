@@ -4,7 +4,15 @@
 //! while a kept-alive connection waits for its next request, so it cannot tell a slow
 //! head from an idle connection; this tells them apart, and gives each its own limit.
 //! It only measures and decides; the server loop ([`super::serve`]) drops.
+//!
+//! It also closes gently ([`WatchedIo`]'s shutdown): a request refused before its body
+//! was read (a file over the limit, a form without its token) leaves the client still
+//! sending, and closing on unread bytes makes the kernel reset the connection, which
+//! can throw away the answer before the client reads it. So the write side is shut and
+//! what still arrives is read and dropped, for a bounded time and size, as nginx's
+//! lingering close does.
 use std::{
+    future::Future,
     io,
     pin::Pin,
     sync::{
@@ -117,15 +125,31 @@ impl Watch {
     }
 }
 
+/// How long a closing connection reads what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// The most it reads then.
+const LINGER_BYTES: usize = 32 * 1024 * 1024;
+
 /// A TCP stream whose reads and writes tell its [`Watch`].
 pub struct WatchedIo {
     tcp: TcpStream,
     watch: Arc<Watch>,
+    /// Set once the write side is shut: what is left of the lingering close.
+    linger: Option<Linger>,
+}
+
+struct Linger {
+    until: Pin<Box<tokio::time::Sleep>>,
+    bytes_left: usize,
 }
 
 impl WatchedIo {
     pub fn new(tcp: TcpStream, watch: Arc<Watch>) -> Self {
-        Self { tcp, watch }
+        Self {
+            tcp,
+            watch,
+            linger: None,
+        }
     }
 
     /// The stream, unwatched (for an upgraded connection, which has timers of its own).
@@ -182,7 +206,39 @@ impl AsyncWrite for WatchedIo {
         Pin::new(&mut self.tcp).poll_flush(cx)
     }
 
+    /// Shuts the write side, then reads and drops what the client still sends until
+    /// it closes, [`LINGER`] passes or [`LINGER_BYTES`] arrive.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.tcp).poll_shutdown(cx))?;
+            this.linger = Some(Linger {
+                until: Box::pin(tokio::time::sleep(LINGER)),
+                bytes_left: LINGER_BYTES,
+            });
+        }
+        let Some(linger) = this.linger.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut scratch = [0u8; 8 * 1024];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.tcp).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    linger.bytes_left = linger.bytes_left.saturating_sub(buf.filled().len());
+                    if linger.bytes_left == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                // The client closed (or reset): nothing is left to lose.
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => {
+                    return match linger.until.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Ok(())),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
     }
 }

@@ -338,6 +338,59 @@ async fn a_file_over_the_limit_is_refused_with_413_and_nothing_is_stored() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
+/// A sender that writes its whole upload before it reads a byte of the answer, as a
+/// browser busy uploading does: the refusal must still reach it, not a reset
+/// connection.
+#[tokio::test]
+async fn a_client_still_sending_a_refused_upload_reads_the_whole_refusal() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.files.max_file_bytes = MIB;
+            c.files.max_message_bytes = MIB;
+        })
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let room = alice.create_room("big").await;
+    let id = alice.conversation_id(&room).await;
+    let token = alice.csrf_token().await;
+
+    let boundary = "hearthlingerboundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    // Declared over the limit (refused before the body is read) and sent whole anyway.
+    let file = vec![7u8; 6 * MIB as usize];
+    let mut body = head.into_bytes();
+    body.extend_from_slice(&file);
+    body.extend_from_slice(tail.as_bytes());
+    let request = format!(
+        "POST /conversations/{id}/messages HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.addr,
+        alice.cookie_header(),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("head");
+    let sent = stream.write_all(&body).await;
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(sent.is_ok(), "the upload was taken in to its end: {sent:?}");
+    assert!(read.is_ok(), "the answer was read to its end: {read:?}");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("at most 1 MB"), "a clear message: {answer}");
+    assert_eq!(app.rows("attachments").await, 0);
+}
+
 #[tokio::test]
 async fn empty_files_too_many_files_and_bad_names_are_refused_or_made_safe() {
     let app = TestApp::builder()
