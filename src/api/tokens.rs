@@ -168,6 +168,19 @@ pub async fn holder(db: &DatabaseConnection, presented: &str) -> Result<Option<H
     Ok(Some(holder))
 }
 
+/// Whether API token `token_id` still works: not revoked, its owner not deactivated.
+pub async fn still_works(db: &DatabaseConnection, token_id: i64) -> Result<bool, DbErr> {
+    Ok(db
+        .query_one_raw(db::statement(
+            db,
+            "SELECT 1 AS one FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.id = ? AND u.deactivated_at IS NULL",
+            [token_id.into()],
+        ))
+        .await?
+        .is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::{collections::BTreeSet, sync::Arc, time::Duration};
 use sea_orm::DbErr;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{AccessEnded, Holder, StreamData, StreamEvent, cursor::Cursor, queries};
+use super::{AccessEnded, Holder, StreamData, StreamEvent, cursor::Cursor};
 use crate::{
     api::{events::PublishedEvent, models::Message},
     app_events,
@@ -208,7 +208,7 @@ impl Follower {
     async fn still_allowed(&mut self) -> Result<bool, DbErr> {
         let signed_in = match &self.holder {
             Holder::Token { token_id, .. } => {
-                queries::token_works(&self.chat.db, *token_id).await?
+                crate::api::tokens::still_works(&self.chat.db, *token_id).await?
             }
             Holder::Session {
                 session, sessions, ..

@@ -1,6 +1,5 @@
 //! What an event stream reads besides messages and events: the conversations its
-//! holder belongs to, where each conversation stands, and whether its holder is still
-//! signed in.
+//! holder belongs to and where each conversation stands.
 use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Value};
@@ -49,17 +48,4 @@ pub async fn heads(db: &DatabaseConnection, ids: &[i64]) -> Result<BTreeMap<i64,
     rows.iter()
         .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "last_seq")?)))
         .collect()
-}
-
-/// Whether API token `token_id` still works: not revoked, its owner not deactivated.
-pub async fn token_works(db: &DatabaseConnection, token_id: i64) -> Result<bool, DbErr> {
-    Ok(db
-        .query_one_raw(db::statement(
-            db,
-            "SELECT 1 AS one FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.id = ? AND u.deactivated_at IS NULL",
-            [token_id.into()],
-        ))
-        .await?
-        .is_some())
 }

@@ -110,7 +110,8 @@ pub async fn targets(db: &DatabaseConnection) -> Result<Vec<Target>, DbErr> {
 /// Looks through each active bot's new messages for those it is owed (it is mentioned,
 /// it is in the private chat, or it wants every message of its rooms; never a bot's,
 /// so two bots cannot answer each other for ever), and stores a delivery for each, once.
-pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// Answers whether any active bot has a webhook (with none, nothing can be due).
+pub async fn scan(db: &DatabaseConnection) -> Result<bool, DbErr> {
     let hooks = db
         .query_all_raw(db::statement(
             db,
@@ -121,7 +122,7 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
     let now = now_ms();
     if hooks.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     // Every message older than the lag has committed, if it ever will: a bot with no
     // match up to there need not look there again. (Read down the id index from the
@@ -213,7 +214,7 @@ pub async fn scan(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
         txn.commit().await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Forgets deliveries made or failed long ago.
