@@ -221,8 +221,8 @@ impl Conversations {
 }
 
 /// The conversations `holder` can read, by id: every public room (for a bot, only
-/// those it is in), the private rooms they are a member of, and their private chats
-/// (`direct_key` is `"{low}:{high}"`).
+/// those it is in), the private rooms and group chats they are a member of, and their
+/// private chats of two (`direct_key` is `"{low}:{high}"`).
 async fn readable(
     db: &DatabaseConnection,
     holder: &tokens::Holder,
@@ -236,12 +236,15 @@ async fn readable(
              WHERE (c.kind = 'room' AND ((c.visibility <> 'private' AND NOT ?) OR EXISTS ( \
                  SELECT 1 FROM memberships m WHERE m.conversation_id = c.id AND m.user_id = ?))) \
                OR (c.kind = 'direct' AND (c.direct_key LIKE ? OR c.direct_key LIKE ?)) \
+               OR (c.kind = 'group' AND EXISTS ( \
+                 SELECT 1 FROM memberships m WHERE m.conversation_id = c.id AND m.user_id = ?)) \
              ORDER BY c.id LIMIT 1000",
             [
                 holder.is_bot.into(),
                 user_id.into(),
                 format!("{user_id}:%").into(),
                 format!("%:{user_id}").into(),
+                user_id.into(),
             ],
         ))
         .await?;
@@ -250,6 +253,7 @@ async fn readable(
     for row in &rows {
         let kind: String = row.try_get("", "kind")?;
         let direct = kind == ConversationKind::Direct.as_str();
+        let group = kind == ConversationKind::Group.as_str();
         let other = if direct {
             let key: Option<String> = row.try_get("", "direct_key")?;
             let Some((a, b)) = key.as_deref().and_then(|k| k.split_once(':')) else {
@@ -276,7 +280,7 @@ async fn readable(
                 kind,
                 name: row.try_get("", "name")?,
                 slug,
-                visibility: (!direct)
+                visibility: (!direct && !group)
                     .then(|| row.try_get::<String>("", "visibility"))
                     .transpose()?,
                 topic: row.try_get("", "topic")?,
@@ -285,18 +289,24 @@ async fn readable(
         ));
     }
     let names = usernames(db, &others).await?;
-    Ok(found
-        .into_iter()
-        .filter_map(|(other, mut conversation)| {
-            if let Some(other) = other {
-                // A private chat whose other member is gone has nobody to name.
-                let name = names.get(&other)?;
-                conversation.name.clone_from(name);
-                conversation.url = format!("/dm/{name}");
-            }
-            Some(conversation)
-        })
-        .collect())
+    let mut readable = Vec::with_capacity(found.len());
+    for (other, mut conversation) in found {
+        if let Some(other) = other {
+            // A private chat whose other member is gone has nobody to name.
+            let Some(name) = names.get(&other) else {
+                continue;
+            };
+            conversation.name.clone_from(name);
+            conversation.url = format!("/dm/{name}");
+        } else if conversation.kind == ConversationKind::Group.as_str() {
+            // A group is named by its other members, as its page is (at most eight).
+            let members = queries::member_names(db, conversation.id).await?;
+            conversation.name = crate::direct::groups::title(&members, &holder.username);
+            conversation.url = crate::chat::group_path(conversation.id);
+        }
+        readable.push(conversation);
+    }
+    Ok(readable)
 }
 
 /// The usernames of `ids`.

@@ -9,14 +9,16 @@ use crate::chat::{MessageView, views::iso_time};
 #[oai(rename = "Conversation")]
 pub struct Conversation {
     pub id: i64,
-    /// `room` or `direct` (a private chat of two people).
+    /// `room`, `direct` (a private chat of two people) or `group` (a private chat of
+    /// three to eight).
     pub kind: String,
-    /// A room's name, or the other person's username in a private chat.
+    /// A room's name, the other person's username in a private chat, or the other
+    /// members' usernames in a group, separated by commas.
     pub name: String,
     /// A room's slug, as in `/rooms/{slug}`; none for a private chat.
     #[oai(nullable)]
     pub slug: Option<String>,
-    /// A room's visibility: `public` or `private`; none for a private chat.
+    /// A room's visibility: `public` or `private`; none for a private chat or group.
     #[oai(nullable)]
     pub visibility: Option<String>,
     #[oai(nullable)]

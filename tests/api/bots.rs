@@ -196,12 +196,24 @@ async fn a_deactivated_persons_tokens_stop_working() {
     .await;
 }
 
+/// The id of the group chat `who` starts with `others`.
+pub(crate) async fn group_of(who: &Visitor, others: &[&str]) -> i64 {
+    let fields: Vec<(&str, &str)> = others.iter().map(|name| ("username", *name)).collect();
+    let started = who.post_form("/dm", &fields).await;
+    assert_eq!(
+        started.status(),
+        StatusCode::SEE_OTHER,
+        "a group with {others:?}"
+    );
+    who.conversation_id(&location(&started)).await
+}
+
 #[tokio::test]
 async fn the_conversations_listed_are_those_the_owner_can_read() {
     let app = TestApp::spawn().await;
     let alice = app.member("alice").await;
     let bob = app.member("bob").await;
-    let carol = app.member("carol").await;
+    let _carol = app.member("carol").await;
     let ops = room(&alice, "ops").await;
     let hidden = bob
         .post_form("/rooms", &[("name", "secret"), ("visibility", "private")])
@@ -210,7 +222,9 @@ async fn the_conversations_listed_are_those_the_owner_can_read() {
     let hidden = bob.conversation_id(&location(&hidden)).await;
     let theirs = bob.conversation_id("/dm/carol").await;
     let ours = alice.conversation_id("/dm/bob").await;
-    let _ = carol;
+    let dave = app.member("dave").await;
+    let our_group = group_of(&alice, &["bob", "carol"]).await;
+    let their_group = group_of(&dave, &["bob", "carol"]).await;
 
     let token = make_token(&alice, "bot").await;
     let listed = json(
@@ -224,6 +238,16 @@ async fn the_conversations_listed_are_those_the_owner_can_read() {
     assert!(ids.contains(&ours), "her private chat");
     assert!(!ids.contains(&hidden), "not a private room she is not in");
     assert!(!ids.contains(&theirs), "not a private chat of two others");
+    assert!(ids.contains(&our_group), "her group chat");
+    assert!(!ids.contains(&their_group), "not a group she is not in");
+    let ours_of_three = listed
+        .iter()
+        .find(|c| c["id"] == our_group)
+        .expect("her group chat");
+    assert_eq!(ours_of_three["kind"], "group");
+    assert_eq!(ours_of_three["name"], "bob, carol");
+    assert_eq!(ours_of_three["url"], format!("/dm/g/{our_group}"));
+    assert!(ours_of_three["visibility"].is_null());
     let chat = listed
         .iter()
         .find(|c| c["id"] == ours)
