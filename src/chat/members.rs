@@ -9,7 +9,7 @@ use std::{
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::live::{Event, Hub};
+use crate::live::{Event, Hub, Notice};
 
 /// Conversations whose members are kept, at most; past it the cache starts over.
 const KEPT: usize = 10_000;
@@ -61,6 +61,7 @@ impl Members {
     /// Someone joined or left the conversation here: forget it, here and elsewhere.
     pub fn changed(&self, hub: &Hub, conversation_id: i64) {
         self.forget(conversation_id);
+        hub.notify(Notice::MembershipChanged(conversation_id));
         hub.publish(Event::MembershipChanged { conversation_id });
     }
 
@@ -71,6 +72,7 @@ impl Members {
         if let Some(members) = self.kept().get_mut(&conversation_id) {
             Arc::make_mut(members).insert(user_id);
         }
+        hub.notify(Notice::MembershipChanged(conversation_id));
         hub.publish(Event::MembershipChanged { conversation_id });
     }
 

@@ -18,6 +18,8 @@ pub enum Notice {
     Changed(i64),
     /// A program published app event `id`.
     Published(i64),
+    /// Someone joined or left conversation N (here or in another process).
+    MembershipChanged(i64),
     /// `user_id` may no longer read `conversation_id`, or, without one, use hearth.
     AccessEnded {
         user_id: i64,

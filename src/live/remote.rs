@@ -62,7 +62,10 @@ impl Hub {
             } => self.close_access_here(*user_id, *conversation_id),
             Event::Resync => self.resync(),
             Event::Published { id } => self.notify(super::Notice::Published(*id)),
-            Event::Read { .. } | Event::MembershipChanged { .. } | Event::Added { .. } => {}
+            Event::MembershipChanged { conversation_id } => {
+                self.notify(super::Notice::MembershipChanged(*conversation_id))
+            }
+            Event::Read { .. } | Event::Added { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    bots::{api_post, json as json_in, make_token, problem, room},
+    bots::{api_post, group_of, json as json_in, make_token, problem, room},
     helpers::{PATIENCE, TestApp},
     people::private_room,
 };
@@ -78,6 +78,20 @@ impl Stream {
         })
         .await
         .expect("an event within the patience")
+    }
+
+    /// Has `who` post `body` to `conversation`, and answers the `id` of the stream's
+    /// event for it.
+    async fn next_of_after(
+        &mut self,
+        who: &crate::helpers::Visitor,
+        conversation: i64,
+        body: &str,
+    ) -> String {
+        let id = who.post_message(conversation, body).await;
+        let event = self.next_of("message").await;
+        assert_eq!(event.data["id"], id);
+        event.id
     }
 
     /// The next event, after checking it is a `kind` one.
@@ -249,6 +263,47 @@ async fn a_page_opens_the_stream_with_its_cookie_and_follows_what_it_belongs_to(
     })
     .await;
     problem(forged, StatusCode::UNAUTHORIZED).await;
+}
+
+/// Opened without `?conversations=`, a stream also follows what its holder comes to
+/// belong to: a room they are added to (from then on), a private chat or a group
+/// someone starts with them; not a room they did not join.
+#[tokio::test]
+async fn a_stream_follows_the_conversations_its_holder_joins_while_it_is_open() {
+    let app = TestApp::spawn().await;
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    let carol = app.member("carol").await;
+    let (path, secret) = private_room(&alice, "secret").await;
+    let ops = room(&alice, "ops").await;
+    let bobs = make_token(&bob, "bob's script").await;
+    let mut stream = Stream::open(&app, &bobs, "", None).await;
+
+    let before = alice.post_message(secret, "before bob was added").await;
+    let added = alice
+        .post_form(&format!("{path}/members"), &[("username", "bob")])
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    alice.post_message(ops, "ops, which bob never joined").await;
+    let welcome = alice.post_message(secret, "welcome bob").await;
+    let got = stream.next_of("message").await;
+    assert_eq!(
+        got.data["id"], welcome,
+        "the room from when he was added ({before} came before)"
+    );
+
+    let chat = carol.conversation_id("/dm/bob").await;
+    let hello = carol.post_message(chat, "hello bob").await;
+    assert_eq!(stream.next_of("message").await.data["id"], hello);
+    let group = group_of(&carol, &["alice", "bob"]).await;
+    let all = carol.post_message(group, "hello both").await;
+    assert_eq!(stream.next_of("message").await.data["id"], all);
+
+    // The stream's id now holds them: a reconnect resumes each where it was.
+    let last = stream.next_of_after(&alice, secret, "and again").await;
+    let missed = carol.post_message(chat, "while you were away").await;
+    let mut again = Stream::open(&app, &bobs, "", Some(&last)).await;
+    assert_eq!(again.next_of("message").await.data["id"], missed);
 }
 
 #[tokio::test]

@@ -7,7 +7,11 @@ use std::{collections::BTreeSet, sync::Arc, time::Duration};
 use sea_orm::DbErr;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
-use super::{AccessEnded, Holder, StreamData, StreamEvent, cursor::Cursor};
+use super::{
+    AccessEnded, Holder, StreamData, StreamEvent,
+    cursor::{Cursor, MAX_CONVERSATIONS},
+    queries,
+};
 use crate::{
     api::{events::PublishedEvent, models::Message},
     app_events,
@@ -29,6 +33,12 @@ pub(super) struct Follower {
     pub holder: Holder,
     pub cursor: Cursor,
     pub out: mpsc::Sender<StreamEvent>,
+    /// It follows what its holder belongs to (no conversations were named), and so
+    /// also what they come to belong to while it is open.
+    pub follows_belonging: bool,
+    /// When it opened (milliseconds): a conversation it comes to follow is read from
+    /// here, or from when its holder joined it if that was later.
+    pub opened_at: i64,
     /// The stream's place among its holder's sockets, given back when it ends.
     pub _slot: Slot,
 }
@@ -108,6 +118,14 @@ impl Follower {
                 }
             }
             Ok(Notice::Published(_)) => pending.events = true,
+            Ok(Notice::MembershipChanged(id)) => {
+                if self.cursor.conversations.contains_key(&id) {
+                    return self.unless_readable(id, pending).await;
+                }
+                if self.follows_belonging && self.cursor.conversations.len() < MAX_CONVERSATIONS {
+                    return self.follow_if_belonging(id, pending).await;
+                }
+            }
             Ok(Notice::AccessEnded {
                 user_id: whom,
                 conversation_id,
@@ -200,6 +218,38 @@ impl Follower {
                     conversation_id: id,
                 });
                 self.send("access.ended", ended).await.is_ok()
+            }
+        }
+    }
+
+    /// Starts following conversation `id` if the holder now belongs to it, from when
+    /// they joined (or the stream opened); `false` when the stream must stop.
+    async fn follow_if_belonging(&mut self, id: i64, pending: &mut Pending) -> bool {
+        let (user_id, is_bot) = (self.holder.user_id(), self.holder.is_bot());
+        let since = match queries::belongs_since(&self.chat.db, user_id, id).await {
+            Ok(Some(since)) => since,
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::warn!(error = %e, "an event stream could not check a new membership");
+                return false;
+            }
+        };
+        // Belonging is not all: the chat's access rules have the last word.
+        if crate::api::auth::open_as(&self.chat.db, user_id, is_bot, id)
+            .await
+            .is_err()
+        {
+            return true;
+        }
+        match queries::place_before(&self.chat.db, id, since.max(self.opened_at)).await {
+            Ok(place) => {
+                self.cursor.conversations.insert(id, place);
+                pending.conversations.insert(id);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an event stream could not start on a conversation");
+                false
             }
         }
     }

@@ -109,8 +109,9 @@ impl Stream {
     /// (`message.changed`, in their current form) and app events for the holder
     /// (`event`), each with an `id`. Reconnect with that `id` as `Last-Event-ID` to
     /// get exactly what was missed. Follows the conversations given, else those the
-    /// holder belongs to (rooms they joined, private chats), at most 100. A page of
-    /// this site may use its session cookie instead of a token.
+    /// holder belongs to (rooms they joined, private chats), at most 100, and those
+    /// they join while it is open (from when they joined). A page of this site may use
+    /// its session cookie instead of a token.
     #[oai(path = "/stream", method = "get", operation_id = "stream")]
     async fn stream(
         &self,
@@ -151,6 +152,8 @@ impl Stream {
                 )
             })?),
         };
+        let opened_at = crate::db::now_ms();
+        let follows_belonging = conversations.0.is_none();
         let wanted = match conversations.0.as_deref() {
             Some(list) => chosen(&chat, &holder, list).await?,
             None => queries::belonging(&chat.db, user_id, MAX_CONVERSATIONS as u64)
@@ -169,6 +172,8 @@ impl Stream {
             holder,
             cursor: start,
             out,
+            follows_belonging,
+            opened_at,
             _slot: slot,
         };
         tokio::spawn(follower.run());
