@@ -112,7 +112,8 @@ impl Files {
 
     /// Removes the blobs that no attachment names and that are older than an hour:
     /// those a process left when it stopped between putting a file and committing its
-    /// message. The hour keeps it clear of uploads in flight. Answers how many went.
+    /// message (and copies it left half made). The hour keeps it clear of uploads in
+    /// flight. Answers how many went.
     pub async fn sweep(&self, db: &DatabaseConnection) -> Result<usize, StorageError> {
         const ORPHAN_AGE_MS: i64 = 60 * 60 * 1000;
         let old = self
@@ -129,7 +130,11 @@ impl Files {
         }
         let swept = unused.len();
         self.release(db, unused).await;
-        Ok(swept)
+        let staged = self
+            .storage
+            .sweep_staged(crate::db::now_ms() - ORPHAN_AGE_MS)
+            .await?;
+        Ok(swept + staged)
     }
 
     /// Removes the blobs of `hashes` that no attachment names any more: after a

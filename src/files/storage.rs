@@ -44,11 +44,14 @@ pub fn thumbnail_key(hash: &str) -> String {
     format!("thumbnails/{hash}")
 }
 
+/// How much of a file goes to S3 per part: 5 MiB at least (but the last).
+const PART_BYTES: usize = 5 * 1024 * 1024;
+
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
-    /// How much of a file is sent per part: S3 wants 5 MiB at least (but the last);
-    /// a folder takes any, and small parts keep a big upload's memory flat.
-    part_bytes: usize,
+    /// The folder of a store on disk, where a file is copied in by the kernel instead
+    /// of a part at a time through memory.
+    folder: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -90,7 +93,7 @@ impl Storage {
             let store = builder.build()?;
             return Ok(Self {
                 store: Arc::new(store),
-                part_bytes: 5 * 1024 * 1024,
+                folder: None,
             });
         }
         let folder = url.strip_prefix("file://").unwrap_or(url);
@@ -98,20 +101,28 @@ impl Storage {
         let store = LocalFileSystem::new_with_prefix(folder)?;
         Ok(Self {
             store: Arc::new(store),
-            part_bytes: 256 * 1024,
+            folder: Some(std::fs::canonicalize(folder)?),
         })
     }
 
-    /// Puts the whole of `file` (read from its start) under `key`, a part at a time.
+    /// Puts the whole of `file` (read from its start) under `key`: copied by the kernel
+    /// into a folder ([`copy_into`]), sent to S3 a part at a time.
     pub async fn put_file(
         &self,
         key: &str,
         file: &mut tokio::fs::File,
     ) -> Result<(), StorageError> {
+        if let Some(folder) = &self.folder {
+            let source = file.try_clone().await?.into_std().await;
+            let target = folder.join(key);
+            return tokio::task::spawn_blocking(move || copy_into(source, &target))
+                .await
+                .map_err(|e| StorageError(e.to_string()))?;
+        }
         use tokio::io::AsyncSeekExt;
         file.seek(std::io::SeekFrom::Start(0)).await?;
         let upload = self.store.put_multipart(&Path::from(key)).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let mut buffer = vec![0u8; 64 * 1024];
         let written = async {
             loop {
@@ -177,11 +188,112 @@ impl Storage {
         Ok(hashes)
     }
 
+    /// Removes the copies a stopped process left staged in a folder (see [`copy_into`])
+    /// before `cutoff_ms`; answers how many went. A store that is not a folder has none.
+    pub async fn sweep_staged(&self, cutoff_ms: i64) -> Result<usize, StorageError> {
+        let Some(folder) = self.folder.clone() else {
+            return Ok(0);
+        };
+        let cutoff = std::time::UNIX_EPOCH
+            + Duration::from_millis(u64::try_from(cutoff_ms).unwrap_or(0));
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(folder.join("files")) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(StorageError::from(e)),
+            };
+            let mut removed = 0;
+            for entry in entries.flatten() {
+                let staged = entry.file_name().to_str().is_some_and(|n| n.contains('#'));
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|at| at < cutoff);
+                if staged && old && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(|e| StorageError(e.to_string()))?
+    }
+
     /// Removes `key`; one that is not there is already removed.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self.store.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Copies the whole of `source` to `target` on disk: staged beside it under a name the
+/// store's listing skips (`#` and digits, as object_store stages its own), then renamed
+/// into place, so a reader never sees half a file. On Linux `io::copy` between files
+/// is done by the kernel (`copy_file_range`): no buffer of the process holds the bytes.
+fn copy_into(mut source: std::fs::File, target: &std::path::Path) -> Result<(), StorageError> {
+    use std::io::{Seek, SeekFrom};
+    source.seek(SeekFrom::Start(0))?;
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut staged = target.as_os_str().to_owned();
+    staged.push(format!("#{}", rand::random::<u32>()));
+    let staged = std::path::PathBuf::from(staged);
+    let copied = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&staged)
+        .and_then(|mut out| std::io::copy(&mut source, &mut out))
+        .and_then(|_| std::fs::rename(&staged, target));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    copied?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_file_put_in_a_folder_is_whole_in_its_place_and_nothing_else_is_left() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let storage = Storage::open(&folder.path().display().to_string()).expect("a store");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut file = tokio::fs::File::from_std(tempfile::tempfile().expect("a temp file"));
+        file.write_all(&bytes).await.expect("written");
+        file.flush().await.expect("flushed");
+
+        storage
+            .put_file(&blob_key("abc"), &mut file)
+            .await
+            .expect("put");
+        let (length, stream) = storage
+            .get(&blob_key("abc"), None)
+            .await
+            .expect("got")
+            .expect("there");
+        use futures_util::TryStreamExt;
+        let read: Vec<Bytes> = stream.try_collect().await.expect("read");
+        assert_eq!(length, bytes.len() as u64);
+        assert_eq!(read.concat(), bytes);
+        let names: Vec<String> = std::fs::read_dir(folder.path().join("files"))
+            .expect("the files folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert_eq!(names, vec!["abc".to_owned()], "no staged copy is left");
+
+        // A copy a stopped process left staged is no blob.
+        std::fs::write(folder.path().join("files/def#123"), b"half").expect("a stray");
+        let blobs = storage.blobs_before(i64::MAX).await.expect("listed");
+        assert_eq!(blobs, vec!["abc".to_owned()]);
+        assert_eq!(storage.sweep_staged(0).await.expect("swept"), 0, "too new");
+        assert_eq!(storage.sweep_staged(i64::MAX).await.expect("swept"), 1);
+        assert!(!folder.path().join("files/def#123").exists());
+        assert!(folder.path().join("files/abc").exists(), "blobs stay");
     }
 }
