@@ -194,8 +194,8 @@ impl Storage {
         let Some(folder) = self.folder.clone() else {
             return Ok(0);
         };
-        let cutoff = std::time::UNIX_EPOCH
-            + Duration::from_millis(u64::try_from(cutoff_ms).unwrap_or(0));
+        let cutoff =
+            std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(cutoff_ms).unwrap_or(0));
         tokio::task::spawn_blocking(move || {
             let entries = match std::fs::read_dir(folder.join("files")) {
                 Ok(entries) => entries,
