@@ -1207,7 +1207,9 @@ mod through_the_api {
         let bob = app.member("bob").await;
         let ops = room(&alice, "ops").await;
         let token = make_token(&alice, "reporter").await;
-        let mut bob_ops = bob.socket(&format!("/ws?conversation={ops}")).await;
+        // From the room's start: a post that commits before the socket has joined the
+        // hub still reaches it.
+        let mut bob_ops = bob.socket(&format!("/ws?conversation={ops}&after=0")).await;
 
         let resp = send(
             &app,
