@@ -43,6 +43,8 @@
 //!   post Slack's payloads as them.
 //! - [`app_events`]: events programs publish to people's open pages (`hearth:{type}` on
 //!   their `window`), stored for pages that reconnect.
+//! - [`support`]: the support widget: sites that embed it, their visitors'
+//!   conversations with the site's operators, and the operators' `/inbox`.
 //! - [`secret_token`]: the random tokens of links, invites and API tokens, and the digest
 //!   they are stored as.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
@@ -74,6 +76,7 @@ pub mod rooms;
 pub mod search;
 pub mod secret_token;
 pub mod startup;
+pub mod support;
 pub mod telemetry;
 pub mod web;
 

@@ -51,6 +51,9 @@ pub struct LimitSettings {
     pub group_mention_burst: u32,
     /// Sockets being set up at once (upgraded, not yet caught up); past it, 503.
     pub handshakes_in_flight: usize,
+    /// New visitors' conversations (the support widget) one address may start a
+    /// minute.
+    pub guests_per_minute: u32,
 }
 
 impl Default for LimitSettings {
@@ -69,6 +72,7 @@ impl Default for LimitSettings {
             max_sockets: 50_000,
             group_mention_burst: 3,
             handshakes_in_flight: 256,
+            guests_per_minute: 10,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Limits {
     group_mentions: DefaultKeyedRateLimiter<i64>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
     rooms: DefaultKeyedRateLimiter<i64>,
+    /// New visitors' conversations from one address (the support widget).
+    guests: DefaultKeyedRateLimiter<IpAddr>,
     /// Log-ins from browsers the account has not logged in from before.
     login_accounts: Failures<String>,
     /// Log-ins from a browser that has (by its device cookie's nonce).
@@ -166,6 +172,10 @@ impl Limits {
             group_mentions: RateLimiter::keyed(group_mentions),
             signups: RateLimiter::keyed(signups),
             rooms: RateLimiter::keyed(rooms),
+            guests: RateLimiter::keyed(
+                Quota::per_minute(nonzero(settings.guests_per_minute))
+                    .allow_burst(nonzero(settings.guests_per_minute)),
+            ),
             login_accounts: Failures::new(settings.login_failures_per_account, LOGIN_KEYS),
             login_devices: Failures::new(settings.login_failures_per_account, LOGIN_KEYS),
             login_addresses: Failures::new(settings.login_failures_per_address, LOGIN_KEYS),
@@ -211,6 +221,11 @@ impl Limits {
     /// May `address` sign up now?
     pub fn signup(&self, address: IpAddr) -> Result<(), RetryAfter> {
         self.counting(Limit::Signups, check(&self.signups, &address))
+    }
+
+    /// May `address` start another visitor's conversation now?
+    pub fn guest(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        self.counting(Limit::Guests, check(&self.guests, &address))
     }
 
     /// May `user_id` create a room now?

@@ -237,6 +237,9 @@ struct LimitArgs {
     /// Rooms one person may create in a burst (then one a minute).
     #[arg(long, env = "HEARTH_ROOM_BURST", default_value_t = 10)]
     room_burst: u32,
+    /// Visitors' conversations (the support widget) one address may start a minute.
+    #[arg(long, env = "HEARTH_GUESTS_PER_MINUTE", default_value_t = 10)]
+    guests_per_minute: u32,
     /// Failed log-ins for one account before attempts are slowed down.
     #[arg(long, env = "HEARTH_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     login_failures_per_account: u32,
@@ -275,6 +278,7 @@ impl From<LimitArgs> for hearth::limits::LimitSettings {
             messages_per_second: args.messages_per_second,
             signup_burst: args.signup_burst,
             room_burst: args.room_burst,
+            guests_per_minute: args.guests_per_minute,
             login_failures_per_account: args.login_failures_per_account,
             login_failures_per_address: args.login_failures_per_address,
             hashes_in_flight: args.hashes_in_flight,

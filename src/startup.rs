@@ -23,7 +23,7 @@ use crate::{
     limits::Limits,
     live::{Hub, LocalBus, PgBus, leases::Leases},
     push::{self, Pusher},
-    rooms, search,
+    rooms, search, support,
     telemetry::metrics::{self, Metrics},
     web::{
         errors, request_log, security, serve,
@@ -99,7 +99,13 @@ impl Server {
         let events = crate::app_events::Latest::load(&db)
             .await
             .context("cannot read the published events")?;
-        let source = Arc::new(ChatSource::new(db.clone(), members.clone(), events.clone()));
+        let support = crate::support::live::Inbox::new();
+        let source = Arc::new(ChatSource::new(
+            db.clone(),
+            members.clone(),
+            events.clone(),
+            support.clone(),
+        ));
         // One process on SQLite has nobody to tell; processes sharing PostgreSQL tell
         // each other through it, and count presence across all of them.
         let hub = if db::is_sqlite(&db) {
@@ -150,8 +156,13 @@ impl Server {
             config.push.clone(),
         )
         .context("cannot start Web Push")?;
-        let announcer =
-            unread::Announcer::start(db.clone(), hub.clone(), members.clone(), pusher.clone());
+        let announcer = unread::Announcer::start(
+            db.clone(),
+            hub.clone(),
+            members.clone(),
+            pusher.clone(),
+            support.clone(),
+        );
         let writer = Writer::start(
             db.clone(),
             write_gate.clone(),
@@ -177,7 +188,9 @@ impl Server {
             members,
             limits: limits.clone(),
             events,
+            support: support.clone(),
         });
+        support.run(db.clone(), hub.downgrade());
         let mailer = accounts::mail::Mailer::from_settings(&config.mail)
             .context("cannot use the SMTP server of --smtp-url")?;
         if mailer.is_some() && config.mail.public_url.is_none() {
@@ -280,6 +293,18 @@ impl Server {
     }
 }
 
+/// The support widget's visitor-facing paths.
+fn widget() -> Route {
+    use support::widget;
+    Route::new()
+        .at("/:key", get(widget::frame))
+        .at("/:key/start", post(widget::start))
+        .at("/:key/resume", post(widget::resume))
+        .at("/:key/messages", post(widget::post_message))
+        .at("/:key/email", post(widget::save_email))
+        .at("/:key/ws", get(widget::connect))
+}
+
 /// The whole app as one endpoint: the pages, behind sessions and the CSRF check, and
 /// beside them the API, which is authenticated by bearer tokens alone (no cookie is
 /// read there, so there is nothing for a forged cross-site request to ride on).
@@ -290,6 +315,10 @@ pub fn app(parts: Parts) -> impl Endpoint {
             bots::hooks::PREFIX,
             Route::new().at("/:secret", post(bots::hooks::receive)),
         )
+        // The support widget's frame and its visitors, who have no session: they
+        // prove who they are with their own token (see `support::widget`).
+        .at("/widget.js", get(support::widget::script))
+        .nest("/widget", widget())
         .nest("/", pages())
         .around(security::middleware)
         .around(request_log::middleware)
@@ -396,6 +425,20 @@ fn pages() -> impl Endpoint {
             "/admin/webhooks/:id/delete",
             post(bots::routes::delete_webhook),
         )
+        .at(
+            "/admin/sites",
+            get(support::admin::show).post(support::admin::create),
+        )
+        .at(
+            "/admin/sites/:key/operators",
+            post(support::admin::add_operator),
+        )
+        .at("/inbox", get(support::inbox::show))
+        .at("/inbox/:id", get(support::inbox::conversation))
+        .at("/inbox/:id/assign", post(support::inbox::assign))
+        .at("/inbox/:id/close", post(support::inbox::close))
+        .at("/inbox/:id/reopen", post(support::inbox::reopen))
+        .at("/inbox/:id/transcript", get(support::inbox::transcript))
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
         .at("/dm", post(direct::groups::start))

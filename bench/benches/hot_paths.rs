@@ -102,7 +102,12 @@ fn hub_fanout(c: &mut Criterion) {
         let events = hearth::app_events::Latest::load(&db)
             .await
             .expect("the published events");
-        let source = Arc::new(ChatSource::new(db, members, events));
+        let source = Arc::new(ChatSource::new(
+            db,
+            members,
+            events,
+            hearth::support::live::Inbox::new(),
+        ));
         let hub = Hub::start(
             Box::new(LocalBus),
             None,

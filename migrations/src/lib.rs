@@ -19,6 +19,7 @@ mod m20261201_000013_search_filters;
 mod m20261201_000014_api_tokens;
 mod m20261201_000015_app_events;
 mod m20261201_000016_bots;
+mod m20261202_000017_support;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_api_tokens::Migration),
             Box::new(m20261201_000015_app_events::Migration),
             Box::new(m20261201_000016_bots::Migration),
+            Box::new(m20261202_000017_support::Migration),
         ]
     }
 }

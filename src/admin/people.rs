@@ -168,7 +168,9 @@ pub struct Listed {
 /// People whose name starts with `q` (everyone when empty), by name, at most `limit`.
 pub async fn list(db: &DatabaseConnection, q: &str, limit: u64) -> Result<Vec<user::Model>, DbErr> {
     // Deleted accounts are tombstones, nobody to administer.
-    let mut query = user::Entity::find().filter(user::Column::DeletedAt.is_null());
+    let mut query = user::Entity::find()
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::IsGuest.eq(false));
     let q = q.trim().to_ascii_lowercase();
     if !q.is_empty() {
         query = query.filter(user::Column::UsernameKey.starts_with(&q));

@@ -1,6 +1,7 @@
 //! Who may see a conversation. A public room is open to everyone signed in; a private
 //! room and a group private chat only to their members; a private chat of two only to
-//! its two members. Anyone else is
+//! its two members; a visitor's support conversation only to the visitor and the
+//! site's operators. Anyone else is
 //! told the conversation does not exist (404), never that it is forbidden (403): a 403
 //! would confirm that two people talk, or that a private room by that name exists.
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -57,6 +58,14 @@ pub async fn may_read(
                 .is_some()
         }
         ConversationKind::Room => true,
+        // The visitor is its one member; the site's operators read it without joining.
+        ConversationKind::Support => {
+            membership::Entity::find_by_id((conversation.id, user_id))
+                .one(db)
+                .await?
+                .is_some_and(|_| conversation.created_by == Some(user_id))
+                || crate::support::may_operate(db, conversation.id, user_id).await?
+        }
         ConversationKind::Direct => {
             direct_members(conversation).is_some_and(|(a, b)| a == user_id || b == user_id)
         }
@@ -115,5 +124,6 @@ pub async fn url_for(
             Ok(format!("/dm/{}", other.username))
         }
         ConversationKind::Group => Ok(crate::chat::group_path(conversation.id)),
+        ConversationKind::Support => Ok(crate::support::inbox_path(conversation.id)),
     }
 }

@@ -50,7 +50,9 @@ impl Level {
     pub fn default_for(kind: ConversationKind) -> Self {
         match kind {
             ConversationKind::Room => Level::Mentions,
-            ConversationKind::Direct | ConversationKind::Group => Level::Everything,
+            ConversationKind::Direct | ConversationKind::Group | ConversationKind::Support => {
+                Level::Everything
+            }
         }
     }
 

@@ -56,6 +56,8 @@ pub enum ConversationKind {
     Direct,
     /// The private chat of three to eight people (see [`crate::direct::groups`]).
     Group,
+    /// A website visitor's conversation with the site's team (see [`crate::support`]).
+    Support,
 }
 
 impl ConversationKind {
@@ -64,6 +66,7 @@ impl ConversationKind {
             ConversationKind::Room => "room",
             ConversationKind::Direct => "direct",
             ConversationKind::Group => "group",
+            ConversationKind::Support => "support",
         }
     }
 
@@ -72,6 +75,7 @@ impl ConversationKind {
         match kind {
             "direct" => ConversationKind::Direct,
             "group" => ConversationKind::Group,
+            "support" => ConversationKind::Support,
             _ => ConversationKind::Room,
         }
     }
@@ -124,6 +128,8 @@ pub struct Chat {
     pub files: Arc<crate::files::Files>,
     /// The newest event programs published, where a page's events start.
     pub events: Arc<crate::app_events::Latest>,
+    /// The support inbox's live rows.
+    pub support: Arc<crate::support::live::Inbox>,
 }
 
 impl Chat {

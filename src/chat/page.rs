@@ -83,7 +83,7 @@ impl HistoryCache {
     }
 
     /// The latest messages of `conversation_id`.
-    async fn latest(
+    pub async fn latest(
         &self,
         db: &DatabaseConnection,
         conversation_id: i64,
@@ -133,6 +133,19 @@ pub async fn render(
     query: &PageQuery,
     composer: Option<(String, String)>,
 ) -> Result<Markup, AppError> {
+    render_with(chat, viewer, conversation, query, composer, None).await
+}
+
+/// [`render`] with `panel` shown under the page's heading (a support conversation's
+/// visitor and actions, for its operators).
+pub async fn render_with(
+    chat: &Chat,
+    viewer: &Viewer,
+    conversation: &Conversation,
+    query: &PageQuery,
+    composer: Option<(String, String)>,
+    panel: Option<Markup>,
+) -> Result<Markup, AppError> {
     let kind = ConversationKind::of(conversation);
     let mut peer_read = None;
     let mut peer = None;
@@ -149,6 +162,10 @@ pub async fn render(
             peer = Some((other.id, online));
             (other.username.clone(), format!("/dm/{}", other.username))
         }
+        ConversationKind::Support => (
+            conversation.name.clone(),
+            crate::support::inbox_path(conversation.id),
+        ),
         ConversationKind::Group => {
             let names = queries::member_names(&chat.db, conversation.id).await?;
             (
@@ -217,6 +234,7 @@ pub async fn render(
         topic: conversation.topic.clone(),
         archived: conversation.archived_at.is_some(),
         members_added_by_admins: conversation.members_added_by == "admins",
+        panel,
     }))
 }
 

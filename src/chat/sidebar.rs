@@ -55,7 +55,7 @@ pub async fn entries(db: &DatabaseConnection, user_id: i64) -> Result<Vec<Entry>
                   WHERE c.kind = 'direct' AND other.conversation_id = c.id \
                     AND other.user_id <> ? LIMIT 1) AS other_name \
              FROM memberships m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.user_id = ? \
+             WHERE m.user_id = ? AND c.kind <> 'support' \
                AND (c.kind NOT IN ('direct', 'group') OR c.last_message_id IS NOT NULL OR c.created_by = ?) \
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 200",
             [

@@ -39,7 +39,7 @@ use crate::{
 /// Typing signals closer together than this are ignored.
 const TYPING_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct SocketQuery {
     conversation: Option<i64>,
     since: Option<i64>,
@@ -49,6 +49,18 @@ pub struct SocketQuery {
     /// People whose being online the page shows, as ids separated by commas.
     #[serde(default)]
     watch: String,
+}
+
+impl SocketQuery {
+    /// The query of a socket on `conversation`, picking up where the page is.
+    pub fn at(conversation: i64, since: Option<i64>, after: Option<i64>) -> Self {
+        Self {
+            conversation: Some(conversation),
+            since,
+            after,
+            ..Self::default()
+        }
+    }
 }
 
 /// People one page may watch at most (a directory page lists fifty).
@@ -82,17 +94,46 @@ pub async fn connect(
         Some(id) => Some(access::open(&chat.db, &viewer, id).await?),
         None => None,
     };
+    let reader = Reader {
+        id: viewer.id,
+        name: viewer.username.clone(),
+        session: viewer.session_key(),
+        sidebar: true,
+    };
+    accept(req, chat, config, reader, conversation, query)
+}
+
+/// Whose socket it is, as [`accept`] needs it.
+pub struct Reader {
+    pub id: i64,
+    pub name: String,
+    /// The session that signed them in, whose end closes the socket.
+    pub session: Option<String>,
+    /// Whether the page shows the sidebar (a visitor's widget does not).
+    pub sidebar: bool,
+}
+
+/// Upgrades to the socket of `reader`, who may read `conversation` (the caller has
+/// checked), and runs it.
+pub fn accept(
+    req: &Request,
+    chat: &Arc<Chat>,
+    config: &Arc<Config>,
+    reader: Reader,
+    conversation: Option<Conversation>,
+    query: SocketQuery,
+) -> Result<Response, AppError> {
     let upgrade = match Upgrade::of(req) {
         Ok(upgrade) => upgrade,
         Err(refusal) => return Ok(refusal.response()),
     };
     // The place is taken here, before the upgrade, and held by the socket's task: a
     // burst of upgrades cannot pass the caps between a check and a registration.
-    let mut slot = chat.reserve_socket(viewer.id)?;
+    let mut slot = chat.reserve_socket(reader.id)?;
     let owner = SocketOwner {
-        user_id: viewer.id,
-        username: viewer.username.clone(),
-        session: viewer.session_key(),
+        user_id: reader.id,
+        username: reader.name.clone(),
+        session: reader.session,
         conversation: conversation.as_ref().map(|c| {
             let public_room =
                 ConversationKind::of(c) == ConversationKind::Room && !access::is_private_room(c);
@@ -103,8 +144,9 @@ pub async fn connect(
     let catch_up_page = config.live.catch_up_page;
     let page = ConversationSocket {
         chat: chat.clone(),
-        owner_id: viewer.id,
-        owner_name: viewer.username.clone(),
+        owner_id: reader.id,
+        owner_name: reader.name,
+        sidebar: reader.sidebar,
         conversation,
         catch_up_page,
         last_typing: Mutex::new(None),
@@ -139,6 +181,7 @@ struct ConversationSocket {
     chat: Arc<Chat>,
     owner_id: i64,
     owner_name: String,
+    sidebar: bool,
     conversation: Option<Conversation>,
     catch_up_page: u64,
     last_typing: Mutex<Option<Instant>>,
@@ -158,9 +201,13 @@ impl ConversationSocket {
         let current = self.conversation.as_ref().map(|c| c.id);
         // One frame: the sidebar, then where the page's published events stand.
         let mut first = String::new();
-        match sidebar::entries(&self.chat.db, self.owner_id).await {
-            Ok(entries) => first.push_str(&sidebar::render(&entries, current, true).into_string()),
-            Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
+        if self.sidebar {
+            match sidebar::entries(&self.chat.db, self.owner_id).await {
+                Ok(entries) => {
+                    first.push_str(&sidebar::render(&entries, current, true).into_string())
+                }
+                Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
+            }
         }
         if let Some(events) = self.published_events(cursor.events_since).await {
             first.push_str(&events.into_string());

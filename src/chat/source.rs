@@ -19,6 +19,7 @@ pub struct ChatSource {
     db: DatabaseConnection,
     members: Arc<Members>,
     events: Arc<crate::app_events::Latest>,
+    support: Arc<crate::support::live::Inbox>,
 }
 
 impl ChatSource {
@@ -26,11 +27,13 @@ impl ChatSource {
         db: DatabaseConnection,
         members: Arc<Members>,
         events: Arc<crate::app_events::Latest>,
+        support: Arc<crate::support::live::Inbox>,
     ) -> Self {
         Self {
             db,
             members,
             events,
+            support,
         }
     }
 }
@@ -98,6 +101,9 @@ impl crate::live::Source for ChatSource {
                 ..
             } => match super::mentions::queries::posted(&self.db, *message_id).await {
                 Ok(Some(posted)) => {
+                    self.support
+                        .posted(&self.db, posted.message.conversation_id)
+                        .await;
                     unread::push::announce(&self.db, hub, &self.members, &posted).await
                 }
                 Ok(None) => {}

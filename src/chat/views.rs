@@ -306,6 +306,8 @@ pub struct ConversationPage<'a> {
     pub archived: bool,
     /// In a private room: whether only administrators add people.
     pub members_added_by_admins: bool,
+    /// What else the page shows under its heading.
+    pub panel: Option<Markup>,
 }
 
 /// A room's topic (any member sets it), name and archiving (its creator or an
@@ -422,6 +424,7 @@ pub fn conversation_page(p: ConversationPage<'_>) -> Markup {
                         (room_settings(&p.url, p.topic.as_deref(), p.archived, &p.viewer.csrf_token))
                     }
                 }
+                @if let Some(panel) = &p.panel { (panel) }
                 @if let Some(topic) = &p.topic {
                     p #room-topic.room-topic dir="auto" { (topic) }
                 }

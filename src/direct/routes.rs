@@ -64,7 +64,7 @@ pub(super) async fn directory_page(
             .query_all_raw(db::statement(
                 &chat.db,
                 "SELECT id, username FROM users WHERE username_key LIKE ? ESCAPE '\\' AND id <> ? \
-                 AND deleted_at IS NULL ORDER BY username_key LIMIT ?",
+                 AND deleted_at IS NULL AND NOT is_guest ORDER BY username_key LIMIT ?",
                 [pattern.into(), viewer.id.into(), (DIRECTORY_LIMIT as i64).into()],
             ))
             .await?;

@@ -30,6 +30,9 @@ pub struct Model {
     /// An account an administrator made for a program: it cannot log in, and belongs
     /// only to the rooms it is added to (see [`crate::bots`]).
     pub is_bot: bool,
+    /// A visitor of a website that embeds the support widget: it cannot log in, and
+    /// belongs only to its own conversation with the site's team (see [`crate::support`]).
+    pub is_guest: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

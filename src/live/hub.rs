@@ -75,6 +75,23 @@ pub struct Hub {
     pub(super) inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the hub running, for tasks that end with it.
+#[derive(Clone)]
+pub struct WeakHub(std::sync::Weak<Inner>);
+
+impl WeakHub {
+    /// The hub, while anything else still holds it.
+    pub fn upgrade(&self) -> Option<Hub> {
+        self.0.upgrade().map(|inner| Hub { inner })
+    }
+}
+
+impl Hub {
+    pub fn downgrade(&self) -> WeakHub {
+        WeakHub(Arc::downgrade(&self.inner))
+    }
+}
+
 /// A socket's place in the hub; dropping it takes the socket out.
 pub struct Registration {
     pub rx: super::outgoing::Receiver,

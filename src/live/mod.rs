@@ -35,7 +35,7 @@ mod typing;
 pub mod wire;
 
 pub use bus::{Bus, Event, LocalBus};
-pub use hub::{Hub, Registration};
+pub use hub::{Hub, Registration, WeakHub};
 pub use notices::Notice;
 pub use outgoing::{Outgoing, OutgoingKind};
 pub use pg_bus::PgBus;

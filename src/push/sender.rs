@@ -252,6 +252,7 @@ impl Task {
             ConversationKind::Room => format!("{} in #{}", message.author, conversation.name),
             ConversationKind::Direct => message.author.clone(),
             ConversationKind::Group => format!("{} in {}", message.author, conversation.name),
+            ConversationKind::Support => format!("{} (support)", message.author),
         };
         let note = Note {
             title,

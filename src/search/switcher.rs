@@ -81,7 +81,7 @@ pub async fn destinations(
             .query_all_raw(db::statement(
                 db,
                 "SELECT username FROM users WHERE username_key LIKE ? ESCAPE '\\' AND id <> ? \
-                 ORDER BY username_key LIMIT ?",
+                 AND NOT is_guest ORDER BY username_key LIMIT ?",
                 [
                     format!("{escaped}%").into(),
                     viewer_id.into(),

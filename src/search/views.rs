@@ -100,6 +100,10 @@ fn result(hit: &Hit, words: &[&str], literals: &[&str]) -> Markup {
             hit.place_name.clone(),
             crate::chat::group_path(hit.conversation_id),
         ),
+        ConversationKind::Support => (
+            hit.place_name.clone(),
+            crate::support::inbox_path(hit.conversation_id),
+        ),
     };
     // What the message says, as a reader sees it: the words, not the Markdown marks.
     let snippet = snippet::of(&format::plain_text(&hit.body), words, literals);

@@ -136,10 +136,11 @@ pub enum Limit {
     SocketsTotal,
     Handshakes,
     TokenGuesses,
+    Guests,
 }
 
 impl Limit {
-    const ALL: [Limit; 12] = [
+    const ALL: [Limit; 13] = [
         Limit::Messages,
         Limit::GroupMentions,
         Limit::Signups,
@@ -152,6 +153,7 @@ impl Limit {
         Limit::SocketsTotal,
         Limit::Handshakes,
         Limit::TokenGuesses,
+        Limit::Guests,
     ];
 
     pub fn name(self) -> &'static str {
@@ -168,6 +170,7 @@ impl Limit {
             Limit::SocketsTotal => "max_sockets",
             Limit::Handshakes => "handshakes_in_flight",
             Limit::TokenGuesses => "token_guesses",
+            Limit::Guests => "guests",
         }
     }
 }

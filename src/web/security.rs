@@ -36,6 +36,18 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
     Ok(with_headers(resp, &nonce))
 }
 
+/// Whether the response's own policy lets some page frame it.
+fn framable(headers: &poem::http::HeaderMap) -> bool {
+    headers
+        .get("Content-Security-Policy")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|csp| {
+            csp.split(';')
+                .find_map(|d| d.trim().strip_prefix("frame-ancestors"))
+        })
+        .is_some_and(|sources| sources.trim() != "'none'")
+}
+
 fn with_headers(mut resp: Response, nonce: &str) -> Response {
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; \
@@ -54,7 +66,11 @@ fn with_headers(mut resp: Response, nonce: &str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert("Referrer-Policy", HeaderValue::from_static("same-origin"));
-    headers.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
+    // A response whose own policy names who may frame it (the support widget's
+    // frame) is framed by them alone; everything else by nobody.
+    if !framable(headers) {
+        headers.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
+    }
     headers.insert(
         "Cross-Origin-Opener-Policy",
         HeaderValue::from_static("same-origin"),

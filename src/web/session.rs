@@ -302,7 +302,8 @@ pub fn is_htmx(req: &Request) -> bool {
     req.headers().get("HX-Request").is_some_and(|v| v == "true")
 }
 
-fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` the request carries.
+pub fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()

@@ -138,7 +138,7 @@ pub async fn suggestions(
             "SELECT u.id, u.username, \
                CASE WHEN EXISTS (SELECT 1 FROM memberships ms WHERE ms.conversation_id = ? \
                  AND ms.user_id = u.id) THEN 1 ELSE 0 END AS member \
-             FROM users u WHERE u.username_key LIKE ? ESCAPE '\\' \
+             FROM users u WHERE u.username_key LIKE ? ESCAPE '\\' AND NOT u.is_guest \
              ORDER BY member DESC, u.username_key LIMIT ?",
             [
                 conversation_id.into(),

@@ -76,7 +76,9 @@ pub async fn people(
             .into_iter()
             .filter(|g| !lower.is_empty() && g.starts_with(&lower))
             .collect(),
-        ConversationKind::Direct | ConversationKind::Group => Vec::new(),
+        ConversationKind::Direct | ConversationKind::Group | ConversationKind::Support => {
+            Vec::new()
+        }
     };
     Ok(views::suggestions(&people, &groups).into_response())
 }

@@ -24,6 +24,7 @@ pub fn place(
         ConversationKind::Room => (format!("#{name}"), room_path(room_slug)),
         ConversationKind::Direct => (format!("{author}, privately"), format!("/dm/{author}")),
         ConversationKind::Group => (name.to_owned(), crate::chat::group_path(conversation_id)),
+        ConversationKind::Support => (name.to_owned(), crate::support::inbox_path(conversation_id)),
     }
 }
 

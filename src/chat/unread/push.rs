@@ -12,6 +12,7 @@ use crate::{
     chat::{Posted, members::Members, queries::conversation_by_id},
     live::{Hub, Outgoing},
     push::Pusher,
+    support::live::Inbox,
 };
 
 /// Announces new messages to members on other pages, in the order they committed.
@@ -21,11 +22,19 @@ pub struct Announcer {
 }
 
 impl Announcer {
-    /// Starts the announcing task; it ends when the last handle is dropped.
-    pub fn start(db: DatabaseConnection, hub: Hub, members: Arc<Members>, pusher: Pusher) -> Self {
+    /// Starts the announcing task; it ends when the last handle is dropped. `inbox`
+    /// hears of messages in visitors' conversations.
+    pub fn start(
+        db: DatabaseConnection,
+        hub: Hub,
+        members: Arc<Members>,
+        pusher: Pusher,
+        inbox: Arc<Inbox>,
+    ) -> Self {
         let (posted, mut queue) = mpsc::unbounded_channel::<Posted>();
         tokio::spawn(async move {
             while let Some(posted) = queue.recv().await {
+                inbox.posted(&db, posted.message.conversation_id).await;
                 announce(&db, &hub, &members, &posted).await;
                 // Only the process that stored a message pushes it: once, wherever
                 // its members' pages are.

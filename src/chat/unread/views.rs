@@ -68,6 +68,11 @@ pub fn activity(
             crate::chat::group_path(conversation.id),
             format!("{} in {}", message.author, conversation.name),
         ),
+        ConversationKind::Support => (
+            conversation.name.clone(),
+            crate::support::inbox_path(conversation.id),
+            format!("{} (support)", message.author),
+        ),
     };
     let preview = crate::chat::format::excerpt(&message.body, 140);
     let entry = sidebar::Entry {

@@ -1,0 +1,188 @@
+//! The operators' side: `GET /inbox[?view=open|mine|unassigned|closed]`, the
+//! conversations of the sites one answers for, live ([`super::live`]); `GET
+//! /inbox/{id}`, one conversation (the chat's own page, with who the visitor is and
+//! the conversation's actions above it); `POST /inbox/{id}/assign` (`username`, empty
+//! for nobody), `…/close`, `…/reopen`, each 303 back; `GET /inbox/{id}/transcript`,
+//! the conversation as text. Anyone but the site's operators gets 404.
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Response, handler,
+    http::{HeaderValue, header},
+    web::{Data, Form, Path, Query, Redirect},
+};
+use serde::Deserialize;
+
+use super::{
+    queries::{self, InboxView, SupportChat},
+    views,
+};
+use crate::{
+    accounts::Username,
+    chat::{Chat, sidebar},
+    error::AppError,
+    web::Viewer,
+};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    view: String,
+}
+
+#[handler]
+pub async fn show(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Query(query): Query<InboxQuery>,
+) -> Result<Response, AppError> {
+    let view = InboxView::parse(&query.view);
+    let sites = queries::sites_of_operator(&chat.db, viewer.id).await?;
+    let chats = match sites.is_empty() {
+        true => Vec::new(),
+        false => queries::inbox(&chat.db, viewer.id, view).await?,
+    };
+    let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    Ok(views::inbox_page(
+        &viewer,
+        view,
+        &sites,
+        &chats,
+        sidebar,
+        chat.hub.site_online().await,
+    )
+    .into_response())
+}
+
+/// Conversation `id`, when `viewer` answers for its site; 404 otherwise.
+async fn operated(chat: &Chat, viewer: &Viewer, id: &str) -> Result<SupportChat, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    if !super::may_operate(&chat.db, id, viewer.id).await? {
+        return Err(AppError::NotFound);
+    }
+    queries::chat(&chat.db, id).await?.ok_or(AppError::NotFound)
+}
+
+#[handler]
+pub async fn conversation(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+    Query(query): Query<crate::chat::page::PageQuery>,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, &viewer, &id).await?;
+    let conversation =
+        crate::chat::queries::conversation_by_id(&chat.db, support_chat.conversation_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let operators = queries::operators(&chat.db, support_chat.site_id).await?;
+    let panel = views::operator_panel(&support_chat, &operators, &viewer.csrf_token);
+    Ok(
+        crate::chat::page::render_with(chat, &viewer, &conversation, &query, None, Some(panel))
+            .await?
+            .into_response(),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    username: String,
+}
+
+#[handler]
+pub async fn assign(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, &viewer, &id).await?;
+    let to = match form.username.trim() {
+        "" => None,
+        name => {
+            let operators = queries::operators(&chat.db, support_chat.site_id).await?;
+            let key = Username::parse(name).map(|n| n.key()).ok();
+            let found = operators
+                .iter()
+                .find(|(_, n)| Some(n.to_ascii_lowercase()) == key)
+                .map(|(id, _)| *id);
+            Some(found.ok_or(AppError::Refused(
+                "Conversations are assigned to the site's operators only.",
+            ))?)
+        }
+    };
+    queries::assign(&chat.db, support_chat.conversation_id, to).await?;
+    chat.support.changed(support_chat.conversation_id);
+    Ok(Redirect::see_other(super::inbox_path(support_chat.conversation_id)).into_response())
+}
+
+async fn set_open(
+    chat: &Chat,
+    viewer: &Viewer,
+    id: &str,
+    open: bool,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, viewer, id).await?;
+    queries::set_open(&chat.db, support_chat.conversation_id, open).await?;
+    chat.support.changed(support_chat.conversation_id);
+    Ok(Redirect::see_other(super::inbox_path(support_chat.conversation_id)).into_response())
+}
+
+#[handler]
+pub async fn close(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    set_open(chat, &viewer, &id, false).await
+}
+
+#[handler]
+pub async fn reopen(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    set_open(chat, &viewer, &id, true).await
+}
+
+/// The conversation as plain text, one message a paragraph, to download.
+#[handler]
+pub async fn transcript(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, &viewer, &id).await?;
+    let lines = queries::transcript(&chat.db, support_chat.conversation_id).await?;
+    let mut text = format!(
+        "Conversation with {} ({})\n\n",
+        support_chat.guest_name, support_chat.page_url
+    );
+    for line in &lines {
+        text.push_str(&format!(
+            "[{}] {}:\n{}\n\n",
+            crate::chat::views::iso_time(line.created_at),
+            line.author,
+            line.body
+        ));
+    }
+    let mut resp = text.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"conversation-{}.txt\"",
+        support_chat.conversation_id
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}

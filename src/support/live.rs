@@ -1,0 +1,128 @@
+//! The inbox, live: when a visitor's conversation changes (a message, either way; an
+//! assignment; closing or reopening), the operators of its site who have a page open
+//! get its new row. Changes are gathered and sent once a second at most, one fragment
+//! per site for all its operators, so a busy site costs each operator one frame a
+//! second however many visitors write.
+//!
+//! It must not hold the hub: its task ends when the server's parts are dropped.
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
+
+use sea_orm::DatabaseConnection;
+
+use super::queries;
+use crate::live::{Outgoing, WeakHub};
+
+/// How often changed rows go out at most.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Which conversations changed since the last flush, and which conversations are
+/// visitors' (a conversation's kind never changes, so what was looked up once holds).
+pub struct Inbox {
+    dirty: Mutex<HashSet<i64>>,
+    /// Conversation id to its site, or `None` for one that is not a visitor's.
+    sites: moka::sync::Cache<i64, Option<i64>>,
+}
+
+impl Inbox {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            dirty: Mutex::default(),
+            sites: moka::sync::Cache::new(100_000),
+        })
+    }
+
+    /// Starts the flushing task; it ends when the inbox or the hub is dropped.
+    pub fn run(self: &Arc<Self>, db: DatabaseConnection, hub: WeakHub) {
+        tokio::spawn(flush_forever(Arc::downgrade(self), db, hub));
+    }
+
+    /// `conversation_id` changed; its row goes out with the next flush.
+    pub fn changed(&self, conversation_id: i64) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(conversation_id);
+    }
+
+    /// A message was posted to `conversation_id`, here or in another process: when it
+    /// is a visitor's conversation, its row changed. Other conversations cost a look-up
+    /// the first time only.
+    pub async fn posted(&self, db: &DatabaseConnection, conversation_id: i64) {
+        let site = match self.sites.get(&conversation_id) {
+            Some(site) => site,
+            None => match queries::site_of_conversation(db, conversation_id).await {
+                Ok(site) => {
+                    self.sites.insert(conversation_id, site);
+                    site
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is");
+                    return;
+                }
+            },
+        };
+        if site.is_some() {
+            self.changed(conversation_id);
+        }
+    }
+
+    fn take(&self) -> HashSet<i64> {
+        std::mem::take(
+            &mut *self
+                .dirty
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+async fn flush_forever(inbox: Weak<Inbox>, db: DatabaseConnection, hub: WeakHub) {
+    let mut every = tokio::time::interval(FLUSH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let (Some(inbox), Some(hub)) = (inbox.upgrade(), hub.upgrade()) else {
+            return;
+        };
+        let changed = inbox.take();
+        if changed.is_empty() {
+            continue;
+        }
+        if let Err(e) = flush(&db, &hub, changed).await {
+            tracing::warn!(error = %e, "could not send the inbox's changes");
+        }
+    }
+}
+
+/// Sends each site's changed rows to its operators who are online.
+async fn flush(
+    db: &DatabaseConnection,
+    hub: &crate::live::Hub,
+    changed: HashSet<i64>,
+) -> Result<(), sea_orm::DbErr> {
+    let mut by_site: HashMap<i64, Vec<queries::SupportChat>> = HashMap::new();
+    for conversation_id in changed {
+        queries::note_first_reply(db, conversation_id).await?;
+        if let Some(chat) = queries::chat(db, conversation_id).await? {
+            by_site.entry(chat.site_id).or_default().push(chat);
+        }
+    }
+    for (site_id, chats) in by_site {
+        let operators: HashSet<i64> = queries::operators(db, site_id)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| hub.is_online(*id))
+            .collect();
+        if operators.is_empty() {
+            continue;
+        }
+        let out = Outgoing::html(super::views::inbox_rows(&chats, true));
+        hub.send_to_users(&operators, &out);
+    }
+    Ok(())
+}
