@@ -27,6 +27,7 @@ mod rooms;
 mod schemathesis;
 mod search;
 mod stream;
+mod support;
 mod switcher;
 mod webhooks;
 

@@ -26,3 +26,4 @@ mod private_chats;
 mod readme;
 mod rooms;
 mod search;
+mod support;

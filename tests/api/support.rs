@@ -1,0 +1,423 @@
+//! The support widget: sites made by administrators, visitors who start a conversation
+//! from a site's page through hearth's frame, and operators who answer them from the
+//! inbox, live; what a visitor, a stranger and another site may not reach.
+use reqwest::StatusCode;
+
+use crate::helpers::{Page, TestApp, Visitor, frame_where, location};
+
+/// Where the tests' sites say their pages are.
+const SHOP: &str = "http://shop.test:8081";
+
+/// A site made by `admin` (the first account) on `origins`; answers its key.
+async fn make_site(admin: &Visitor, origins: &str) -> String {
+    let resp = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "Shop"),
+                ("origins", origins),
+                ("title", "Shop support"),
+                ("guests", "on"),
+                ("greeting", "Hello from the shop!"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "making the site");
+    let page = Page::read(resp).await;
+    page.text_of("#site-key").expect("the site's key is shown")
+}
+
+/// An administrator, a site of theirs on [`SHOP`], and `operator` answering for it.
+async fn site_with_operator(app: &TestApp, operator: &str) -> (Visitor, Visitor, String) {
+    let admin = app.member("alice").await;
+    let key = make_site(&admin, SHOP).await;
+    let op = app.member(operator).await;
+    let resp = admin
+        .post_form(
+            &format!("/admin/sites/{key}/operators"),
+            &[("username", operator)],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "adding the operator");
+    (admin, op, key)
+}
+
+/// The frame's form post, as the frame (hearth's own origin) sends it.
+async fn widget_post(
+    app: &TestApp,
+    guest: &Visitor,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    guest
+        .http
+        .post(app.url(path))
+        .header("Origin", format!("http://{}", app.addr))
+        .form(fields)
+        .send()
+        .await
+        .expect("POST")
+}
+
+/// A visitor starts a conversation with `first`; answers the frame page.
+async fn start(app: &TestApp, guest: &Visitor, key: &str, first: &str) -> Page {
+    let resp = widget_post(
+        app,
+        guest,
+        &format!("/widget/{key}/start"),
+        &[
+            ("body", first),
+            ("host", SHOP),
+            ("page", "http://shop.test:8081/orders/12"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "starting a conversation");
+    Page::read(resp).await
+}
+
+/// The token the frame keeps, and the visitor's conversation.
+fn token_and_conversation(frame: &Page) -> (String, i64) {
+    let token = frame
+        .attr("body", "data-guest-token")
+        .expect("the frame holds the visitor's token");
+    let id = frame
+        .attr("main", "data-conversation-id")
+        .and_then(|v| v.parse().ok())
+        .expect("the frame shows the conversation");
+    (token, id)
+}
+
+#[tokio::test]
+async fn an_administrator_makes_a_site_and_gets_its_key_and_snippet() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let resp = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "Shop"),
+                ("origins", "https://shop.example\nhttp://127.0.0.1:9000"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = Page::read(resp).await;
+    let key = page.text_of("#site-key").expect("key");
+    let snippet = page.text_of("#site-snippet").expect("snippet");
+    assert!(snippet.contains("/widget.js\""), "{snippet}");
+    assert!(
+        snippet.contains(&format!("data-site=\"{key}\"")),
+        "{snippet}"
+    );
+
+    // A page path is not an origin: refused, nothing stored.
+    let resp = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "Bad"),
+                ("origins", "https://shop.example/checkout"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(Page::read(resp).await.text.contains("no path"));
+    assert_eq!(app.rows("sites").await, 1);
+
+    // Anyone else does not see that sites exist.
+    let bob = app.member("bob").await;
+    assert_eq!(
+        bob.get("/admin/sites").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let resp = bob
+        .post_form("/admin/sites", &[("name", "Mine"), ("origins", SHOP)])
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.rows("sites").await, 1);
+
+    let script = app.visitor().get("/widget.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script
+            .text()
+            .await
+            .expect("script")
+            .contains("hearth:message")
+    );
+}
+
+#[tokio::test]
+async fn the_frame_may_be_framed_only_by_the_sites_own_origins() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let key = make_site(&admin, SHOP).await;
+    let guest = app.visitor();
+
+    let resp = guest
+        .get(&format!("/widget/{key}?host={SHOP}&page={SHOP}/"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(csp.contains(&format!("frame-ancestors {SHOP}")), "{csp}");
+    assert!(resp.headers().get("x-frame-options").is_none());
+    let page = Page::read(resp).await;
+    assert!(
+        page.has("#widget-start"),
+        "a new visitor gets the start form"
+    );
+    assert!(page.text.contains("Hello from the shop!"));
+
+    // Another origin, or none, is refused; an unknown site does not exist.
+    let resp = guest
+        .get(&format!("/widget/{key}?host=http://evil.test"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        guest.get(&format!("/widget/{key}")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let resp = guest.get(&format!("/widget/nope?host={SHOP}")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Every other page stays unframable.
+    let login = guest.get("/login").await;
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
+async fn a_visitor_and_an_operator_talk_live_and_the_inbox_follows() {
+    let app = TestApp::spawn().await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    // The operator's inbox is open before the visitor writes.
+    assert_eq!(bob.get("/inbox").await.status(), StatusCode::OK);
+    let mut inbox = bob.socket("/ws").await;
+
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Hello, my order is late").await;
+    let (token, id) = token_and_conversation(&frame);
+    assert_eq!(frame.message_bodies(), vec!["Hello, my order is late"]);
+    assert!(
+        guest.cookie_header().is_empty(),
+        "the cookie belongs to the frame's path alone"
+    );
+
+    let row = frame_where(&mut inbox, |f| f.contains(&format!("id=\"inbox-{id}\""))).await;
+    assert!(row.contains("Hello, my order is late"), "{row}");
+    assert!(row.contains("/orders/12"), "{row}");
+    let listed = bob.page("/inbox").await;
+    assert!(listed.has(&format!("#inbox-{id}")));
+    assert_eq!(
+        listed
+            .attr(&format!("#inbox-{id}"), "data-waiting")
+            .as_deref(),
+        Some("1")
+    );
+
+    // The operator opens it and answers; the visitor's socket brings the answer.
+    let mut visitor_socket = guest
+        .socket(&format!("/widget/{key}/ws?guest={token}&after=0"))
+        .await;
+    let page = bob.page(&format!("/inbox/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.message_bodies(), vec!["Hello, my order is late"]);
+    assert!(page.has("#support-panel"));
+    let mut operator_socket = bob.socket(&format!("/ws?conversation={id}")).await;
+    bob.post_message(id, "We are on it").await;
+    frame_where(&mut visitor_socket, |f| f.contains("We are on it")).await;
+
+    // The visitor writes from the frame (htmx, the token in its header).
+    let resp = guest
+        .http
+        .post(app.url(&format!("/widget/{key}/messages")))
+        .header("HX-Request", "true")
+        .header("X-Hearth-Guest", &token)
+        .form(&[("body", "Thanks!")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::OK);
+    frame_where(&mut operator_socket, |f| f.contains("Thanks!")).await;
+
+    // Closing takes it out of the open view and into the closed one.
+    let resp = bob.post_form(&format!("/inbox/{id}/close"), &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(!bob.page("/inbox").await.has(&format!("#inbox-{id}")));
+    assert!(
+        bob.page("/inbox?view=closed")
+            .await
+            .has(&format!("#inbox-{id}"))
+    );
+    let transcript = bob.get(&format!("/inbox/{id}/transcript")).await;
+    assert_eq!(transcript.status(), StatusCode::OK);
+    let text = transcript.text().await.expect("transcript");
+    assert!(
+        text.contains("We are on it") && text.contains("Thanks!"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_visitor_returns_to_their_conversation_by_cookie_or_by_the_kept_token() {
+    let app = TestApp::spawn().await;
+    let (_admin, _bob, key) = site_with_operator(&app, "bob").await;
+    let guest = app.visitor();
+    let (token, id) = token_and_conversation(&start(&app, &guest, &key, "First visit").await);
+
+    // The same browser, later: its cookie brings the conversation back.
+    let again = guest.page(&format!("/widget/{key}?host={SHOP}")).await;
+    assert_eq!(token_and_conversation(&again).1, id);
+
+    // A browser that blocked the frame's cookie resumes with the kept token.
+    let blocked = app.visitor();
+    let resp = widget_post(
+        &app,
+        &blocked,
+        &format!("/widget/{key}/resume"),
+        &[("guest", &token), ("host", SHOP)],
+    )
+    .await;
+    let resumed = Page::read(resp).await;
+    assert_eq!(token_and_conversation(&resumed).1, id);
+    assert_eq!(resumed.message_bodies(), vec!["First visit"]);
+}
+
+#[tokio::test]
+async fn a_visitor_reaches_only_their_own_conversation() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let first = app.visitor();
+    let (first_token, first_id) =
+        token_and_conversation(&start(&app, &first, &key, "Private to me").await);
+    let second = app.visitor();
+    let (second_token, _) = token_and_conversation(&start(&app, &second, &key, "Me too").await);
+    assert_ne!(first_token, second_token);
+
+    // The second visitor's socket is on their own conversation, never the first's.
+    let mut socket = second
+        .socket(&format!("/widget/{key}/ws?guest={second_token}&after=0"))
+        .await;
+    let caught = frame_where(&mut socket, |f| f.contains("Me too")).await;
+    assert!(!caught.contains("Private to me"));
+
+    // A changed token opens nothing, over HTTP or the socket.
+    let forged = first_token.replacen('.', "x.", 1);
+    let resp = second
+        .http
+        .post(app.url(&format!("/widget/{key}/messages")))
+        .header("X-Hearth-Guest", &forged)
+        .form(&[("body", "sneaky")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let refused = app
+        .visitor()
+        .try_socket(
+            &format!("/widget/{key}/ws?guest={forged}"),
+            Some(&format!("http://{}", app.addr)),
+        )
+        .await;
+    assert_eq!(refused.err(), Some(401));
+
+    // The cookie alone does not post: a page elsewhere could send it.
+    let resp = first
+        .http
+        .post(app.url(&format!("/widget/{key}/messages")))
+        .form(&[("body", "forged from elsewhere")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Someone who is not the site's operator gets 404 on its conversations.
+    let carol = app.member("carol").await;
+    for path in [
+        format!("/inbox/{first_id}"),
+        format!("/inbox/{first_id}/transcript"),
+    ] {
+        assert_eq!(
+            carol.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let resp = carol
+        .post_htmx(
+            &format!("/conversations/{first_id}/messages"),
+            &[("body", "hi")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        carol
+            .try_socket(
+                &format!("/ws?conversation={first_id}"),
+                Some(&format!("http://{}", app.addr))
+            )
+            .await
+            .err(),
+        Some(404)
+    );
+    // Nor is it an administrator's to read without being an operator.
+    assert_eq!(
+        admin.get(&format!("/inbox/{first_id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Visitors are nobody in the people directory.
+    assert!(!bob.page("/users?q=vis").await.text.contains("Visitor "));
+    // The operator may.
+    assert_eq!(
+        bob.get(&format!("/inbox/{first_id}")).await.status(),
+        StatusCode::OK
+    );
+    let stored = app.rows("messages").await;
+    assert_eq!(
+        stored, 2,
+        "only the two visitors' first messages were stored"
+    );
+}
+
+#[tokio::test]
+async fn a_start_from_elsewhere_or_a_flood_of_them_is_refused() {
+    let app = TestApp::builder()
+        .configure(|c| c.limits.guests_per_minute = 3)
+        .spawn()
+        .await;
+    let (_admin, _bob, key) = site_with_operator(&app, "bob").await;
+    let guest = app.visitor();
+    let path = format!("/widget/{key}/start");
+
+    // Only the frame, on hearth's own origin, starts a conversation.
+    let resp = guest
+        .http
+        .post(app.url(&path))
+        .header("Origin", "http://evil.test")
+        .form(&[("body", "hi"), ("host", SHOP)])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // An empty first message is refused with the reason, and nothing is made.
+    let resp = widget_post(&app, &guest, &path, &[("body", "  "), ("host", SHOP)]).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.rows("support_chats").await, 0);
+
+    for n in 0..3 {
+        start(&app, &app.visitor(), &key, &format!("visitor {n}")).await;
+    }
+    let resp = widget_post(
+        &app,
+        &app.visitor(),
+        &path,
+        &[("body", "one more"), ("host", SHOP)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().get("retry-after").is_some());
+    assert_eq!(app.rows("support_chats").await, 3);
+    assert!(location(&resp).is_empty());
+}
