@@ -47,6 +47,8 @@
 //!   conversations with the site's operators, and the operators' `/inbox`.
 //! - [`secret_token`]: the random tokens of links, invites and API tokens, and the digest
 //!   they are stored as.
+//! - [`i18n`]: the words people read in their language (English, Persian), from the
+//!   Fluent files of `locales/`.
 //! - [`health`]: `/healthz` (alive) and `/readyz` (able to serve, or why not).
 //! - [`limits`]: how fast one person may post, create rooms, sign up or guess
 //!   passwords, and how many password hashes may be in flight.
@@ -69,6 +71,7 @@ mod entities;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod i18n;
 pub mod limits;
 pub mod live;
 pub mod push;

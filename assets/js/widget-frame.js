@@ -15,6 +15,7 @@
   const me = body.dataset.userId || "";
   const slot = "hearth-guest-" + key;
   const store = (() => { try { return window.localStorage; } catch (_) { return null; } })();
+  const tab = (() => { try { return window.sessionStorage; } catch (_) { return null; } })();
   const tell = (data) => { if (window.parent !== window && host) window.parent.postMessage(data, host); };
 
   const token = body.dataset.guestToken;
@@ -23,15 +24,16 @@
   } else {
     const kept = store && store.getItem(slot);
     const start = document.getElementById("widget-start");
-    if (kept && start && !sessionStorage.getItem(slot + "-tried")) {
+    if (kept && start && tab && !tab.getItem(slot + "-tried")) {
       // Once per tab: a token the server no longer knows leaves the start form.
-      sessionStorage.setItem(slot + "-tried", "1");
+      tab.setItem(slot + "-tried", "1");
       const form = document.createElement("form");
       form.method = "post";
       form.action = "/widget/" + encodeURIComponent(key) + "/resume";
       form.hidden = true;
-      for (const [name, value] of [["guest", kept], ["host", host],
-        ["page", (start.querySelector('[name="page"]') || {}).value || ""]]) {
+      const field = (name) => (start.querySelector('[name="' + name + '"]') || {}).value || "";
+      for (const [name, value] of [["guest", kept], ["host", host], ["page", field("page")],
+        ["uid", field("uid")], ["uhash", field("uhash")]]) {
         const input = document.createElement("input");
         input.type = "hidden"; input.name = name; input.value = value;
         form.appendChild(input);
@@ -41,7 +43,7 @@
       return;
     }
   }
-  if (token) sessionStorage.removeItem(slot + "-tried");
+  if (token && tab) tab.removeItem(slot + "-tried");
 
   const messages = document.getElementById("messages");
   const history = document.getElementById("history");

@@ -98,7 +98,7 @@ pub async fn connect(
         id: viewer.id,
         name: viewer.username.clone(),
         session: viewer.session_key(),
-        sidebar: true,
+        visitor: false,
     };
     accept(req, chat, config, reader, conversation, query)
 }
@@ -109,8 +109,9 @@ pub struct Reader {
     pub name: String,
     /// The session that signed them in, whose end closes the socket.
     pub session: Option<String>,
-    /// Whether the page shows the sidebar (a visitor's widget does not).
-    pub sidebar: bool,
+    /// A visitor of the support widget: their page has no sidebar, and they write
+    /// through the widget's form, which keeps their conversation's state.
+    pub visitor: bool,
 }
 
 /// Upgrades to the socket of `reader`, who may read `conversation` (the caller has
@@ -146,7 +147,7 @@ pub fn accept(
         chat: chat.clone(),
         owner_id: reader.id,
         owner_name: reader.name,
-        sidebar: reader.sidebar,
+        sidebar: !reader.visitor,
         conversation,
         catch_up_page,
         last_typing: Mutex::new(None),
@@ -306,6 +307,8 @@ impl socket::Page for ConversationSocket {
                 }
                 None
             }
+            // A visitor writes through the widget's form (see `support::widget`).
+            Command::Message(_) if !self.sidebar => None,
             Command::Message(body) => {
                 let refusal = match MessageBody::parse(&body) {
                     Ok(body) => match self

@@ -106,9 +106,15 @@ async fn flush(
 ) -> Result<(), sea_orm::DbErr> {
     let mut by_site: HashMap<i64, Vec<queries::SupportChat>> = HashMap::new();
     for conversation_id in changed {
-        queries::note_first_reply(db, conversation_id).await?;
-        if let Some(chat) = queries::chat(db, conversation_id).await? {
-            by_site.entry(chat.site_id).or_default().push(chat);
+        // One conversation that cannot be read does not hold back the others.
+        let read = async {
+            queries::note_first_reply(db, conversation_id).await?;
+            queries::chat(db, conversation_id).await
+        };
+        match read.await {
+            Ok(Some(chat)) => by_site.entry(chat.site_id).or_default().push(chat),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, conversation_id, "could not read an inbox row"),
         }
     }
     for (site_id, chats) in by_site {

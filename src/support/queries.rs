@@ -194,6 +194,8 @@ pub struct SupportChat {
     /// The page of the site the visitor was last on.
     pub page_url: String,
     pub email: Option<String>,
+    /// The id the site gave its signed-in customer (identity verification).
+    pub external_id: Option<String>,
     pub first_seen_at: i64,
     pub last_seen_at: i64,
     pub first_reply_at: Option<i64>,
@@ -205,7 +207,7 @@ pub struct SupportChat {
 }
 
 const CHAT_SELECT: &str = "SELECT s.conversation_id, s.site_id, s.guest_id, g.username AS guest_name, \
-       s.status, s.assigned_to, a.username AS assignee, s.page_url, s.email, s.first_seen_at, \
+       s.status, s.assigned_to, a.username AS assignee, s.page_url, s.email, s.external_id, s.first_seen_at, \
        s.last_seen_at, s.first_reply_at, s.closed_at, \
        (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = s.conversation_id \
           AND m.author_id = s.guest_id AND m.deleted_at IS NULL AND m.id > COALESCE( \
@@ -228,6 +230,7 @@ fn chat_of(row: &QueryResult) -> Result<SupportChat, DbErr> {
         assignee: row.try_get("", "assignee")?,
         page_url: row.try_get("", "page_url")?,
         email: row.try_get("", "email")?,
+        external_id: row.try_get("", "external_id")?,
         first_seen_at: row.try_get("", "first_seen_at")?,
         last_seen_at: row.try_get("", "last_seen_at")?,
         first_reply_at: row.try_get("", "first_reply_at")?,

@@ -7,6 +7,7 @@ use super::queries::{InboxView, Site, SupportChat};
 use crate::{
     assets,
     chat::views::relative_time,
+    i18n::{Lang, text},
     web::{
         Viewer,
         layout::{self, Page},
@@ -141,6 +142,8 @@ pub struct Frame<'a> {
     pub error: Option<&'a str>,
     /// Who the site says the visitor is (identity verification), passed on to start.
     pub customer: Option<(&'a str, &'a str)>,
+    /// The language the frame speaks.
+    pub lang: Lang,
 }
 
 /// The visitor's conversation, once started.
@@ -169,9 +172,11 @@ pub fn frame(f: Frame<'_>) -> Markup {
     let token = f.conversation.as_ref().map(|c| c.token);
     let headers = token.map(|t| serde_json::json!({ "X-Hearth-Guest": t }).to_string());
     let base = format!("/widget/{}", site.key);
+    let lang = f.lang;
+    let t = |id: &str| text(lang, id);
     html! {
         (DOCTYPE)
-        html.no-js lang="en" {
+        html.no-js lang=(lang.code()) dir=(lang.dir()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -186,9 +191,9 @@ pub fn frame(f: Frame<'_>) -> Markup {
                 header.widget-header {
                     h1 dir="auto" { (site.title) }
                     p #widget-staffed.widget-staffed data-staffed=(f.staffed) {
-                        @if f.staffed { span.dot {} " We are online" } @else { "We are away" }
+                        @if f.staffed { span.dot {} " " (t("widget-online")) } @else { (t("widget-away")) }
                     }
-                    span #connection-status data-state="connecting" role="status" aria-live="polite" hidden { "Connecting…" }
+                    span #connection-status data-state="connecting" role="status" aria-live="polite" hidden { (t("widget-connecting")) }
                 }
                 @if let Some(error) = f.error { p.error role="alert" { (error) } }
                 @match &f.conversation {
@@ -204,14 +209,14 @@ pub fn frame(f: Frame<'_>) -> Markup {
                                         input type="hidden" name="uid" value=(id);
                                         input type="hidden" name="uhash" value=(hash);
                                     }
-                                    label for="widget-first" { "Your message" }
+                                    label for="widget-first" { (t("widget-your-message")) }
                                     textarea #widget-first name="body" rows="3" required maxlength="16000" dir="auto" {}
-                                    label for="widget-start-email" { "Your email (optional, for a reply by mail)" }
+                                    label for="widget-start-email" { (t("widget-your-email")) }
                                     input #widget-start-email type="email" name="email" maxlength="254";
-                                    button.primary type="submit" { "Start the conversation" }
+                                    button.primary type="submit" { (t("widget-start")) }
                                 }
                             } @else {
-                                p { "Sign in on this site to chat with us." }
+                                p { (t("widget-sign-in")) }
                             }
                         }
                     }
@@ -231,16 +236,16 @@ pub fn frame(f: Frame<'_>) -> Markup {
                                 form #widget-email.inline-form method="post" action={ (base) "/email" } {
                                     p.widget-away dir="auto" { (site.away_message) }
                                     input type="hidden" name="guest" value=(c.token);
-                                    label for="widget-email-field" { "Email" }
+                                    label for="widget-email-field" { (t("widget-email")) }
                                     input #widget-email-field type="email" name="email" required maxlength="254";
-                                    button type="submit" { "Save" }
+                                    button type="submit" { (t("widget-save")) }
                                 }
                             }
                             form #composer.composer method="post" action={ (base) "/messages" } hx-post={ (base) "/messages" } hx-swap="none" {
                                 input type="hidden" name="guest" value=(c.token);
-                                label.visually-hidden for="composer-body" { "Message" }
-                                textarea #composer-body name="body" rows="1" maxlength="16000" placeholder="Write a message" dir="auto" {}
-                                button.primary type="submit" { "Send" }
+                                label.visually-hidden for="composer-body" { (t("widget-message")) }
+                                textarea #composer-body name="body" rows="1" maxlength="16000" placeholder=(t("widget-write")) dir="auto" {}
+                                button.primary type="submit" { (t("widget-send")) }
                                 (crate::chat::views::composer_error(None, false))
                             }
                         }

@@ -28,6 +28,7 @@ use crate::{
     chat::{Chat, MessageBody, socket as chat_socket, views as chat_views},
     config::Config,
     error::AppError,
+    i18n::Lang,
     live::socket::{origin_allowed, refuse},
     web::{is_htmx, layout::error_page, signing::Signer},
 };
@@ -103,6 +104,16 @@ fn customer_of<'a>(site: &Site, uid: &'a str, uhash: &'a str) -> Option<(&'a str
     .then_some((uid, uhash.trim()))
 }
 
+/// Whether a conversation kept by this browser may be shown to who the site says is
+/// here: a signed-in customer's only to that customer, so that on a shared computer
+/// the next person (signed in as someone else, or not at all) does not see it.
+fn belongs_to(chat: &SupportChat, customer: Option<(&str, &str)>) -> bool {
+    match &chat.external_id {
+        Some(owner) => customer.is_some_and(|(uid, _)| uid == owner),
+        None => true,
+    }
+}
+
 /// The token this request presents: the header, then `field`, then (when
 /// `cookie_ok`) the site's cookie.
 fn presented(req: &Request, site: &Site, field: Option<&str>, cookie_ok: bool) -> Option<String> {
@@ -163,6 +174,15 @@ async fn staffed(chat: &Chat, site: &Site) -> Result<bool, AppError> {
     Ok(!chat.hub.online_among(&operators).await.is_empty())
 }
 
+/// The language of the site's setting, or for `auto`, of the visitor's browser.
+fn lang_of(req: &Request, site: &Site) -> Lang {
+    let accepted = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::choose(&site.language, accepted)
+}
+
 /// The frame's policy: hearth's own, framable by the site's origins alone.
 fn frame_policy(site: &Site) -> String {
     let nonce = crate::web::security::style_nonce().unwrap_or_default();
@@ -184,6 +204,7 @@ struct FramePage<'a> {
     customer: Option<(&'a str, &'a str)>,
     status: StatusCode,
     set_cookie: bool,
+    lang: Lang,
 }
 
 async fn answer(chat: &Chat, config: &Config, f: FramePage<'_>) -> Result<Response, AppError> {
@@ -201,6 +222,7 @@ async fn answer(chat: &Chat, config: &Config, f: FramePage<'_>) -> Result<Respon
         _ => None,
     };
     let markup = views::frame(Frame {
+        lang: f.lang,
         site: f.site,
         host: f.host,
         page_url: f.page_url,
@@ -249,17 +271,25 @@ pub async fn frame(
     };
     let page_url = page_of(&query.page);
     let customer = customer_of(&site, &query.uid, &query.uhash);
-    let mut found = chat_of(
+    let kept = chat_of(
         chat,
         signer,
         &site,
         presented(req, &site, None, true).as_deref(),
     )
     .await?;
+    let mut found = kept.filter(|c| belongs_to(c, customer));
     let mut set_cookie = false;
-    if let (None, Some((uid, _))) = (&found, customer) {
-        found = queries::chat_of_customer(&chat.db, site.id, uid).await?;
-        set_cookie = found.is_some();
+    if let Some((uid, _)) = customer {
+        if found
+            .as_ref()
+            .is_none_or(|c| c.external_id.as_deref() != Some(uid))
+        {
+            if let Some(theirs) = queries::chat_of_customer(&chat.db, site.id, uid).await? {
+                found = Some(theirs);
+                set_cookie = true;
+            }
+        }
     }
     let with_token = match &found {
         Some(c) => {
@@ -291,6 +321,7 @@ pub async fn frame(
             customer,
             status: StatusCode::OK,
             set_cookie,
+            lang: lang_of(req, &site),
         },
     )
     .await
@@ -332,7 +363,8 @@ fn email_of(raw: &str) -> Result<Option<String>, &'static str> {
 /// A visitor's name: never a valid username (it has a space), so nobody can sign up
 /// as one, or be mistaken for one in a mention.
 fn guest_name() -> String {
-    let bytes: [u8; 3] = rand::random();
+    // 48 random bits: names stay unique (the column is) for as many visitors as come.
+    let bytes: [u8; 6] = rand::random();
     format!("Visitor {}", hex::encode(bytes))
 }
 
@@ -377,6 +409,7 @@ pub async fn start(
                 customer,
                 status,
                 set_cookie: false,
+                lang: lang_of(req, &site),
             },
         )
         .await
@@ -453,6 +486,7 @@ pub async fn start(
             customer,
             status: StatusCode::OK,
             set_cookie: true,
+            lang: lang_of(req, &site),
         },
     )
     .await
@@ -498,6 +532,10 @@ pub struct TokenForm {
     body: String,
     #[serde(default)]
     email: String,
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    uhash: String,
 }
 
 /// `POST /widget/{key}/resume` (`guest`, `host`, `page`): the frame again, for a
@@ -506,6 +544,7 @@ pub struct TokenForm {
 /// frame's script forgets it.
 #[handler]
 pub async fn resume(
+    req: &Request,
     Data(chat): Data<&Arc<Chat>>,
     Data(config): Data<&Arc<Config>>,
     Data(signer): Data<&Arc<Signer>>,
@@ -517,7 +556,10 @@ pub async fn resume(
         return Ok(not_here());
     };
     let page_url = page_of(&form.page);
-    let found = chat_of(chat, signer, &site, Some(&form.guest)).await?;
+    let customer = customer_of(&site, &form.uid, &form.uhash);
+    let found = chat_of(chat, signer, &site, Some(&form.guest))
+        .await?
+        .filter(|c| belongs_to(c, customer));
     if let Some(c) = &found {
         queries::seen(
             &chat.db,
@@ -537,9 +579,10 @@ pub async fn resume(
             page_url: &page_url,
             chat: with_token,
             error: None,
-            customer: None,
+            customer,
             status: StatusCode::OK,
             set_cookie: true,
+            lang: lang_of(req, &site),
         },
     )
     .await
@@ -629,8 +672,11 @@ pub async fn save_email(
     queries::set_email(&chat.db, support_chat.conversation_id, &email).await?;
     chat.support.changed(support_chat.conversation_id);
     if is_htmx(req) {
+        let mut args = fluent_bundle::FluentArgs::new();
+        args.set("email", email.as_str());
+        let thanks = crate::i18n::text_with(lang_of(req, &site), "widget-email-saved", Some(&args));
         return Ok(maud::html! {
-            div #widget-email hx-swap-oob="true" { p.notice { "Thanks: we will write to " (email) "." } }
+            div #widget-email hx-swap-oob="true" { p.notice { (thanks) } }
         }
         .into_response());
     }
@@ -679,7 +725,7 @@ pub async fn connect(
         id: support_chat.guest_id,
         name: support_chat.guest_name.clone(),
         session: None,
-        sidebar: false,
+        visitor: true,
     };
     let cursor = chat_socket::SocketQuery::at(conversation.id, query.since, query.after);
     chat_socket::accept(req, chat, config, reader, Some(conversation), cursor)

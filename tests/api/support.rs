@@ -421,3 +421,87 @@ async fn a_start_from_elsewhere_or_a_flood_of_them_is_refused() {
     assert_eq!(app.rows("support_chats").await, 3);
     assert!(location(&resp).is_empty());
 }
+
+#[tokio::test]
+async fn the_frame_speaks_the_visitors_language_or_the_sites() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let key = make_site(&admin, SHOP).await;
+    let persian = app
+        .visitor()
+        .http
+        .get(app.url(&format!("/widget/{key}?host={SHOP}")))
+        .header("Accept-Language", "fa-IR,fa;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .expect("GET");
+    let page = Page::read(persian).await;
+    assert_eq!(page.attr("html", "lang").as_deref(), Some("fa"));
+    assert_eq!(page.attr("html", "dir").as_deref(), Some("rtl"));
+    assert_eq!(
+        page.text_of("#widget-start button").as_deref(),
+        Some("شروع گفتگو")
+    );
+    let english = app
+        .visitor()
+        .page(&format!("/widget/{key}?host={SHOP}"))
+        .await;
+    assert_eq!(english.attr("html", "dir").as_deref(), Some("ltr"));
+    assert_eq!(
+        english.text_of("#widget-start button").as_deref(),
+        Some("Start the conversation")
+    );
+}
+
+#[tokio::test]
+async fn a_customer_the_site_vouches_for_has_one_conversation_that_no_one_else_sees() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let made = admin
+        .post_form(
+            "/admin/sites",
+            &[("name", "Shop"), ("origins", SHOP), ("guests", "on")],
+        )
+        .await;
+    let made = Page::read(made).await;
+    let key = made.text_of("#site-key").expect("key");
+    let secret = made
+        .text_of("#site-identity-secret")
+        .expect("the identity secret is shown");
+    let hash = hearth::support::identity_hash(&secret, "customer-7");
+    let vouched = format!("&uid=customer-7&uhash={hash}");
+
+    let laptop = app.visitor();
+    let resp = widget_post(
+        &app,
+        &laptop,
+        &format!("/widget/{key}/start"),
+        &[
+            ("body", "From my laptop"),
+            ("host", SHOP),
+            ("uid", "customer-7"),
+            ("uhash", &hash),
+        ],
+    )
+    .await;
+    let (_, id) = token_and_conversation(&Page::read(resp).await);
+
+    // Another device of the same customer finds the same conversation.
+    let phone = app.visitor();
+    let on_phone = phone
+        .page(&format!("/widget/{key}?host={SHOP}{vouched}"))
+        .await;
+    assert_eq!(token_and_conversation(&on_phone).1, id);
+
+    // The laptop, once its customer has signed out of the shop, shows it to nobody.
+    let signed_out = laptop.page(&format!("/widget/{key}?host={SHOP}")).await;
+    assert!(signed_out.has("#widget-start"), "{}", signed_out.text);
+    assert!(!signed_out.text.contains("From my laptop"));
+    // A wrong proof is nobody.
+    let forged = phone
+        .page(&format!(
+            "/widget/{key}?host={SHOP}&uid=customer-7&uhash=00"
+        ))
+        .await;
+    assert!(forged.has("#widget-start"));
+}

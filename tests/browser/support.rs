@@ -177,3 +177,61 @@ async fn a_visitor_of_another_site_talks_to_an_operator_through_the_widget() {
     visitor.close().await;
     operator.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn the_persian_widget_reads_right_to_left() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let made = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "فروشگاه"),
+                ("origins", "http://shop.test"),
+                ("title", "گفتگو با ما"),
+                ("language", "fa"),
+                ("guests", "on"),
+                ("greeting", "سلام! چطور می‌توانیم کمک کنیم؟"),
+                ("away_message", "الان کسی آنلاین نیست. ایمیل خود را بگذارید."),
+            ],
+        )
+        .await;
+    let key = Page::read(made).await.text_of("#site-key").expect("key");
+    let driver = Driver::start().await;
+    let visitor = driver
+        .browser("visitor", &app.url(""), Options::default())
+        .await;
+    visitor.resize(380, 600).await;
+    visitor
+        .goto(&format!("/widget/{key}?host=http://shop.test"))
+        .await;
+    let layout = visitor
+        .js(
+            "const r = document.createRange();\
+             r.selectNodeContents(document.querySelector('.widget-header h1'));\
+             const h = r.getBoundingClientRect();\
+             const header = document.querySelector('.widget-header').getBoundingClientRect();\
+             return { dir: getComputedStyle(document.documentElement).direction,\
+                      lang: document.documentElement.lang,\
+                      button: document.querySelector('#widget-start button').textContent,\
+                      rightGap: header.right - h.right, leftGap: h.left - header.left };",
+            vec![],
+        )
+        .await;
+    let shot = visitor.screenshot("support-widget-fa").await;
+    assert_eq!(layout["dir"], "rtl", "{layout} ({})", shot.display());
+    assert_eq!(layout["lang"], "fa");
+    assert_eq!(layout["button"], "شروع گفتگو");
+    // The heading's words start at the right: the space is left of them.
+    let (right, left) = (
+        layout["rightGap"].as_f64().expect("a number"),
+        layout["leftGap"].as_f64().expect("a number"),
+    );
+    assert!(
+        right < left,
+        "the heading sits at the right: {layout} ({})",
+        shot.display()
+    );
+    visitor.close().await;
+}
