@@ -434,6 +434,13 @@ fn pages() -> impl Endpoint {
             post(support::admin::add_operator),
         )
         .at("/inbox", get(support::inbox::show))
+        .at(
+            "/inbox/replies",
+            get(support::canned::show).post(support::canned::create),
+        )
+        .at("/inbox/replies/:id/delete", post(support::canned::delete))
+        .at("/inbox/analytics", get(support::analytics::show))
+        .at("/inbox/analytics.csv", get(support::analytics::csv))
         .at("/inbox/:id", get(support::inbox::conversation))
         .at("/inbox/:id/assign", post(support::inbox::assign))
         .at("/inbox/:id/close", post(support::inbox::close))

@@ -20,6 +20,7 @@ mod m20261201_000014_api_tokens;
 mod m20261201_000015_app_events;
 mod m20261201_000016_bots;
 mod m20261202_000017_support;
+mod m20261202_000018_canned_replies;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000015_app_events::Migration),
             Box::new(m20261201_000016_bots::Migration),
             Box::new(m20261202_000017_support::Migration),
+            Box::new(m20261202_000018_canned_replies::Migration),
         ]
     }
 }

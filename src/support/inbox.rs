@@ -76,7 +76,11 @@ pub async fn conversation(
             .await?
             .ok_or(AppError::NotFound)?;
     let operators = queries::operators(&chat.db, support_chat.site_id).await?;
-    let panel = views::operator_panel(&support_chat, &operators, &viewer.csrf_token);
+    let replies = super::canned::of_site(&chat.db, support_chat.site_id).await?;
+    let panel = maud::html! {
+        (views::operator_panel(&support_chat, &operators, &viewer.csrf_token))
+        (super::canned::picker(&replies))
+    };
     Ok(
         crate::chat::page::render_with(chat, &viewer, &conversation, &query, None, Some(panel))
             .await?

@@ -18,6 +18,8 @@
 //! widget path resolves the visitor from their token first and the conversation
 //! from the visitor, never from an id in the request.
 pub mod admin;
+pub mod analytics;
+pub mod canned;
 pub mod inbox;
 pub mod live;
 pub mod queries;

@@ -330,7 +330,8 @@ pub fn inbox_page(
                     p { "You answer for no site yet. An administrator makes people operators on "
                         a href="/admin/sites" { "the sites page" } "." }
                 } @else {
-                    p.hint { "Visitors of " (sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) "." }
+                    p.hint { "Visitors of " (sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) ". "
+                        a href="/inbox/replies" { "Canned replies" } " · " a href="/inbox/analytics" { "Analytics" } }
                 }
                 nav.inbox-views aria-label="Conversations" {
                     @for v in InboxView::ALL {

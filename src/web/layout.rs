@@ -246,7 +246,7 @@ fn shortcuts_dialog() -> Markup {
 }
 
 /// The page's scripts, in the order they load.
-const BEHAVIOURS: [&str; 15] = [
+const BEHAVIOURS: [&str; 16] = [
     "js/hearth.js",
     "js/connection.js",
     // Beside the connection: it keeps the published events' cursor.
@@ -255,6 +255,8 @@ const BEHAVIOURS: [&str; 15] = [
     "js/history.js",
     // Before the composer: while its suggestions are open, Enter picks a name.
     "js/mentions.js",
+    // Before the composer too: Enter picks a canned reply while the list is open.
+    "js/canned.js",
     // Before the composer: a message with files is posted there, not by htmx.
     "js/uploads.js",
     "js/composer.js",
