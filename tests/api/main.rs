@@ -28,6 +28,7 @@ mod schemathesis;
 mod search;
 mod stream;
 mod support;
+mod support_desk;
 mod switcher;
 mod webhooks;
 

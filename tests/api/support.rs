@@ -28,7 +28,10 @@ async fn make_site(admin: &Visitor, origins: &str) -> String {
 }
 
 /// An administrator, a site of theirs on [`SHOP`], and `operator` answering for it.
-async fn site_with_operator(app: &TestApp, operator: &str) -> (Visitor, Visitor, String) {
+pub(crate) async fn site_with_operator(
+    app: &TestApp,
+    operator: &str,
+) -> (Visitor, Visitor, String) {
     let admin = app.member("alice").await;
     let key = make_site(&admin, SHOP).await;
     let op = app.member(operator).await;
@@ -60,7 +63,7 @@ async fn widget_post(
 }
 
 /// A visitor starts a conversation with `first`; answers the frame page.
-async fn start(app: &TestApp, guest: &Visitor, key: &str, first: &str) -> Page {
+pub(crate) async fn start(app: &TestApp, guest: &Visitor, key: &str, first: &str) -> Page {
     let resp = widget_post(
         app,
         guest,
@@ -77,7 +80,7 @@ async fn start(app: &TestApp, guest: &Visitor, key: &str, first: &str) -> Page {
 }
 
 /// The token the frame keeps, and the visitor's conversation.
-fn token_and_conversation(frame: &Page) -> (String, i64) {
+pub(crate) fn token_and_conversation(frame: &Page) -> (String, i64) {
     let token = frame
         .attr("body", "data-guest-token")
         .expect("the frame holds the visitor's token");

@@ -235,3 +235,112 @@ async fn the_persian_widget_reads_right_to_left() {
     );
     visitor.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium"]
+async fn an_operator_calls_up_a_canned_reply_with_a_slash() {
+    let app = TestApp::spawn().await;
+    let admin = app.member("alice").await;
+    let made = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "Shop"),
+                ("origins", "http://shop.test"),
+                ("guests", "on"),
+            ],
+        )
+        .await;
+    let key = Page::read(made).await.text_of("#site-key").expect("key");
+    admin
+        .post_form(
+            &format!("/admin/sites/{key}/operators"),
+            &[("username", "alice")],
+        )
+        .await;
+    for (shortcut, body) in [
+        ("refund", "Your refund is on its way."),
+        ("hours", "We answer from 9 to 5."),
+    ] {
+        admin
+            .post_form(
+                "/inbox/replies",
+                &[("site", &key), ("shortcut", shortcut), ("body", body)],
+            )
+            .await;
+    }
+    let guest = app.visitor();
+    let started = guest
+        .http
+        .post(app.url(&format!("/widget/{key}/start")))
+        .header("Origin", format!("http://{}", app.addr))
+        .form(&[
+            ("body", "Money back?"),
+            ("host", "http://shop.test"),
+            ("page", "http://shop.test/"),
+        ])
+        .send()
+        .await
+        .expect("start");
+    let id = Page::read(started)
+        .await
+        .attr("main", "data-conversation-id")
+        .expect("the visitor's conversation");
+
+    let driver = Driver::start().await;
+    let operator = driver
+        .browser("alice", &app.url(""), Options::default())
+        .await;
+    operator.goto("/login").await;
+    operator.type_into("#username", "alice").await;
+    operator.type_into("#password", "tulip-harbor-42").await;
+    operator
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    operator.until_at("/").await;
+    operator.goto(&format!("/inbox/{id}")).await;
+    operator.until_connected().await;
+    operator.type_into("#composer-body", "/re").await;
+    let offered = operator
+        .until_js(
+            "the reply box offers the matching reply",
+            "const box = document.getElementById('canned-suggest');\
+             return box && !box.hidden ? [...box.querySelectorAll('.canned-option')].map((o) => o.textContent) : null;",
+            vec![],
+        )
+        .await;
+    assert_eq!(offered, json!(["/refund Your refund is on its way."]));
+    operator.type_into("#composer-body", &enter()).await;
+    let held = operator
+        .js(
+            "return document.getElementById('composer-body').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        held,
+        json!("Your refund is on its way."),
+        "picked, not sent"
+    );
+    assert_eq!(operator.messages().await.len(), 1, "nothing sent yet");
+    operator.type_into("#composer-body", &enter()).await;
+    operator
+        .until("the reply is sent", async || {
+            let messages = operator.messages().await;
+            messages
+                .iter()
+                .any(|(_, body)| body.contains("Your refund is on its way."))
+                .then_some(())
+        })
+        .await;
+    operator.goto("/inbox/analytics").await;
+    let bars = operator
+        .js(
+            "return document.querySelectorAll('#chart-conversations rect.chart-bar').length;",
+            vec![],
+        )
+        .await;
+    let shot = operator.screenshot("inbox-analytics").await;
+    assert_eq!(bars, json!(7), "{}", shot.display());
+    operator.close().await;
+}

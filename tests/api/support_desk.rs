@@ -1,0 +1,212 @@
+//! The operators' tools around the inbox: canned replies a site's operators share,
+//! and the figures of how a site's visitors are answered (charts and CSV); what
+//! someone who answers for no site, or for another, may not reach.
+use reqwest::StatusCode;
+
+use crate::{
+    helpers::{Page, TestApp},
+    support::{site_with_operator, start, token_and_conversation},
+};
+
+#[tokio::test]
+async fn operators_share_canned_replies_that_the_conversation_offers() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let resp = bob
+        .post_form(
+            "/inbox/replies",
+            &[
+                ("site", &key),
+                ("shortcut", "/Refund"),
+                ("body", "Your refund is on its way <3"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let listed = bob.page("/inbox/replies").await;
+    assert_eq!(listed.texts(".canned-list code"), vec!["/refund"]);
+
+    // The same shortcut again, or one that is not a word, is refused and adds nothing.
+    let again = bob
+        .post_form(
+            "/inbox/replies",
+            &[("site", &key), ("shortcut", "refund"), ("body", "Other")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    for (shortcut, body) in [("two words", "x"), ("", "x"), ("ok", "   ")] {
+        let resp = bob
+            .post_form(
+                "/inbox/replies",
+                &[("site", &key), ("shortcut", shortcut), ("body", body)],
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{shortcut:?} {body:?}"
+        );
+    }
+    assert_eq!(
+        bob.page("/inbox/replies")
+            .await
+            .texts(".canned-list li")
+            .len(),
+        1
+    );
+
+    // A visitor's conversation carries the site's replies for the composer.
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Where is my money?").await;
+    let (_, id) = token_and_conversation(&frame);
+    let page = bob.page(&format!("/inbox/{id}")).await;
+    assert_eq!(
+        page.attr("#canned-replies .canned-reply", "data-shortcut")
+            .as_deref(),
+        Some("refund")
+    );
+    assert_eq!(
+        page.attr("#canned-replies .canned-reply", "data-body")
+            .as_deref(),
+        Some("Your refund is on its way <3")
+    );
+
+    // Someone who answers for no site sees none, and cannot add to or remove this one's.
+    let carol = app.member("carol").await;
+    assert!(
+        carol
+            .page("/inbox/replies")
+            .await
+            .texts(".canned-list li")
+            .is_empty()
+    );
+    let foreign = carol
+        .post_form(
+            "/inbox/replies",
+            &[("site", &key), ("shortcut", "mine"), ("body", "x")],
+        )
+        .await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    let reply_id = listed
+        .attr(".canned-list li", "id")
+        .and_then(|id| id.strip_prefix("canned-").map(str::to_owned))
+        .expect("the reply's id");
+    let path = format!("/inbox/replies/{reply_id}/delete");
+    assert_eq!(
+        carol.post_form(&path, &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Being an administrator is not being the site's operator.
+    assert_eq!(
+        admin.post_form(&path, &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        bob.post_form(&path, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        bob.page("/inbox/replies")
+            .await
+            .texts(".canned-list li")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn analytics_count_todays_conversations_and_how_fast_they_were_answered() {
+    let app = TestApp::spawn().await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    let empty = bob.page("/inbox/analytics").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(
+        empty.text_of("#analytics-conversations").as_deref(),
+        Some("0")
+    );
+
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Hello?").await;
+    let (_, id) = token_and_conversation(&frame);
+    let _unanswered = start(&app, &app.visitor(), &key, "Anyone?").await;
+    bob.post_message(id, "Hi! How can I help?").await;
+    assert_eq!(
+        bob.post_form(&format!("/inbox/{id}/close"), &[])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let page = bob.page("/inbox/analytics").await;
+    assert_eq!(
+        page.text_of("#analytics-conversations").as_deref(),
+        Some("2")
+    );
+    let first_reply = page.text_of("#analytics-first-reply").expect("first reply");
+    assert!(
+        first_reply.ends_with(" s"),
+        "answered within seconds: {first_reply}"
+    );
+    assert!(
+        page.text_of("#analytics-close")
+            .is_some_and(|t| t.ends_with(" s"))
+    );
+    // Seven bars, today's last, drawn to the tallest.
+    let bars = page.select("#chart-conversations rect.chart-bar");
+    assert_eq!(bars.len(), 7);
+    let today = bars.last().expect("today's bar").value();
+    assert_eq!(today.attr("data-value"), Some("2"));
+    assert_eq!(
+        page.attr("#chart-conversations", "data-max").as_deref(),
+        Some("2")
+    );
+
+    let csv = bob.get("/inbox/analytics.csv?days=30").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/csv"))
+    );
+    let text = csv.text().await.expect("csv");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "date,conversations,median_first_reply_seconds,median_close_seconds"
+    );
+    assert_eq!(lines.len(), 31, "a header and thirty days");
+    let last: Vec<&str> = lines[30].split(',').collect();
+    assert_eq!(last[1], "2", "{}", lines[30]);
+    assert!(
+        last[2].parse::<i64>().is_ok() && last[3].parse::<i64>().is_ok(),
+        "{}",
+        lines[30]
+    );
+    assert!(lines[1..30].iter().all(|l| l.ends_with(",0,,")), "{text}");
+
+    // Other periods are refused; someone who answers for no site counts nothing, and
+    // another site's key is unknown to them.
+    assert_eq!(
+        bob.get("/inbox/analytics?days=9").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let carol = app.member("carol").await;
+    let theirs = carol.page("/inbox/analytics").await;
+    assert_eq!(
+        theirs.text_of("#analytics-conversations").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        carol
+            .get(&format!("/inbox/analytics?site={key}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let page = Page::read(
+        bob.get(&format!("/inbox/analytics?site={key}&days=30"))
+            .await,
+    )
+    .await;
+    assert_eq!(page.select("#chart-close rect.chart-bar").len(), 30);
+}
