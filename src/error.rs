@@ -40,6 +40,10 @@ pub enum AppError {
     /// Too many sockets are being set up at this moment: 503, briefly.
     #[error("too many sockets are being set up at once")]
     SocketsBusy,
+    /// Something hearth relies on (the mail server) did not do its part: 503, with
+    /// what did not happen.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("session error: {0}")]
@@ -136,7 +140,10 @@ impl AppError {
             AppError::NotFound => {
                 "There is nothing here. It may have been removed, or you may not be allowed to see it."
             }
-            AppError::Refused(why) | AppError::Forbidden(why) | AppError::Conflict(why) => why,
+            AppError::Refused(why)
+            | AppError::Forbidden(why)
+            | AppError::Conflict(why)
+            | AppError::Unavailable(why) => why,
             AppError::CsrfRejected => {
                 "This form has expired or did not come from hearth. Go back, reload the page and try again."
             }
@@ -178,9 +185,10 @@ impl ResponseError for AppError {
             AppError::TooManyRequests(_) | AppError::TooManySockets => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::ServerFull | AppError::SocketsBusy | AppError::Storage(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AppError::ServerFull
+            | AppError::SocketsBusy
+            | AppError::Storage(_)
+            | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             e if e.unservable().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,

@@ -446,6 +446,10 @@ fn pages() -> impl Endpoint {
         .at("/inbox/:id/close", post(support::inbox::close))
         .at("/inbox/:id/reopen", post(support::inbox::reopen))
         .at("/inbox/:id/transcript", get(support::inbox::transcript))
+        .at(
+            "/inbox/:id/transcript/email",
+            post(support::inbox::email_transcript),
+        )
         .at("/users", get(direct::routes::directory))
         .at("/users/:username", get(direct::routes::profile))
         .at("/dm", post(direct::groups::start))

@@ -80,6 +80,11 @@ impl Resets {
         self.mailer.is_some()
     }
 
+    /// The mailer, for the others who send mail (transcripts of support chats).
+    pub fn mailer_if_set(&self) -> Option<&Arc<Mailer>> {
+        self.mailer.as_ref()
+    }
+
     fn mailer(&self) -> Result<&Arc<Mailer>, AppError> {
         self.mailer.as_ref().ok_or(AppError::NotFound)
     }

@@ -3,7 +3,9 @@
 //! /inbox/{id}`, one conversation (the chat's own page, with who the visitor is and
 //! the conversation's actions above it); `POST /inbox/{id}/assign` (`username`, empty
 //! for nobody), `…/close`, `…/reopen`, each 303 back; `GET /inbox/{id}/transcript`,
-//! the conversation as text. Anyone but the site's operators gets 404.
+//! the conversation as text; `POST /inbox/{id}/transcript/email`, the same mailed to
+//! the address the visitor left (when hearth sends mail). Anyone but the site's
+//! operators gets 404.
 use std::sync::Arc;
 
 use poem::{
@@ -63,12 +65,21 @@ async fn operated(chat: &Chat, viewer: &Viewer, id: &str) -> Result<SupportChat,
     queries::chat(&chat.db, id).await?.ok_or(AppError::NotFound)
 }
 
+/// What the conversation's page says about the action just done.
+#[derive(Debug, Default, Deserialize)]
+pub struct AfterAction {
+    #[serde(default)]
+    mailed: Option<String>,
+}
+
 #[handler]
 pub async fn conversation(
     viewer: Viewer,
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<String>,
+    Data(resets): Data<&Arc<crate::accounts::reset::Resets>>,
     Query(query): Query<crate::chat::page::PageQuery>,
+    Query(after): Query<AfterAction>,
 ) -> Result<Response, AppError> {
     let support_chat = operated(chat, &viewer, &id).await?;
     let conversation =
@@ -78,7 +89,10 @@ pub async fn conversation(
     let operators = queries::operators(&chat.db, support_chat.site_id).await?;
     let replies = super::canned::of_site(&chat.db, support_chat.site_id).await?;
     let panel = maud::html! {
-        (views::operator_panel(&support_chat, &operators, &viewer.csrf_token))
+        (views::operator_panel(&support_chat, &operators, &viewer.csrf_token, views::Mail {
+            possible: resets.mailer_if_set().is_some(),
+            sent: after.mailed.is_some(),
+        }))
         (super::canned::picker(&replies))
     };
     Ok(
@@ -151,14 +165,8 @@ pub async fn reopen(
     set_open(chat, &viewer, &id, true).await
 }
 
-/// The conversation as plain text, one message a paragraph, to download.
-#[handler]
-pub async fn transcript(
-    viewer: Viewer,
-    Data(chat): Data<&Arc<Chat>>,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let support_chat = operated(chat, &viewer, &id).await?;
+/// The conversation as plain text, one message a paragraph.
+async fn transcript_text(chat: &Chat, support_chat: &SupportChat) -> Result<String, AppError> {
     let lines = queries::transcript(&chat.db, support_chat.conversation_id).await?;
     let mut text = format!(
         "Conversation with {} ({})\n\n",
@@ -172,6 +180,18 @@ pub async fn transcript(
             line.body
         ));
     }
+    Ok(text)
+}
+
+/// The transcript to download.
+#[handler]
+pub async fn transcript(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, &viewer, &id).await?;
+    let text = transcript_text(chat, &support_chat).await?;
     let mut resp = text.into_response();
     let headers = resp.headers_mut();
     headers.insert(
@@ -189,4 +209,40 @@ pub async fn transcript(
         HeaderValue::from_static("private, no-store"),
     );
     Ok(resp)
+}
+
+/// Mails the transcript to the address the visitor left, when hearth sends mail;
+/// 303 back to the conversation, which says it went.
+#[handler]
+pub async fn email_transcript(
+    viewer: Viewer,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(resets): Data<&Arc<crate::accounts::reset::Resets>>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let support_chat = operated(chat, &viewer, &id).await?;
+    let mailer = resets.mailer_if_set().ok_or(AppError::Refused(
+        "hearth sends no email here: it has no mail server (--smtp-url).",
+    ))?;
+    let to = support_chat.email.clone().ok_or(AppError::Refused(
+        "The visitor left no email address to send the transcript to.",
+    ))?;
+    let site = queries::sites_of_operator(&chat.db, viewer.id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == support_chat.site_id)
+        .ok_or(AppError::NotFound)?;
+    let text = transcript_text(chat, &support_chat).await?;
+    let subject = format!("Your conversation with {}", site.name);
+    if let Err(e) = mailer.send(&to, &subject, text).await {
+        tracing::warn!(error = %e, conversation_id = support_chat.conversation_id, "could not mail a transcript");
+        return Err(AppError::Unavailable(
+            "The mail server did not take the transcript, so it was not sent. Try again in a moment.",
+        ));
+    }
+    Ok(Redirect::see_other(format!(
+        "{}?mailed=1",
+        super::inbox_path(support_chat.conversation_id)
+    ))
+    .into_response())
 }

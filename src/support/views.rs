@@ -357,7 +357,20 @@ pub fn inbox_page(
 
 /// What an operator sees above a visitor's conversation: who and where they are, and
 /// the conversation's actions.
-pub fn operator_panel(chat: &SupportChat, operators: &[(i64, String)], csrf: &str) -> Markup {
+/// Whether a transcript can be mailed (hearth has a mail server), and whether one
+/// just was.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mail {
+    pub possible: bool,
+    pub sent: bool,
+}
+
+pub fn operator_panel(
+    chat: &SupportChat,
+    operators: &[(i64, String)],
+    csrf: &str,
+    mail: Mail,
+) -> Markup {
     let base = super::inbox_path(chat.conversation_id);
     html! {
         section #support-panel.support-panel {
@@ -387,6 +400,13 @@ pub fn operator_panel(chat: &SupportChat, operators: &[(i64, String)], csrf: &st
                 button type="submit" { @if chat.status == "closed" { "Reopen" } @else { "Close" } }
             }
             a href={ (base) "/transcript" } download { "Transcript" }
+            @if let (true, Some(email)) = (mail.possible, &chat.email) {
+                form.inline-form #transcript-email method="post" action={ (base) "/transcript/email" } {
+                    input type="hidden" name="csrf_token" value=(csrf);
+                    button type="submit" { "Email the transcript to " (email) }
+                }
+            }
+            @if mail.sent { p.notice #transcript-sent role="status" { "The transcript is on its way." } }
         }
     }
 }

@@ -13,14 +13,14 @@ const PASSWORD: &str = "tulip-harbor-42";
 const NEW_PASSWORD: &str = "lantern-meadow-77";
 
 /// A running aiosmtpd, stopped when dropped, delivering into its own maildir.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     port: u16,
     maildir: tempfile::TempDir,
     child: std::process::Child,
 }
 
 impl SmtpServer {
-    async fn start() -> SmtpServer {
+    pub(crate) async fn start() -> SmtpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -66,7 +66,7 @@ impl SmtpServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
@@ -86,7 +86,7 @@ impl SmtpServer {
     }
 
     /// Waits until `count` mails have arrived; answers them.
-    async fn wait_for_mails(&self, count: usize) -> Vec<String> {
+    pub(crate) async fn wait_for_mails(&self, count: usize) -> Vec<String> {
         eventually(&format!("{count} mail(s) arrive"), || async {
             self.mails().len() >= count
         })

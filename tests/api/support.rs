@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use crate::helpers::{Page, TestApp, Visitor, frame_where, location};
 
 /// Where the tests' sites say their pages are.
-const SHOP: &str = "http://shop.test:8081";
+pub(crate) const SHOP: &str = "http://shop.test:8081";
 
 /// A site made by `admin` (the first account) on `origins`; answers its key.
 async fn make_site(admin: &Visitor, origins: &str) -> String {
@@ -46,7 +46,7 @@ pub(crate) async fn site_with_operator(
 }
 
 /// The frame's form post, as the frame (hearth's own origin) sends it.
-async fn widget_post(
+pub(crate) async fn widget_post(
     app: &TestApp,
     guest: &Visitor,
     path: &str,

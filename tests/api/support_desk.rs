@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 
 use crate::{
     helpers::{Page, TestApp},
-    support::{site_with_operator, start, token_and_conversation},
+    password_reset::SmtpServer,
+    support::{SHOP, site_with_operator, start, token_and_conversation, widget_post},
 };
 
 #[tokio::test]
@@ -209,4 +210,74 @@ async fn analytics_count_todays_conversations_and_how_fast_they_were_answered() 
     )
     .await;
     assert_eq!(page.select("#chart-close rect.chart-bar").len(), 30);
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd, an SMTP server (.ci/run installs it)"]
+async fn a_transcript_is_mailed_to_the_address_the_visitor_left() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = TestApp::builder()
+        .configure(move |c| c.mail.smtp_url = Some(url))
+        .spawn()
+        .await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    let guest = app.visitor();
+    let resp = widget_post(
+        &app,
+        &guest,
+        &format!("/widget/{key}/start"),
+        &[
+            ("body", "My parcel is lost"),
+            ("email", "visitor@example.com"),
+            ("host", SHOP),
+            ("page", "http://shop.test:8081/"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (_, id) = token_and_conversation(&Page::read(resp).await);
+    bob.post_message(id, "Found it: it ships today").await;
+    bob.post_form(&format!("/inbox/{id}/close"), &[]).await;
+
+    let page = bob.page(&format!("/inbox/{id}")).await;
+    assert!(page.has("#transcript-email"), "the panel offers to mail it");
+    let resp = bob
+        .post_form(&format!("/inbox/{id}/transcript/email"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let mails = smtp.wait_for_mails(1).await;
+    let mail = mails[0].replace("=\r\n", "").replace("=\n", "");
+    assert!(mail.contains("visitor@example.com"), "{mail}");
+    assert!(mail.contains("Your conversation with Shop"), "{mail}");
+    assert!(
+        mail.contains("My parcel is lost") && mail.contains("Found it: it ships today"),
+        "{mail}"
+    );
+    let page = bob.page(&format!("/inbox/{id}?mailed=1")).await;
+    assert!(page.has("#transcript-sent"));
+
+    // A visitor who left no address cannot be mailed; someone else cannot mail theirs.
+    let quiet = start(&app, &app.visitor(), &key, "No email from me").await;
+    let (_, quiet_id) = token_and_conversation(&quiet);
+    assert!(
+        !bob.page(&format!("/inbox/{quiet_id}"))
+            .await
+            .has("#transcript-email")
+    );
+    assert_eq!(
+        bob.post_form(&format!("/inbox/{quiet_id}/transcript/email"), &[])
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let carol = app.member("carol").await;
+    assert_eq!(
+        carol
+            .post_form(&format!("/inbox/{id}/transcript/email"), &[])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(smtp.wait_for_mails(1).await.len(), 1, "one mail, no more");
 }
