@@ -119,6 +119,13 @@ pub fn text(lang: Lang, id: &str) -> String {
     text_with(lang, id, None)
 }
 
+/// Message `id` in `lang` with its one argument `name` set to `value`.
+pub fn text_arg(lang: Lang, id: &str, name: &str, value: String) -> String {
+    let mut args = FluentArgs::new();
+    args.set(name, value);
+    text_with(lang, id, Some(&args))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

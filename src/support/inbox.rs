@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use poem::{
-    IntoResponse, Response, handler,
+    IntoResponse, Request, Response, handler,
     http::{HeaderValue, header},
     web::{Data, Form, Path, Query, Redirect},
 };
@@ -23,6 +23,7 @@ use crate::{
     accounts::Username,
     chat::{Chat, sidebar},
     error::AppError,
+    i18n::Lang,
     web::Viewer,
 };
 
@@ -32,8 +33,18 @@ pub struct InboxQuery {
     view: String,
 }
 
+/// The language the viewer's browser asks for, of those hearth speaks.
+fn viewer_lang(req: &Request) -> Lang {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::choose("auto", accept)
+}
+
 #[handler]
 pub async fn show(
+    req: &Request,
     viewer: Viewer,
     Data(chat): Data<&Arc<Chat>>,
     Query(query): Query<InboxQuery>,
@@ -47,6 +58,7 @@ pub async fn show(
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
     Ok(views::inbox_page(
         &viewer,
+        viewer_lang(req),
         view,
         &sites,
         &chats,
@@ -74,6 +86,7 @@ pub struct AfterAction {
 
 #[handler]
 pub async fn conversation(
+    req: &Request,
     viewer: Viewer,
     Data(chat): Data<&Arc<Chat>>,
     Path(id): Path<String>,
@@ -92,7 +105,7 @@ pub async fn conversation(
         (views::operator_panel(&support_chat, &operators, &viewer.csrf_token, views::Mail {
             possible: resets.mailer_if_set().is_some(),
             sent: after.mailed.is_some(),
-        }))
+        }, viewer_lang(req)))
         (super::canned::picker(&replies))
     };
     Ok(

@@ -204,6 +204,9 @@ pub struct SupportChat {
     pub waiting: i64,
     /// The latest message's text, shortened.
     pub last_message: Option<String>,
+    /// The language the site's widget speaks (`auto`, `en`, `fa`): its inbox rows,
+    /// rendered once for every operator, speak it too.
+    pub site_language: String,
 }
 
 const CHAT_SELECT: &str = "SELECT s.conversation_id, s.site_id, s.guest_id, g.username AS guest_name, \
@@ -214,8 +217,9 @@ const CHAT_SELECT: &str = "SELECT s.conversation_id, s.site_id, s.guest_id, g.us
             (SELECT MAX(o.id) FROM messages o WHERE o.conversation_id = s.conversation_id \
                AND o.author_id <> s.guest_id), 0)) AS waiting, \
        (SELECT l.body FROM messages l WHERE l.conversation_id = s.conversation_id \
-          AND l.deleted_at IS NULL ORDER BY l.id DESC LIMIT 1) AS last_message \
-     FROM support_chats s JOIN users g ON g.id = s.guest_id \
+          AND l.deleted_at IS NULL ORDER BY l.id DESC LIMIT 1) AS last_message, \
+       st.language AS site_language \
+     FROM support_chats s JOIN users g ON g.id = s.guest_id JOIN sites st ON st.id = s.site_id \
      LEFT JOIN users a ON a.id = s.assigned_to";
 
 fn chat_of(row: &QueryResult) -> Result<SupportChat, DbErr> {
@@ -237,6 +241,7 @@ fn chat_of(row: &QueryResult) -> Result<SupportChat, DbErr> {
         closed_at: row.try_get("", "closed_at")?,
         waiting: row.try_get("", "waiting")?,
         last_message: last.map(|body| crate::chat::format::excerpt(&body, 120)),
+        site_language: row.try_get("", "site_language")?,
     })
 }
 

@@ -7,7 +7,7 @@ use super::queries::{InboxView, Site, SupportChat};
 use crate::{
     assets,
     chat::views::relative_time,
-    i18n::{Lang, text},
+    i18n::{Lang, text, text_arg},
     web::{
         Viewer,
         layout::{self, Page},
@@ -283,72 +283,85 @@ pub fn inbox_rows(chats: &[SupportChat], oob: bool) -> Markup {
     }
 }
 
-/// One conversation in the inbox, the same for every operator: what differs per
-/// operator (whether it is theirs) is read from `data-assignee` by the page.
+/// One conversation in the inbox, the same for every operator, in its site's
+/// language (English for `auto`): what differs per operator (whether it is theirs)
+/// is read from `data-assignee` by the page.
 pub fn inbox_row(chat: &SupportChat) -> Markup {
+    let lang = Lang::choose(&chat.site_language, None);
+    let t = |id: &str| text(lang, id);
+    let with = |id: &str, name: &str, value: String| text_arg(lang, id, name, value);
     html! {
         li.inbox-row id={ "inbox-" (chat.conversation_id) } data-conversation-id=(chat.conversation_id)
-            data-status=(chat.status) data-assignee=[chat.assigned_to] data-waiting=(chat.waiting) {
+            data-status=(chat.status) data-assignee=[chat.assigned_to] data-waiting=(chat.waiting)
+            lang=(lang.code()) dir=(lang.dir()) {
             a.inbox-link href=(super::inbox_path(chat.conversation_id)) {
                 strong dir="auto" { (chat.guest_name) }
                 @if chat.waiting > 0 {
-                    span.badge.inbox-waiting aria-label={ (chat.waiting) " waiting" } { (chat.waiting) }
+                    span.badge.inbox-waiting aria-label=(with("inbox-waiting", "count", chat.waiting.to_string())) { (chat.waiting) }
                 }
             }
             @if let Some(last) = &chat.last_message { p.inbox-last dir="auto" { (last) } }
             p.inbox-meta {
-                span.inbox-page dir="auto" { (chat.page_url) }
-                " · first seen " (relative_time(chat.first_seen_at))
-                " · last seen " (relative_time(chat.last_seen_at))
+                span.inbox-page dir="ltr" { (chat.page_url) }
+                " · " (t("inbox-first-seen")) " " (relative_time(chat.first_seen_at))
+                " · " (t("inbox-last-seen")) " " (relative_time(chat.last_seen_at))
                 " · "
                 @match &chat.assignee {
-                    Some(name) => { span.inbox-assignee { "assigned to @" (name) } }
-                    None => { span.inbox-assignee { "unassigned" } }
+                    Some(name) => { span.inbox-assignee { (with("inbox-assigned-to", "name", name.clone())) } }
+                    None => { span.inbox-assignee { (t("inbox-unassigned")) } }
                 }
-                @if chat.status == "closed" { " · " span.badge { "closed" } }
+                @if chat.status == "closed" { " · " span.badge { (t("inbox-closed")) } }
             }
         }
     }
 }
 
-/// `/inbox`: the operator's sites' conversations in `view`.
+/// `/inbox`: the operator's sites' conversations in `view`, in `lang`.
 pub fn inbox_page(
     viewer: &Viewer,
+    lang: Lang,
     view: InboxView,
     sites: &[Site],
     chats: &[SupportChat],
     sidebar: layout::Sidebar,
     online: usize,
 ) -> Markup {
-    let page = Page::signed_in("Inbox", viewer, "inbox", sidebar, online);
-    layout::render(
+    let t = |id: &str| text(lang, id);
+    let title = t("inbox-title");
+    let page = Page::signed_in(&title, viewer, "inbox", sidebar, online);
+    let names = sites
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    layout::render_in(
         page,
+        lang,
         html! {
             section.card #inbox {
-                h1 { "Inbox" }
+                h1 { (title) }
                 @if sites.is_empty() {
-                    p { "You answer for no site yet. An administrator makes people operators on "
-                        a href="/admin/sites" { "the sites page" } "." }
+                    p { (t("inbox-no-site")) " " a href="/admin/sites" { (t("inbox-sites-page")) } }
                 } @else {
-                    p.hint { "Visitors of " (sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) ". "
-                        a href="/inbox/replies" { "Canned replies" } " · " a href="/inbox/analytics" { "Analytics" } }
+                    p.hint { (text_arg(lang, "inbox-visitors-of", "sites", names)) " "
+                        a href="/inbox/replies" { (t("inbox-canned")) } " · " a href="/inbox/analytics" { (t("inbox-analytics")) } }
                 }
-                nav.inbox-views aria-label="Conversations" {
+                nav.inbox-views aria-label=(t("inbox-views")) {
                     @for v in InboxView::ALL {
                         a href={ "/inbox?view=" (v.as_str()) } aria-current=[(v == view).then_some("page")] {
-                            (match v {
-                                InboxView::Open => "Open",
-                                InboxView::Mine => "Assigned to me",
-                                InboxView::Unassigned => "Unassigned",
-                                InboxView::Closed => "Closed",
-                            })
+                            (t(match v {
+                                InboxView::Open => "inbox-view-open",
+                                InboxView::Mine => "inbox-view-mine",
+                                InboxView::Unassigned => "inbox-view-unassigned",
+                                InboxView::Closed => "inbox-view-closed",
+                            }))
                         }
                     }
                 }
                 ul #inbox-list.inbox-list data-view=(view.as_str()) {
                     (inbox_rows(chats, false))
                 }
-                @if chats.is_empty() { p.empty-history #inbox-empty { "Nothing here." } }
+                @if chats.is_empty() { p.empty-history #inbox-empty { (t("inbox-nothing")) } }
             }
             script src=(assets::url("js/inbox.js")) {}
         },
@@ -370,43 +383,49 @@ pub fn operator_panel(
     operators: &[(i64, String)],
     csrf: &str,
     mail: Mail,
+    lang: Lang,
 ) -> Markup {
     let base = super::inbox_path(chat.conversation_id);
+    let t = |id: &str| text(lang, id);
+    let with = |id: &str, name: &str, value: String| text_arg(lang, id, name, value);
     html! {
-        section #support-panel.support-panel {
+        section #support-panel.support-panel lang=(lang.code()) dir=(lang.dir()) {
             p {
-                a href="/inbox" { "← Inbox" } " · on " span.inbox-page dir="auto" { (chat.page_url) }
-                " · first seen " (relative_time(chat.first_seen_at))
+                a href="/inbox" { (t("inbox-back")) } " · " (t("inbox-on")) " " span.inbox-page dir="ltr" { (chat.page_url) }
+                " · " (t("inbox-first-seen")) " " (relative_time(chat.first_seen_at))
                 @if let Some(email) = &chat.email { " · " a href={ "mailto:" (email) } { (email) } }
             }
             p #support-status data-status=(chat.status) {
-                @if chat.status == "closed" { "Closed" } @else { "Open" }
+                @if chat.status == "closed" { (t("inbox-status-closed")) } @else { (t("inbox-status-open")) }
                 " · "
-                @match &chat.assignee { Some(name) => { "assigned to @" (name) } None => { "unassigned" } }
+                @match &chat.assignee {
+                    Some(name) => { (with("inbox-assigned-to", "name", name.clone())) }
+                    None => { (t("inbox-unassigned")) }
+                }
             }
             form.inline-form method="post" action={ (base) "/assign" } {
                 input type="hidden" name="csrf_token" value=(csrf);
-                label for="support-assignee" { "Assign to" }
+                label for="support-assignee" { (t("inbox-assign-to")) }
                 select #support-assignee name="username" {
-                    option value="" { "nobody" }
+                    option value="" { (t("inbox-nobody")) }
                     @for (id, name) in operators {
                         option value=(name) selected[chat.assigned_to == Some(*id)] { "@" (name) }
                     }
                 }
-                button type="submit" { "Assign" }
+                button type="submit" { (t("inbox-assign")) }
             }
             form.inline-form method="post" action={ (base) (if chat.status == "closed" { "/reopen" } else { "/close" }) } {
                 input type="hidden" name="csrf_token" value=(csrf);
-                button type="submit" { @if chat.status == "closed" { "Reopen" } @else { "Close" } }
+                button type="submit" { @if chat.status == "closed" { (t("inbox-reopen")) } @else { (t("inbox-close")) } }
             }
-            a href={ (base) "/transcript" } download { "Transcript" }
+            a href={ (base) "/transcript" } download { (t("inbox-transcript")) }
             @if let (true, Some(email)) = (mail.possible, &chat.email) {
                 form.inline-form #transcript-email method="post" action={ (base) "/transcript/email" } {
                     input type="hidden" name="csrf_token" value=(csrf);
-                    button type="submit" { "Email the transcript to " (email) }
+                    button type="submit" { (with("inbox-mail-transcript", "email", email.clone())) }
                 }
             }
-            @if mail.sent { p.notice #transcript-sent role="status" { "The transcript is on its way." } }
+            @if mail.sent { p.notice #transcript-sent role="status" { (t("inbox-mail-sent")) } }
         }
     }
 }

@@ -8,7 +8,11 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use poem::{IntoResponse, Response, http::StatusCode};
 
-use crate::{assets, web::Viewer};
+use crate::{
+    assets,
+    i18n::{Lang, text},
+    web::Viewer,
+};
 
 /// The side navigation of a signed-in page, and how much in it is unread (the phone's
 /// Menu button shows that total, the sidebar living in a closed drawer there).
@@ -90,10 +94,16 @@ fn csrf_headers(token: &str) -> String {
 }
 
 pub fn render(page: Page<'_>, content: Markup) -> Markup {
+    render_in(page, Lang::En, content)
+}
+
+/// [`render`], with the page's frame (and `lang`, `dir`) in `lang`; the pages that
+/// speak the person's language pass it.
+pub fn render_in(page: Page<'_>, lang: Lang, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         // `no-js` until the page's first script takes it away (see app.css).
-        html.no-js lang="en" {
+        html.no-js lang=(lang.code()) dir=(lang.dir()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -112,50 +122,51 @@ pub fn render(page: Page<'_>, content: Markup) -> Markup {
                 Some(viewer) => {
                     body data-user-id=(viewer.id) data-username=(viewer.username)
                         "hx-headers:inherited"=(csrf_headers(&viewer.csrf_token)) {
-                        (shell(&page, content))
+                        (shell(&page, lang, content))
                     }
                 }
-                None => { body { (shell(&page, content)) } }
+                None => { body { (shell(&page, lang, content)) } }
             }
         }
     }
 }
 
-fn shell(page: &Page<'_>, content: Markup) -> Markup {
+fn shell(page: &Page<'_>, lang: Lang, content: Markup) -> Markup {
+    let t = |id: &str| text(lang, id);
     html! {
-        a.skip-link href="#main" { "Skip to content" }
+        a.skip-link href="#main" { (t("shell-skip")) }
         header.topbar {
             a.brand href="/" { "hearth" }
             @if let Some(online) = page.site_online {
-                span.site-online title="People online on hearth" {
-                    span.dot {} span #site-online-count { (online) } " online"
+                span.site-online title=(t("shell-online-title")) {
+                    span.dot {} span #site-online-count { (online) } " " (t("shell-online"))
                 }
             }
             @if let Some(viewer) = page.viewer {
                 // Shown by the page's script, which is what connects; without it, the
                 // page says what it cannot do.
-                span #connection-status data-state="connecting" role="status" aria-live="polite" hidden { "Connecting…" }
+                span #connection-status data-state="connecting" role="status" aria-live="polite" hidden { (t("shell-connecting")) }
                 @if page.live_url.is_some() {
-                    noscript { span.no-live { "Live updates need JavaScript: reload to see what is new." } }
+                    noscript { span.no-live { (t("shell-no-live")) } }
                 }
                 // `/` focuses it (shortcuts.js); the search page has its own, filled in.
                 form.header-search role="search" method="get" action="/search" {
-                    input #search-box type="search" name="q" placeholder="Search  /"
-                        aria-label="Search messages" aria-keyshortcuts="/" maxlength="256";
+                    input #search-box type="search" name="q" placeholder=(t("shell-search"))
+                        aria-label=(t("shell-search-label")) aria-keyshortcuts="/" maxlength="256";
                 }
                 nav.user-menu aria-label="Account" {
-                    a href="/users" { "People" }
-                    a.me href="/settings" dir="auto" title="Your settings" { (viewer.username) }
+                    a href="/users" { (t("shell-people")) }
+                    a.me href="/settings" dir="auto" title=(t("shell-settings")) { (viewer.username) }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf_token" value=(viewer.csrf_token);
-                        button.link-button type="submit" { "Log out" }
+                        button.link-button type="submit" { (t("shell-log-out")) }
                     }
                 }
                 @if let Some(sidebar) = &page.sidebar {
                     // On a phone the sidebar is a popover this opens (see app.css), and
                     // its badge is all that shows of what is unread in it.
                     button.sidebar-toggle type="button" popovertarget="sidebar" {
-                        "Menu"
+                        (t("shell-menu"))
                         span #menu-unread.menu-badge data-count=(sidebar.unread) aria-label={ (sidebar.unread) " unread" } {
                             @if sidebar.unread > 0 { (sidebar.unread) }
                         }

@@ -281,3 +281,90 @@ async fn a_transcript_is_mailed_to_the_address_the_visitor_left() {
     );
     assert_eq!(smtp.wait_for_mails(1).await.len(), 1, "one mail, no more");
 }
+
+#[tokio::test]
+async fn the_inbox_speaks_the_operators_language_and_each_row_its_sites() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let made = admin
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "فروشگاه"),
+                ("origins", SHOP),
+                ("language", "fa"),
+                ("guests", "on"),
+            ],
+        )
+        .await;
+    let persian_key = Page::read(made).await.text_of("#site-key").expect("key");
+    admin
+        .post_form(
+            &format!("/admin/sites/{persian_key}/operators"),
+            &[("username", "bob")],
+        )
+        .await;
+    start(&app, &app.visitor(), &key, "Hello").await;
+    let persian = start(&app, &app.visitor(), &persian_key, "سلام").await;
+    let (_, persian_id) = token_and_conversation(&persian);
+
+    let in_persian = |path: &str| {
+        bob.http
+            .get(app.url(path))
+            .header("Accept-Language", "fa-IR,fa;q=0.9,en;q=0.5")
+            .send()
+    };
+    let page = Page::read(in_persian("/inbox").await.expect("GET")).await;
+    assert_eq!(page.attr("html", "lang").as_deref(), Some("fa"));
+    assert_eq!(page.attr("html", "dir").as_deref(), Some("rtl"));
+    assert_eq!(page.text_of("#inbox h1").as_deref(), Some("صندوق گفتگوها"));
+    assert_eq!(page.text_of("button.link-button").as_deref(), Some("خروج"));
+
+    // Rows go to every operator alike, so each speaks its site's language.
+    let english = bob.page("/inbox").await;
+    assert_eq!(english.attr("html", "lang").as_deref(), Some("en"));
+    assert_eq!(english.text_of("#inbox h1").as_deref(), Some("Inbox"));
+    let rows = english.select("#inbox-list li");
+    assert_eq!(rows.len(), 2);
+    let row_of = |id: i64| {
+        english
+            .select(&format!("#inbox-{id} .inbox-meta"))
+            .first()
+            .map(|e| e.text().collect::<String>())
+            .expect("the row")
+    };
+    assert!(
+        row_of(persian_id).contains("اولین بازدید"),
+        "{}",
+        row_of(persian_id)
+    );
+    assert_eq!(
+        english
+            .attr(&format!("#inbox-{persian_id}"), "dir")
+            .as_deref(),
+        Some("rtl")
+    );
+    assert!(
+        english
+            .texts(".inbox-meta")
+            .iter()
+            .any(|t| t.contains("first seen")),
+        "the other site's row is in English"
+    );
+
+    // The conversation's panel speaks the operator's language.
+    let panel = Page::read(
+        in_persian(&format!("/inbox/{persian_id}"))
+            .await
+            .expect("GET"),
+    )
+    .await;
+    assert_eq!(panel.attr("#support-panel", "dir").as_deref(), Some("rtl"));
+    assert!(
+        panel
+            .text_of("#support-panel button[type=submit]")
+            .is_some_and(|t| t == "واگذار کن"),
+        "{:?}",
+        panel.texts("#support-panel button")
+    );
+}
