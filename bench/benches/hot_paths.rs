@@ -124,6 +124,7 @@ fn hub_fanout(c: &mut Criterion) {
                 session: None,
                 conversation: Some((conversation_id, true)),
                 watching: Vec::new(),
+                visitor: false,
             };
             registrations.push(hub.register(owner));
         }

@@ -141,13 +141,14 @@ pub fn accept(
             (c.id, public_room)
         }),
         watching: watched(&query.watch),
+        visitor: reader.visitor,
     };
     let catch_up_page = config.live.catch_up_page;
     let page = ConversationSocket {
         chat: chat.clone(),
         owner_id: reader.id,
         owner_name: reader.name,
-        sidebar: !reader.visitor,
+        visitor: reader.visitor,
         conversation,
         catch_up_page,
         last_typing: Mutex::new(None),
@@ -182,7 +183,9 @@ struct ConversationSocket {
     chat: Arc<Chat>,
     owner_id: i64,
     owner_name: String,
-    sidebar: bool,
+    /// A widget visitor's page: it has no sidebar, and what programs publish to the
+    /// site's people is not theirs.
+    visitor: bool,
     conversation: Option<Conversation>,
     catch_up_page: u64,
     last_typing: Mutex<Option<Instant>>,
@@ -202,7 +205,7 @@ impl ConversationSocket {
         let current = self.conversation.as_ref().map(|c| c.id);
         // One frame: the sidebar, then where the page's published events stand.
         let mut first = String::new();
-        if self.sidebar {
+        if !self.visitor {
             match sidebar::entries(&self.chat.db, self.owner_id).await {
                 Ok(entries) => {
                     first.push_str(&sidebar::render(&entries, current, true).into_string())
@@ -210,8 +213,10 @@ impl ConversationSocket {
                 Err(e) => tracing::warn!(error = %e, "could not render the sidebar for a socket"),
             }
         }
-        if let Some(events) = self.published_events(cursor.events_since).await {
-            first.push_str(&events.into_string());
+        if !self.visitor {
+            if let Some(events) = self.published_events(cursor.events_since).await {
+                first.push_str(&events.into_string());
+            }
         }
         if !first.is_empty() {
             socket::send(&mut ws, first).await.ok()?;
@@ -308,7 +313,7 @@ impl socket::Page for ConversationSocket {
                 None
             }
             // A visitor writes through the widget's form (see `support::widget`).
-            Command::Message(_) if !self.sidebar => None,
+            Command::Message(_) if self.visitor => None,
             Command::Message(body) => {
                 let refusal = match MessageBody::parse(&body) {
                     Ok(body) => match self

@@ -178,7 +178,7 @@ impl Hub {
         let state = self.state();
         match (&self.inner.leases, state.presence.union_site) {
             (Some(_), Some(union)) => union,
-            _ => state.registry.users.len(),
+            _ => state.registry.people_online(),
         }
     }
 
@@ -256,6 +256,7 @@ impl Hub {
                                 .registry
                                 .users
                                 .keys()
+                                .filter(|u| !state.registry.visitors.contains(u))
                                 .map(|u| (*u, String::new()))
                                 .collect()
                         } else {
@@ -367,14 +368,10 @@ impl Hub {
                 }
                 let count = match (self.inner.leases.is_some(), state.presence.union_site) {
                     (true, Some(union)) => union,
-                    _ => state.registry.users.len(),
+                    _ => state.registry.people_online(),
                 };
                 let out = Outgoing::html(site_online_fragment(count));
-                broadcast(
-                    state.registry.sockets.values().map(|e| &e.subscriber),
-                    &out,
-                    &self.inner.metrics,
-                );
+                broadcast(state.registry.people_sockets(), &out, &self.inner.metrics);
             }
         }
         self.flush_watched(site_dirty).await;

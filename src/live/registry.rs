@@ -25,6 +25,9 @@ pub struct SocketOwner {
     /// People whose being online the page shows (the other person of a private chat,
     /// the people a directory lists).
     pub watching: Vec<i64>,
+    /// A visitor of the support widget: not one of the site's people, so not counted
+    /// among those online and not sent what goes to everyone.
+    pub visitor: bool,
 }
 
 pub(super) struct SocketEntry {
@@ -32,6 +35,7 @@ pub(super) struct SocketEntry {
     pub(super) session: Option<String>,
     pub(super) conversation: Option<i64>,
     pub(super) watching: Vec<i64>,
+    pub(super) visitor: bool,
     pub(super) subscriber: Subscriber,
 }
 
@@ -81,6 +85,9 @@ pub(super) struct Registry {
     pub(super) lobby: HashSet<SocketId>,
     /// Sockets that show whether a person is online, by person.
     pub(super) watchers: HashMap<i64, Vec<SocketId>>,
+    /// The people of [`Self::users`] who are widget visitors (a visitor's account has
+    /// only visitor sockets).
+    pub(super) visitors: HashSet<i64>,
 }
 
 impl Registry {
@@ -95,7 +102,10 @@ impl Registry {
         let mut arrival = Arrival::default();
         let sockets_of_user = self.users.entry(owner.user_id).or_default();
         sockets_of_user.push(id);
-        arrival.site_changed = sockets_of_user.len() == 1;
+        arrival.site_changed = sockets_of_user.len() == 1 && !owner.visitor;
+        if owner.visitor {
+            self.visitors.insert(owner.user_id);
+        }
         match owner.conversation {
             Some((conversation_id, is_room)) => {
                 let channel = self.channels.entry(conversation_id).or_insert_with(|| {
@@ -125,6 +135,7 @@ impl Registry {
                 session: owner.session,
                 conversation: owner.conversation.map(|(id, _)| id),
                 watching: owner.watching,
+                visitor: owner.visitor,
                 subscriber,
             },
         );
@@ -150,7 +161,8 @@ impl Registry {
             sockets.retain(|s| *s != id);
             if sockets.is_empty() {
                 self.users.remove(&entry.user_id);
-                departure.site_changed = true;
+                self.visitors.remove(&entry.user_id);
+                departure.site_changed = !entry.visitor;
             }
         }
         let Some(conversation_id) = entry.conversation else {
@@ -170,6 +182,19 @@ impl Registry {
             self.channels.remove(&conversation_id);
         }
         departure
+    }
+
+    /// The site's people online here (visitors of the widget are not among them).
+    pub(super) fn people_online(&self) -> usize {
+        self.users.len().saturating_sub(self.visitors.len())
+    }
+
+    /// The sockets of the site's people here, for what goes to everyone.
+    pub(super) fn people_sockets(&self) -> impl Iterator<Item = &Subscriber> {
+        self.sockets
+            .values()
+            .filter(|e| !e.visitor)
+            .map(|e| &e.subscriber)
     }
 
     /// The sockets of `user_id` here.
@@ -203,14 +228,10 @@ impl Hub {
         tally.count(&self.inner.metrics);
     }
 
-    /// Queues `out` for every signed-in socket here.
+    /// Queues `out` for every signed-in socket here but the widget's visitors'.
     pub fn send_to_everyone(&self, out: &Outgoing) {
         let state = self.state();
-        broadcast(
-            state.registry.sockets.values().map(|e| &e.subscriber),
-            out,
-            &self.inner.metrics,
-        );
+        broadcast(state.registry.people_sockets(), out, &self.inner.metrics);
     }
 
     /// Whether any of `users` has a socket here on another page than

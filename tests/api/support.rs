@@ -508,3 +508,49 @@ async fn a_customer_the_site_vouches_for_has_one_conversation_that_no_one_else_s
         .await;
     assert!(forged.has("#widget-start"));
 }
+
+#[tokio::test]
+async fn a_visitor_is_not_one_of_the_sites_people() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let mut bob_lobby = bob.socket("/ws").await;
+    frame_where(&mut bob_lobby, |f| f.contains("events-cursor")).await;
+    let guest = app.visitor();
+    let (token, id) = token_and_conversation(&start(&app, &guest, &key, "Hi").await);
+    let mut visitor_socket = guest
+        .socket(&format!("/widget/{key}/ws?guest={token}&after=0"))
+        .await;
+    frame_where(&mut visitor_socket, |f| f.contains("Hi")).await;
+
+    // Online on the site: bob, and no one for the open widget.
+    let page = bob.page("/inbox").await;
+    assert_eq!(page.text_of("#site-online-count").as_deref(), Some("1"));
+
+    // What programs publish to everyone reaches the site's people, not visitors: the
+    // operator's next message is the first thing the visitor's socket gets.
+    let token_for_events = crate::bots::make_token(&admin, "notifier").await;
+    let resp = crate::bots::api_post(
+        &app,
+        &token_for_events,
+        "/events",
+        serde_json::json!({"scope": "all", "type": "maintenance", "detail": "at noon"}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    frame_where(&mut bob_lobby, |f| f.contains("data-type=\"maintenance\"")).await;
+    bob.post_message(id, "Hello from the team").await;
+    let mut seen = Vec::new();
+    loop {
+        let frame = frame_where(&mut visitor_socket, |_| true).await;
+        let done = frame.contains("Hello from the team");
+        seen.push(frame);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .all(|f| !f.contains("data-event=\"app\"") && !f.contains("site-online-count")),
+        "{seen:?}"
+    );
+}
