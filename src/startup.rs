@@ -301,6 +301,7 @@ fn widget() -> Route {
         .at("/:key/start", post(widget::start))
         .at("/:key/resume", post(widget::resume))
         .at("/:key/messages", post(widget::post_message))
+        .at("/:key/read", post(widget::mark_read))
         .at("/:key/email", post(widget::save_email))
         .at("/:key/ws", get(widget::connect))
 }

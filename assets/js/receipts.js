@@ -1,7 +1,8 @@
 /* Reading (assets/js/receipts.js): what the person has seen is reported to the
  * server, and in a private chat the other person's reading shows as two ticks.
  *
- * Owns: `POST /conversations/{id}/read` (at most once a second, only while the page
+ * Owns: `POST /conversations/{id}/read` (in the support widget's frame, the path its
+ * body's `data-read-url` names; at most once a second, only while the page
  * is looked at, or at once when Escape says so: `h.markRead`), and the `is-read` ticks from `.peer-read` (src/chat/unread/views.rs).
  */
 (() => {
@@ -27,7 +28,11 @@
     const headers = { "Content-Type": "application/x-www-form-urlencoded" };
     const token = h.csrfToken();
     if (token) headers["X-CSRF-Token"] = token;
-    fetch(`/conversations/${encodeURIComponent(shown.id)}/read`, {
+    // The support widget's frame reports through its own path, as its visitor.
+    const guest = document.body.dataset.guestToken;
+    if (guest) headers["X-Hearth-Guest"] = guest;
+    const url = document.body.dataset.readUrl || `/conversations/${encodeURIComponent(shown.id)}/read`;
+    fetch(url, {
       method: "POST", headers, credentials: "same-origin",
       body: new URLSearchParams({ up_to: String(upTo) }),
     }).catch(() => { /* best effort: the next message or focus retries */ });

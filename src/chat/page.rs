@@ -162,10 +162,15 @@ pub async fn render_with(
             peer = Some((other.id, online));
             (other.username.clone(), format!("/dm/{}", other.username))
         }
-        ConversationKind::Support => (
-            conversation.name.clone(),
-            crate::support::inbox_path(conversation.id),
-        ),
+        ConversationKind::Support => {
+            // The operators' messages tick as the visitor reads them.
+            peer_read =
+                Some(crate::support::queries::visitor_read_mark(&chat.db, conversation.id).await?);
+            (
+                conversation.name.clone(),
+                crate::support::inbox_path(conversation.id),
+            )
+        }
         ConversationKind::Group => {
             let names = queries::member_names(&chat.db, conversation.id).await?;
             (

@@ -113,7 +113,10 @@ impl crate::live::Source for ChatSource {
                 conversation_id,
                 user_id,
                 up_to,
-            } => unread::push::read(&self.db, hub, *conversation_id, *user_id, *up_to).await,
+            } => {
+                let visitor = self.support.visitor_of(&self.db, *conversation_id).await;
+                unread::push::read(&self.db, hub, *conversation_id, *user_id, *up_to, visitor).await
+            }
             Event::MembershipChanged { conversation_id } => self.members.forget(*conversation_id),
             Event::Added {
                 conversation_id,

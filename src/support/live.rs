@@ -23,8 +23,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// visitors' (a conversation's kind never changes, so what was looked up once holds).
 pub struct Inbox {
     dirty: Mutex<HashSet<i64>>,
-    /// Conversation id to its site, or `None` for one that is not a visitor's.
-    sites: moka::sync::Cache<i64, Option<i64>>,
+    /// Conversation id to its site and visitor, or `None` for one that is not a
+    /// visitor's.
+    sites: moka::sync::Cache<i64, Option<(i64, i64)>>,
 }
 
 impl Inbox {
@@ -48,25 +49,42 @@ impl Inbox {
             .insert(conversation_id);
     }
 
+    /// The site and visitor of `conversation_id` when it is a visitor's conversation;
+    /// `Err` when that cannot be read now. Each conversation is read once.
+    async fn lookup(
+        &self,
+        db: &DatabaseConnection,
+        conversation_id: i64,
+    ) -> Result<Option<(i64, i64)>, sea_orm::DbErr> {
+        if let Some(known) = self.sites.get(&conversation_id) {
+            return Ok(known);
+        }
+        let found = queries::site_of_conversation(db, conversation_id).await?;
+        self.sites.insert(conversation_id, found);
+        Ok(found)
+    }
+
     /// A message was posted to `conversation_id`, here or in another process: when it
     /// is a visitor's conversation, its row changed. Other conversations cost a look-up
     /// the first time only.
     pub async fn posted(&self, db: &DatabaseConnection, conversation_id: i64) {
-        let site = match self.sites.get(&conversation_id) {
-            Some(site) => site,
-            None => match queries::site_of_conversation(db, conversation_id).await {
-                Ok(site) => {
-                    self.sites.insert(conversation_id, site);
-                    site
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is");
-                    return;
-                }
-            },
-        };
-        if site.is_some() {
-            self.changed(conversation_id);
+        match self.lookup(db, conversation_id).await {
+            Ok(Some(_)) => self.changed(conversation_id),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is")
+            }
+        }
+    }
+
+    /// The visitor whose conversation `conversation_id` is, if it is one.
+    pub async fn visitor_of(&self, db: &DatabaseConnection, conversation_id: i64) -> Option<i64> {
+        match self.lookup(db, conversation_id).await {
+            Ok(found) => found.map(|(_, guest)| guest),
+            Err(e) => {
+                tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is");
+                None
+            }
         }
     }
 

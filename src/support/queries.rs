@@ -527,18 +527,18 @@ pub async fn note_first_reply(db: &DatabaseConnection, conversation_id: i64) -> 
     Ok(())
 }
 
-/// Whether `conversation_id` is a visitor's conversation, and of which site.
+/// Whether `conversation_id` is a visitor's conversation: its site and visitor.
 pub async fn site_of_conversation(
     db: &DatabaseConnection,
     conversation_id: i64,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<(i64, i64)>, DbErr> {
     db.query_one_raw(statement(
         db,
-        "SELECT site_id FROM support_chats WHERE conversation_id = ?",
+        "SELECT site_id, guest_id FROM support_chats WHERE conversation_id = ?",
         [conversation_id.into()],
     ))
     .await?
-    .map(|row| row.try_get("", "site_id"))
+    .map(|row| Ok((row.try_get("", "site_id")?, row.try_get("", "guest_id")?)))
     .transpose()
 }
 
@@ -572,4 +572,42 @@ pub async fn transcript(db: &DatabaseConnection, conversation_id: i64) -> Result
             })
         })
         .collect()
+}
+
+/// How far the visitor of `conversation_id` has read (0 before they read anything).
+pub async fn visitor_read_mark(
+    db: &DatabaseConnection,
+    conversation_id: i64,
+) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db,
+            "SELECT COALESCE(MAX(m.last_read_message_id), 0) AS up_to FROM memberships m \
+             JOIN support_chats s ON s.conversation_id = m.conversation_id AND s.guest_id = m.user_id \
+             WHERE m.conversation_id = ?",
+            [conversation_id.into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get("", "up_to"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// How far the furthest-read of the team has read `conversation_id`: what the
+/// visitor's messages show as seen.
+pub async fn team_read_mark(db: &DatabaseConnection, conversation_id: i64) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db,
+            "SELECT COALESCE(MAX(m.last_read_message_id), 0) AS up_to FROM memberships m \
+             JOIN support_chats s ON s.conversation_id = m.conversation_id AND s.guest_id <> m.user_id \
+             WHERE m.conversation_id = ?",
+            [conversation_id.into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get("", "up_to"))
+        .transpose()?
+        .unwrap_or(0))
 }

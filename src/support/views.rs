@@ -151,6 +151,8 @@ pub struct FrameChat<'a> {
     pub chat: &'a SupportChat,
     pub token: &'a str,
     pub history: &'a crate::chat::views::History,
+    /// How far the team has read: the visitor's messages up to it show as seen.
+    pub team_read: i64,
 }
 
 fn frame_style(site: &Site, guest_id: Option<i64>) -> String {
@@ -159,6 +161,7 @@ fn frame_style(site: &Site, guest_id: Option<i64>) -> String {
     if let Some(id) = guest_id {
         style.push_str(&format!(
             ".message[data-author-id=\"{id}\"]{{background:var(--widget-accent);color:#fff}}\
+             .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
              #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}"
         ));
     }
@@ -187,7 +190,8 @@ pub fn frame(f: Frame<'_>) -> Markup {
                 style nonce=[crate::web::security::style_nonce()] { (PreEscaped(frame_style(site, guest))) }
             }
             body.widget-frame data-theme=(site.theme) data-site=(site.key) data-host-origin=(f.host)
-                data-user-id=[guest] data-guest-token=[token] "hx-headers:inherited"=[headers] {
+                data-user-id=[guest] data-guest-token=[token] "hx-headers:inherited"=[headers]
+            data-read-url=[token.map(|_| format!("{base}/read"))] {
                 header.widget-header {
                     h1 dir="auto" { (site.title) }
                     p #widget-staffed.widget-staffed data-staffed=(f.staffed) {
@@ -232,6 +236,7 @@ pub fn frame(f: Frame<'_>) -> Markup {
                                 }
                             }
                             div #typing.typing aria-live="polite" {}
+                            (crate::chat::unread::peer_read(c.chat.conversation_id, c.team_read, false))
                             @if !f.staffed && c.chat.email.is_none() {
                                 form #widget-email.inline-form method="post" action={ (base) "/email" } {
                                     p.widget-away dir="auto" { (site.away_message) }
@@ -260,6 +265,7 @@ pub fn frame(f: Frame<'_>) -> Markup {
                     script src=(assets::url("js/connection.js")) {}
                     script src=(assets::url("js/times.js")) {}
                     script src=(assets::url("js/composer.js")) {}
+                    script src=(assets::url("js/receipts.js")) {}
                 } @else {
                     script src=(assets::url("js/hearth.js")) {}
                 }

@@ -213,11 +213,16 @@ async fn answer(chat: &Chat, config: &Config, f: FramePage<'_>) -> Result<Respon
         Some((c, _)) => Some(chat.histories.latest(&chat.db, c.conversation_id).await?),
         None => None,
     };
+    let team_read = match &f.chat {
+        Some((c, _)) => queries::team_read_mark(&chat.db, c.conversation_id).await?,
+        None => 0,
+    };
     let conversation = match (&f.chat, &history) {
         (Some((c, token)), Some(history)) => Some(FrameChat {
             chat: c,
             token,
             history,
+            team_read,
         }),
         _ => None,
     };
@@ -536,6 +541,9 @@ pub struct TokenForm {
     uid: String,
     #[serde(default)]
     uhash: String,
+    /// How far the visitor has read (`/read`).
+    #[serde(default)]
+    up_to: i64,
 }
 
 /// `POST /widget/{key}/resume` (`guest`, `host`, `page`): the frame again, for a
@@ -681,6 +689,45 @@ pub async fn save_email(
         .into_response());
     }
     Ok(back(&site, &form))
+}
+
+/// `POST /widget/{key}/read` (`up_to`): how far the visitor has read; the team's
+/// pages tick their messages, here and in every process.
+#[handler]
+pub async fn mark_read(
+    req: &Request,
+    Data(chat): Data<&Arc<Chat>>,
+    Data(signer): Data<&Arc<Signer>>,
+    Path(key): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Result<StatusCode, AppError> {
+    let site = site_named(chat, &key).await?;
+    let support_chat = poster(req, chat, signer, &site, &form).await?;
+    let conversation =
+        crate::chat::queries::conversation_by_id(&chat.db, support_chat.conversation_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let guest = support_chat.guest_id;
+    if let Some(up_to) =
+        crate::chat::unread::queries::mark_read(&chat.db, &conversation, guest, form.up_to).await?
+    {
+        let visitor = Some(guest);
+        crate::chat::unread::push::read(
+            &chat.db,
+            &chat.hub,
+            conversation.id,
+            guest,
+            up_to,
+            visitor,
+        )
+        .await;
+        chat.hub.publish(crate::live::Event::Read {
+            conversation_id: conversation.id,
+            user_id: guest,
+            up_to,
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Default, Deserialize)]

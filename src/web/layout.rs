@@ -65,7 +65,8 @@ fn viewer_style(viewer: Option<&Viewer>, first_unread: Option<i64>) -> String {
     let mut style = match viewer {
         Some(v) => format!(
             ".message[data-author-id=\"{id}\"]{{background:var(--mine-bg)}}\
-             main[data-kind=\"direct\"] .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
+             main[data-kind=\"direct\"] .message[data-author-id=\"{id}\"] .receipt,\
+             main[data-kind=\"support\"] .message[data-author-id=\"{id}\"] .receipt{{display:inline}}\
              #typing [data-except~=\"{id}\"],#typing [data-viewer]:not([data-viewer=\"{id}\"]){{display:none}}\
              .message[data-author-id=\"{id}\"] .own-only{{display:revert}}\
              .reaction[data-users~=\"{id}\"]{{background:var(--accent-soft);border-color:var(--accent)}}\

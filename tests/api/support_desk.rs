@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::{
-    helpers::{Page, TestApp},
+    helpers::{Page, TestApp, frame_where, message_ids_in},
     password_reset::SmtpServer,
     support::{SHOP, site_with_operator, start, token_and_conversation, widget_post},
 };
@@ -367,4 +367,112 @@ async fn the_inbox_speaks_the_operators_language_and_each_row_its_sites() {
         "{:?}",
         panel.texts("#support-panel button")
     );
+}
+
+#[tokio::test]
+async fn the_visitor_and_the_team_see_each_other_read_but_colleagues_do_not_tick_each_other() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let carol = app.member("carol").await;
+    admin
+        .post_form(
+            &format!("/admin/sites/{key}/operators"),
+            &[("username", "carol")],
+        )
+        .await;
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Is it in stock?").await;
+    let (token, id) = token_and_conversation(&frame);
+    let first = *frame.message_ids().last().expect("the visitor's message");
+    let answer = bob.post_message(id, "Yes, three left").await;
+    let from_carol = carol.post_message(id, "And more on Monday").await;
+
+    let mut visitor_socket = guest
+        .socket(&format!(
+            "/widget/{key}/ws?guest={token}&after={from_carol}"
+        ))
+        .await;
+    let mut bob_socket = bob.socket(&format!("/ws?conversation={id}")).await;
+    let mut carol_socket = carol.socket(&format!("/ws?conversation={id}")).await;
+
+    // The visitor reads the answers: the team's pages tick them.
+    let resp = guest
+        .http
+        .post(app.url(&format!("/widget/{key}/read")))
+        .header("X-Hearth-Guest", &token)
+        .form(&[("up_to", from_carol.to_string())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let receipt = format!("id=\"peer-read-{id}\" data-up-to=\"{from_carol}\"");
+    frame_where(&mut bob_socket, |f| f.contains(&receipt)).await;
+    frame_where(&mut carol_socket, |f| f.contains(&receipt)).await;
+
+    // The visitor writes again and bob reads it: the visitor's frame ticks it, and
+    // carol's page hears nothing of it (the next thing it gets is the visitor's next
+    // message).
+    let say = |body: &'static str| {
+        guest
+            .http
+            .post(app.url(&format!("/widget/{key}/messages")))
+            .header("HX-Request", "true")
+            .header("X-Hearth-Guest", &token)
+            .form(&[("body", body)])
+            .send()
+    };
+    let resp = say("Great, thanks").await.expect("POST");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second = *message_ids_in(&resp.text().await.expect("answer"))
+        .first()
+        .expect("the visitor's second message");
+    frame_where(&mut carol_socket, |f| f.contains("Great, thanks")).await;
+    let resp = bob
+        .post_form(
+            &format!("/conversations/{id}/read"),
+            &[("up_to", &second.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let ticked = format!("id=\"peer-read-{id}\" data-up-to=\"{second}\"");
+    frame_where(&mut visitor_socket, |f| f.contains(&ticked)).await;
+    assert_eq!(say("Bye").await.expect("POST").status(), StatusCode::OK);
+    let mut before = Vec::new();
+    loop {
+        let f = frame_where(&mut carol_socket, |_| true).await;
+        if f.contains("Bye") {
+            break;
+        }
+        before.push(f);
+    }
+    assert!(
+        before.iter().all(|f| !f.contains(&ticked)),
+        "carol's messages are not ticked by bob's reading: {before:?}"
+    );
+    let _ = (answer, first);
+
+    // Pages drawn later start from the same marks (the visitor's own messages count
+    // as read by them).
+    let page = bob.page(&format!("/inbox/{id}")).await;
+    let visitor_read: i64 = page
+        .attr(&format!("#peer-read-{id}"), "data-up-to")
+        .and_then(|v| v.parse().ok())
+        .expect("the visitor's mark");
+    assert!(
+        visitor_read > second,
+        "{visitor_read} after the visitor's last message"
+    );
+    let again = crate::support::widget_post(
+        &app,
+        &guest,
+        &format!("/widget/{key}/resume"),
+        &[("guest", &token), ("host", crate::support::SHOP)],
+    )
+    .await;
+    let again = Page::read(again).await;
+    let team_read: i64 = again
+        .attr(&format!("#peer-read-{id}"), "data-up-to")
+        .and_then(|v| v.parse().ok())
+        .expect("the team's mark");
+    assert_eq!(team_read, second, "the furthest the team has read");
 }

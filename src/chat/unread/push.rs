@@ -79,19 +79,23 @@ pub async fn announce(db: &DatabaseConnection, hub: &Hub, members: &Members, pos
 }
 
 /// `user_id` has read `conversation_id` up to `up_to`: their pages here get the new
-/// count, and the other person's pages of a private chat show the receipt.
+/// count, and the other side's pages show the receipt: the other person's in a
+/// private chat; in a visitor's conversation (`visitor`), the team's when the visitor
+/// read and the visitor's when one of the team did (so that colleagues' reading does
+/// not tick each other's messages).
 pub async fn read(
     db: &DatabaseConnection,
     hub: &Hub,
     conversation_id: i64,
     user_id: i64,
     up_to: i64,
+    visitor: Option<i64>,
 ) {
-    hub.send_to_peers(
-        conversation_id,
-        user_id,
-        Outgoing::html(views::peer_read(conversation_id, up_to, true)),
-    );
+    let receipt = Outgoing::html(views::peer_read(conversation_id, up_to, true));
+    match visitor {
+        Some(visitor) if visitor != user_id => hub.send_to_user(visitor, receipt),
+        _ => hub.send_to_peers(conversation_id, user_id, receipt),
+    }
     if !hub.is_online(user_id) {
         return;
     }

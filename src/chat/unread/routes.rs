@@ -33,7 +33,16 @@ pub async fn mark_read(
     if let Some(up_to) =
         super::queries::mark_read(&chat.db, &conversation, viewer.id, form.up_to).await?
     {
-        super::push::read(&chat.db, &chat.hub, conversation.id, viewer.id, up_to).await;
+        let visitor = chat.support.visitor_of(&chat.db, conversation.id).await;
+        super::push::read(
+            &chat.db,
+            &chat.hub,
+            conversation.id,
+            viewer.id,
+            up_to,
+            visitor,
+        )
+        .await;
         chat.hub.publish(Event::Read {
             conversation_id: conversation.id,
             user_id: viewer.id,
