@@ -248,6 +248,11 @@ pub async fn email_transcript(
     let text = transcript_text(chat, &support_chat).await?;
     let subject = format!("Your conversation with {}", site.name);
     if let Err(e) = mailer.send(&to, &subject, text).await {
+        if matches!(e, crate::accounts::mail::MailError::Message(_)) {
+            return Err(AppError::Refused(
+                "The visitor's address cannot be mailed: it is not a valid address.",
+            ));
+        }
         tracing::warn!(error = %e, conversation_id = support_chat.conversation_id, "could not mail a transcript");
         return Err(AppError::Unavailable(
             "The mail server did not take the transcript, so it was not sent. Try again in a moment.",

@@ -77,15 +77,17 @@ impl Inbox {
         }
     }
 
-    /// The visitor whose conversation `conversation_id` is, if it is one.
-    pub async fn visitor_of(&self, db: &DatabaseConnection, conversation_id: i64) -> Option<i64> {
-        match self.lookup(db, conversation_id).await {
-            Ok(found) => found.map(|(_, guest)| guest),
-            Err(e) => {
-                tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is");
-                None
-            }
-        }
+    /// The visitor whose conversation `conversation_id` is, if it is one; `Err` when
+    /// that cannot be told now.
+    pub async fn visitor_of(
+        &self,
+        db: &DatabaseConnection,
+        conversation_id: i64,
+    ) -> Result<Option<i64>, sea_orm::DbErr> {
+        Ok(self
+            .lookup(db, conversation_id)
+            .await?
+            .map(|(_, guest)| guest))
     }
 
     fn take(&self) -> HashSet<i64> {

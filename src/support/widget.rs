@@ -711,7 +711,7 @@ pub async fn mark_read(
     if let Some(up_to) =
         crate::chat::unread::queries::mark_read(&chat.db, &conversation, guest, form.up_to).await?
     {
-        let visitor = Some(guest);
+        let visitor = Ok(Some(guest));
         crate::chat::unread::push::read(
             &chat.db,
             &chat.hub,

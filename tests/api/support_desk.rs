@@ -476,3 +476,25 @@ async fn the_visitor_and_the_team_see_each_other_read_but_colleagues_do_not_tick
         .expect("the team's mark");
     assert_eq!(team_read, second, "the furthest the team has read");
 }
+
+#[tokio::test]
+async fn an_operator_who_reads_before_answering_ticks_the_visitors_message() {
+    let app = TestApp::spawn().await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Anyone there?").await;
+    let (token, id) = token_and_conversation(&frame);
+    let first = *frame.message_ids().last().expect("the visitor's message");
+    let mut visitor_socket = guest
+        .socket(&format!("/widget/{key}/ws?guest={token}&after={first}"))
+        .await;
+    let resp = bob
+        .post_form(
+            &format!("/conversations/{id}/read"),
+            &[("up_to", &first.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let ticked = format!("id=\"peer-read-{id}\" data-up-to=\"{first}\"");
+    frame_where(&mut visitor_socket, |f| f.contains(&ticked)).await;
+}

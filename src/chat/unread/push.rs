@@ -89,12 +89,29 @@ pub async fn read(
     conversation_id: i64,
     user_id: i64,
     up_to: i64,
-    visitor: Option<i64>,
+    visitor: Result<Option<i64>, sea_orm::DbErr>,
 ) {
-    let receipt = Outgoing::html(views::peer_read(conversation_id, up_to, true));
     match visitor {
-        Some(visitor) if visitor != user_id => hub.send_to_user(visitor, receipt),
-        _ => hub.send_to_peers(conversation_id, user_id, receipt),
+        Ok(Some(visitor)) if visitor != user_id => {
+            // The visitor's ticks show the furthest any of the team has read, so a
+            // colleague's page that reports less does not take them back.
+            match crate::support::queries::team_read_mark(db, conversation_id).await {
+                Ok(team) => hub.send_to_user(
+                    visitor,
+                    Outgoing::html(views::peer_read(conversation_id, team.max(up_to), true)),
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not read the team's read mark"),
+            }
+        }
+        Ok(_) => hub.send_to_peers(
+            conversation_id,
+            user_id,
+            Outgoing::html(views::peer_read(conversation_id, up_to, true)),
+        ),
+        // Whose side the reader is on is unknown: better no receipt than a wrong one.
+        Err(e) => {
+            tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is")
+        }
     }
     if !hub.is_online(user_id) {
         return;

@@ -30,10 +30,15 @@ pub async fn mark_read(
     Form(form): Form<ReadForm>,
 ) -> Result<StatusCode, AppError> {
     let conversation = access::open(&chat.db, &viewer, conversation_id).await?;
+    let visitor = chat.support.visitor_of(&chat.db, conversation.id).await;
+    if matches!(visitor, Ok(Some(v)) if v != viewer.id) {
+        // Operators read a visitor's conversation without joining it; the first time
+        // one reports reading it, they join, so that their reading is kept and shown.
+        crate::chat::queries::join(&chat.db, conversation.id, viewer.id).await?;
+    }
     if let Some(up_to) =
         super::queries::mark_read(&chat.db, &conversation, viewer.id, form.up_to).await?
     {
-        let visitor = chat.support.visitor_of(&chat.db, conversation.id).await;
         super::push::read(
             &chat.db,
             &chat.hub,
