@@ -164,8 +164,11 @@ pub async fn render_with(
         }
         ConversationKind::Support => {
             // The operators' messages tick as the visitor reads them.
-            peer_read =
-                Some(crate::support::queries::visitor_read_mark(&chat.db, conversation.id).await?);
+            peer_read = Some(
+                crate::support::queries::read_marks(&chat.db, conversation.id)
+                    .await?
+                    .visitor,
+            );
             (
                 conversation.name.clone(),
                 crate::support::inbox_path(conversation.id),

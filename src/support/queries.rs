@@ -574,40 +574,32 @@ pub async fn transcript(db: &DatabaseConnection, conversation_id: i64) -> Result
         .collect()
 }
 
-/// How far the visitor of `conversation_id` has read (0 before they read anything).
-pub async fn visitor_read_mark(
-    db: &DatabaseConnection,
-    conversation_id: i64,
-) -> Result<i64, DbErr> {
-    let row = db
-        .query_one_raw(statement(
-            db,
-            "SELECT COALESCE(MAX(m.last_read_message_id), 0) AS up_to FROM memberships m \
-             JOIN support_chats s ON s.conversation_id = m.conversation_id AND s.guest_id = m.user_id \
-             WHERE m.conversation_id = ?",
-            [conversation_id.into()],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get("", "up_to"))
-        .transpose()?
-        .unwrap_or(0))
+/// Who has read a visitor's conversation how far: the visitor, and the furthest of
+/// the team (0 before anyone has).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadMarks {
+    pub visitor: i64,
+    pub team: i64,
 }
 
-/// How far the furthest-read of the team has read `conversation_id`: what the
-/// visitor's messages show as seen.
-pub async fn team_read_mark(db: &DatabaseConnection, conversation_id: i64) -> Result<i64, DbErr> {
+/// The [`ReadMarks`] of `conversation_id`.
+pub async fn read_marks(db: &DatabaseConnection, conversation_id: i64) -> Result<ReadMarks, DbErr> {
     let row = db
         .query_one_raw(statement(
             db,
-            "SELECT COALESCE(MAX(m.last_read_message_id), 0) AS up_to FROM memberships m \
-             JOIN support_chats s ON s.conversation_id = m.conversation_id AND s.guest_id <> m.user_id \
+            "SELECT \
+               COALESCE(MAX(CASE WHEN m.user_id = s.guest_id THEN m.last_read_message_id END), 0) AS visitor, \
+               COALESCE(MAX(CASE WHEN m.user_id <> s.guest_id THEN m.last_read_message_id END), 0) AS team \
+             FROM memberships m JOIN support_chats s ON s.conversation_id = m.conversation_id \
              WHERE m.conversation_id = ?",
             [conversation_id.into()],
         ))
         .await?;
-    Ok(row
-        .map(|r| r.try_get("", "up_to"))
-        .transpose()?
-        .unwrap_or(0))
+    let Some(row) = row else {
+        return Ok(ReadMarks::default());
+    };
+    Ok(ReadMarks {
+        visitor: row.try_get("", "visitor")?,
+        team: row.try_get("", "team")?,
+    })
 }

@@ -214,7 +214,7 @@ async fn answer(chat: &Chat, config: &Config, f: FramePage<'_>) -> Result<Respon
         None => None,
     };
     let team_read = match &f.chat {
-        Some((c, _)) => queries::team_read_mark(&chat.db, c.conversation_id).await?,
+        Some((c, _)) => queries::read_marks(&chat.db, c.conversation_id).await?.team,
         None => 0,
     };
     let conversation = match (&f.chat, &history) {

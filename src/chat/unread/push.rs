@@ -95,10 +95,14 @@ pub async fn read(
         Ok(Some(visitor)) if visitor != user_id => {
             // The visitor's ticks show the furthest any of the team has read, so a
             // colleague's page that reports less does not take them back.
-            match crate::support::queries::team_read_mark(db, conversation_id).await {
-                Ok(team) => hub.send_to_user(
+            match crate::support::queries::read_marks(db, conversation_id).await {
+                Ok(marks) => hub.send_to_user(
                     visitor,
-                    Outgoing::html(views::peer_read(conversation_id, team.max(up_to), true)),
+                    Outgoing::html(views::peer_read(
+                        conversation_id,
+                        marks.team.max(up_to),
+                        true,
+                    )),
                 ),
                 Err(e) => tracing::warn!(error = %e, "could not read the team's read mark"),
             }
