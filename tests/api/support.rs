@@ -513,8 +513,6 @@ async fn a_customer_the_site_vouches_for_has_one_conversation_that_no_one_else_s
 async fn a_visitor_is_not_one_of_the_sites_people() {
     let app = TestApp::spawn().await;
     let (admin, bob, key) = site_with_operator(&app, "bob").await;
-    let mut bob_lobby = bob.socket("/ws").await;
-    frame_where(&mut bob_lobby, |f| f.contains("events-cursor")).await;
     let guest = app.visitor();
     let (token, id) = token_and_conversation(&start(&app, &guest, &key, "Hi").await);
     let mut visitor_socket = guest
@@ -522,9 +520,11 @@ async fn a_visitor_is_not_one_of_the_sites_people() {
         .await;
     frame_where(&mut visitor_socket, |f| f.contains("Hi")).await;
 
-    // Online on the site: bob, and no one for the open widget.
-    let page = bob.page("/inbox").await;
-    assert_eq!(page.text_of("#site-online-count").as_deref(), Some("1"));
+    // The visitor's socket is open when bob's opens: the count bob's page is first
+    // told (after bob's own arrival, here or in the shared presence) is bob alone.
+    let mut bob_lobby = bob.socket("/ws").await;
+    let count = frame_where(&mut bob_lobby, |f| f.contains("id=\"site-online-count\"")).await;
+    assert!(count.contains(">1</span>"), "{count}");
 
     // What programs publish to everyone reaches the site's people, not visitors: the
     // operator's next message is the first thing the visitor's socket gets.

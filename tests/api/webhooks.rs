@@ -88,7 +88,9 @@ async fn a_bot_reads_and_posts_only_in_the_rooms_it_is_added_to_and_never_logs_i
     )
     .await;
     assert_eq!(ids(&listed), [ops], "ops, and not lounge ({lounge})");
-    let mut bob_ops = bob.socket(&format!("/ws?conversation={ops}")).await;
+    // From the room's start: a post that commits before the socket has joined the
+    // hub still reaches it.
+    let mut bob_ops = bob.socket(&format!("/ws?conversation={ops}&after=0")).await;
     let posted = json_in(
         api_post(&app, &token, &path, json!({"body": "Deploying **v2**"})).await,
         StatusCode::CREATED,
