@@ -10,7 +10,6 @@ use std::sync::Arc;
 use maud::{Markup, html};
 use poem::{
     IntoResponse, Response, handler,
-    http::{HeaderValue, header},
     web::{Data, Query},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -222,23 +221,11 @@ pub async fn csv(
             cell(f.close_s)
         ));
     }
-    let mut resp = text.into_response();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"inbox-{}-days.csv\"",
-        report.days
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
+    Ok(super::download(
+        text,
+        "text/csv; charset=utf-8",
+        &format!("inbox-{}-days.csv", report.days),
+    ))
 }
 
 /// `2026-12-02` for the day starting at `ms`.

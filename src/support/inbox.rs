@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use poem::{
     IntoResponse, Request, Response, handler,
-    http::{HeaderValue, header},
+    http::header,
     web::{Data, Form, Path, Query, Redirect},
 };
 use serde::Deserialize;
@@ -205,23 +205,11 @@ pub async fn transcript(
 ) -> Result<Response, AppError> {
     let support_chat = operated(chat, &viewer, &id).await?;
     let text = transcript_text(chat, &support_chat).await?;
-    let mut resp = text.into_response();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"conversation-{}.txt\"",
-        support_chat.conversation_id
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
+    Ok(super::download(
+        text,
+        "text/plain; charset=utf-8",
+        &format!("conversation-{}.txt", support_chat.conversation_id),
+    ))
 }
 
 /// Mails the transcript to the address the visitor left, when hearth sends mail;

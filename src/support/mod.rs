@@ -86,6 +86,19 @@ pub fn inbox_path(conversation_id: i64) -> String {
     format!("/inbox/{conversation_id}")
 }
 
+/// `text` to save as `filename` (made here, plain ASCII), private to whoever asked.
+pub(crate) fn download(text: String, content_type: &'static str, filename: &str) -> poem::Response {
+    use poem::http::header;
+    poem::Response::builder()
+        .content_type(content_type)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .header(header::CACHE_CONTROL, "private, no-store")
+        .body(text)
+}
+
 /// The HMAC-SHA256 (hex) a site computes of its customer's id with the site's
 /// identity secret, so that hearth can trust the id the site's page passes on.
 pub fn identity_hash(secret: &str, external_id: &str) -> String {

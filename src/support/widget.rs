@@ -680,9 +680,12 @@ pub async fn save_email(
     queries::set_email(&chat.db, support_chat.conversation_id, &email).await?;
     chat.support.changed(support_chat.conversation_id);
     if is_htmx(req) {
-        let mut args = fluent_bundle::FluentArgs::new();
-        args.set("email", email.as_str());
-        let thanks = crate::i18n::text_with(lang_of(req, &site), "widget-email-saved", Some(&args));
+        let thanks = crate::i18n::text_arg(
+            lang_of(req, &site),
+            "widget-email-saved",
+            "email",
+            email.clone(),
+        );
         return Ok(maud::html! {
             div #widget-email hx-swap-oob="true" { p.notice { (thanks) } }
         }
