@@ -31,6 +31,17 @@ fn serve_shop(listener: tokio::net::TcpListener, html: String) {
     });
 }
 
+/// Logs `browser` in as alice, the first account (`TestApp::member`'s password).
+async fn log_in_as_alice(browser: &Browser) {
+    browser.goto("/login").await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "tulip-harbor-42").await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.until_at("/").await;
+}
+
 /// Runs `script` inside the widget's frame, then comes back to the shop's page.
 async fn in_frame(visitor: &Browser, script: &str) -> serde_json::Value {
     let frame = visitor.find("#hearth-frame").await;
@@ -127,13 +138,7 @@ async fn a_visitor_of_another_site_talks_to_an_operator_through_the_widget() {
     let operator = driver
         .browser("alice", &app.url(""), Options::default())
         .await;
-    operator.goto("/login").await;
-    operator.type_into("#username", "alice").await;
-    operator.type_into("#password", "tulip-harbor-42").await;
-    operator
-        .click("form[action='/login'] button[type=submit]")
-        .await;
-    operator.until_at("/").await;
+    log_in_as_alice(&operator).await;
     operator.goto("/inbox").await;
     operator
         .until("the conversation is in the inbox", async || {
@@ -291,13 +296,7 @@ async fn an_operator_calls_up_a_canned_reply_with_a_slash() {
     let operator = driver
         .browser("alice", &app.url(""), Options::default())
         .await;
-    operator.goto("/login").await;
-    operator.type_into("#username", "alice").await;
-    operator.type_into("#password", "tulip-harbor-42").await;
-    operator
-        .click("form[action='/login'] button[type=submit]")
-        .await;
-    operator.until_at("/").await;
+    log_in_as_alice(&operator).await;
     operator.goto(&format!("/inbox/{id}")).await;
     operator.until_connected().await;
     operator.type_into("#composer-body", "/re").await;
