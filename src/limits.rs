@@ -295,6 +295,20 @@ impl Limits {
         }
     }
 
+    /// The attempt failed (a wrong password): it stays counted, and the wait before
+    /// the next one runs from now, when the answer is known, rather than from when
+    /// the attempt began (a hash can take a while on a busy server).
+    pub fn login_failed(&self, attempt: LoginAttempt) {
+        match &attempt.allowance {
+            Allowance::Account(account) => self.login_accounts.touch(account),
+            Allowance::Device(device) => self.login_devices.touch(device),
+            Allowance::Nobody => {}
+        }
+        if let Some(address) = attempt.address {
+            self.login_addresses.touch(&address);
+        }
+    }
+
     /// May `address` be told of another unknown API token now? After
     /// [`LimitSettings::token_failures_per_address`] unknown ones, each further one
     /// waits longer, as a log-in does (a good token is never held up).
@@ -490,6 +504,13 @@ impl<K: std::hash::Hash + Eq> Failures<K> {
 
     fn clear(&self, key: &K) {
         self.map().remove(key);
+    }
+
+    /// Makes `key`'s last failure now.
+    fn touch(&self, key: &K) {
+        if let Some(entry) = self.map().get_mut(key) {
+            entry.1 = Instant::now();
+        }
     }
 
     fn tidy(&self) {

@@ -392,8 +392,7 @@ pub async fn login(
             Ok(resp)
         }
         _ => {
-            // The attempt stays counted as failed.
-            drop(attempt);
+            limits.login_failed(attempt);
             let page = form_with("Wrong username or password.").await?;
             Ok(with_status(page, StatusCode::UNAUTHORIZED))
         }

@@ -323,7 +323,7 @@ pub(super) async fn confirm_password(
     let right =
         password::verify(presented.to_owned(), Some(me.password_hash.clone()), turn).await?;
     if !right {
-        drop(attempt);
+        limits.login_failed(attempt);
         let why = "That is not your current password.";
         return Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, why)));
     }
