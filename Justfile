@@ -36,7 +36,8 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Load generator vs the bare limit-server: scenarios a, b, c, p, h, the two-process x,
-# http, search and upload (x and search need PostgreSQL): `just bench --scenario a --quick`.
+# http, search, upload and support (x and search need PostgreSQL):
+# `just bench --scenario a --quick`.
 bench *ARGS:
     CARGO_TARGET_DIR=target/limit-server cargo build --release --manifest-path ../shared/bench/limit-server/Cargo.toml
     cargo build --release -p hearth -p hearth-bench --bin hearth --bin loadgen

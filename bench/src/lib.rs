@@ -19,6 +19,8 @@
 //! - [`http`] measures the room page and posting over HTTP with wrk.
 //! - [`search`] seeds a million messages and measures search while people post.
 //! - [`upload`] uploads 100 MB files while people talk: memory and their latency.
+//! - [`support`] puts 2,000 widget visitors and 10 operators on one site and compares
+//!   their delivery with a room of the same size.
 //!
 //! The `loadgen` binary (`src/bin/loadgen.rs`) is the command line over all this; the
 //! criterion micro-benchmarks are in `benches/hot_paths.rs`.
@@ -30,4 +32,5 @@ pub mod scenarios;
 pub mod search;
 pub mod seed;
 pub mod servers;
+pub mod support;
 pub mod upload;

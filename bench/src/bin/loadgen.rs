@@ -29,11 +29,13 @@ struct Cli {
     /// posting over HTTP under 64 clients, with wrk; hearth only), search (a million
     /// messages searched while people post, SQLite and PostgreSQL; hearth only),
     /// upload (five 100 MB files uploaded while 20 people talk: memory and their
-    /// latency; hearth only), custom (needs --sockets and --rate).
+    /// latency; hearth only), support (2,000 widget visitors and 10 operators on one
+    /// site against a room of 2,010 at the same rate, on hearth and on limit-server),
+    /// custom (needs --sockets and --rate).
     #[arg(
         long = "scenario",
         value_delimiter = ',',
-        default_value = "a,b,c,p,h,x,http,search,upload"
+        default_value = "a,b,c,p,h,x,http,search,upload,support"
     )]
     scenarios: Vec<String>,
     /// Start this hearth binary for every scenario (default: target/release/hearth).
@@ -227,10 +229,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let with_http = cli.scenarios.iter().any(|name| name.trim() == "http");
     let with_search = cli.scenarios.iter().any(|name| name.trim() == "search");
     let with_upload = cli.scenarios.iter().any(|name| name.trim() == "upload");
+    let with_support = cli.scenarios.iter().any(|name| name.trim() == "support");
     let scenarios = cli
         .scenarios
         .iter()
-        .filter(|name| !matches!(name.trim(), "http" | "search" | "upload"))
+        .filter(|name| !matches!(name.trim(), "http" | "search" | "upload" | "support"))
         .map(|name| Scenario::named(name.trim(), cli.sockets, cli.rooms, cli.rate))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let largest = scenarios
@@ -338,6 +341,17 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let measured = hearth_bench::upload::run(source, dir.path()).await;
         all_measured &= finish(&cli, &machine.date, "upload", measured, |r| r.markdown())?;
     }
+    if let (true, Some(source)) = (with_support, &hearth) {
+        eprintln!("\n(support) 2,000 widget visitors and 10 operators, against a room of 2,010");
+        let dir = tempfile::tempdir()?;
+        let timing = hearth_bench::support::Timing {
+            warmup: settings.warmup,
+            measure: settings.measure,
+            drain_limit: settings.drain_limit,
+        };
+        let measured = hearth_bench::support::run(source, limit.as_ref(), dir.path(), timing).await;
+        all_measured &= finish(&cli, &machine.date, "support", measured, |r| r.markdown())?;
+    }
     Ok(all_measured)
 }
 
@@ -354,6 +368,7 @@ fn finish<R: serde::Serialize>(
         Ok(report) => {
             if !cli.no_save {
                 let dir = cli.results_dir.clone().unwrap_or_else(results_dir);
+                std::fs::create_dir_all(&dir)?;
                 let path = dir.join(format!("{date}-{name}.json"));
                 std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
                 eprintln!("  results: {}", path.display());
