@@ -549,7 +549,7 @@ impl StepResult {
                 self.latency_ms.p99
             ));
         }
-        for (count, what) in [
+        problems.extend(counted(&[
             (self.lost, "lost"),
             (self.duplicates, "duplicated"),
             (self.out_of_order, "out of order"),
@@ -558,11 +558,7 @@ impl StepResult {
             (self.send_failures, "failed to send"),
             (self.http_errors, "HTTP errors"),
             (self.sockets_closed, "sockets closed"),
-        ] {
-            if count > 0 {
-                problems.push(format!("{count} {what}"));
-            }
-        }
+        ]));
         if let Some(first) = &self.first_refusal {
             problems.push(format!("the first refusal: {first}"));
         }
@@ -574,6 +570,15 @@ impl StepResult {
         }
         problems
     }
+}
+
+/// `"3 lost"` for each count that is not zero: what went wrong, in words.
+pub fn counted(counts: &[(u64, &str)]) -> Vec<String> {
+    counts
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect()
 }
 
 /// Open sockets to one server, ready to carry steps of load.

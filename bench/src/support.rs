@@ -132,19 +132,14 @@ impl SupportReport {
     /// The problems that make the run fail its targets; empty when it met them.
     pub fn problems(&self) -> Vec<String> {
         let s = &self.support;
-        let mut problems = Vec::new();
-        for (count, what) in [
+        let mut problems = crate::fleet::counted(&[
             (s.lost, "lost"),
             (s.duplicates, "duplicated"),
             (s.out_of_order, "out of order"),
             (s.misrouted, "misrouted"),
             (s.refused, "refused"),
             (s.inbox_rows_missed, "inbox rows missed"),
-        ] {
-            if count > 0 {
-                problems.push(format!("{count} {what}"));
-            }
-        }
+        ]);
         if s.inbox_frames_per_second > s.inbox_frames_bound {
             problems.push(format!(
                 "{:.2} inbox frames/s per operator > {:.2}",
