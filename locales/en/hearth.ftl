@@ -46,6 +46,9 @@ inbox-last-seen = last seen
 inbox-assigned-to = assigned to @{ $name }
 inbox-unassigned = unassigned
 inbox-closed = closed
+inbox-typing = { $name } is typing…
+inbox-typing-two = { $first } and { $second } are typing…
+inbox-typing-many = several people are typing…
 inbox-back = ← Inbox
 inbox-on = on
 inbox-status-open = Open
@@ -58,3 +61,32 @@ inbox-reopen = Reopen
 inbox-transcript = Transcript
 inbox-mail-transcript = Email the transcript to { $email }
 inbox-mail-sent = The transcript is on its way.
+
+# Canned replies (/inbox/replies and the conversation's picker).
+canned-title = Canned replies
+canned-hint = Type / and the shortcut in a visitor's conversation to use one.
+canned-site = Site
+canned-shortcut = Shortcut
+canned-reply = Reply
+canned-add = Add the reply
+canned-none = No replies yet.
+canned-delete = Delete
+canned-delete-named = Delete /{ $shortcut }
+canned-picker = Canned replies ({ $count })
+canned-picker-none = None yet:
+canned-picker-add = add one
+
+# Inbox analytics (/inbox/analytics).
+analytics-title = Inbox analytics
+analytics-utc = days in UTC
+analytics-period = Period
+analytics-last-days = Last { $days } days
+analytics-site = Site
+analytics-all-sites = All sites
+analytics-conversations = Conversations
+analytics-first-reply = Median time to first reply
+analytics-close = Median time to close
+analytics-chart-conversations = Conversations per day
+analytics-chart-first-reply = Median time to first reply per day
+analytics-chart-close = Median time to close per day
+analytics-csv = Download as CSV

@@ -45,6 +45,9 @@ inbox-last-seen = آخرین بازدید
 inbox-assigned-to = واگذارشده به ‎@{ $name }
 inbox-unassigned = واگذارنشده
 inbox-closed = بسته
+inbox-typing = { $name } در حال نوشتن است…
+inbox-typing-two = { $first } و { $second } در حال نوشتن هستند…
+inbox-typing-many = چند نفر در حال نوشتن هستند…
 inbox-back = → صندوق گفتگوها
 inbox-on = در
 inbox-status-open = باز
@@ -57,3 +60,32 @@ inbox-reopen = بازگشایی
 inbox-transcript = متن گفتگو
 inbox-mail-transcript = ارسال متن گفتگو به { $email }
 inbox-mail-sent = متن گفتگو در راه است.
+
+# Canned replies (/inbox/replies and the conversation's picker).
+canned-title = پاسخ‌های آماده
+canned-hint = برای به‌کاربردن یکی، در گفتگوی بازدیدکننده / و میان‌بر آن را بنویسید.
+canned-site = سایت
+canned-shortcut = میان‌بر
+canned-reply = پاسخ
+canned-add = افزودن پاسخ
+canned-none = هنوز پاسخی نیست.
+canned-delete = حذف
+canned-delete-named = حذف ‎/{ $shortcut }
+canned-picker = پاسخ‌های آماده ({ $count })
+canned-picker-none = هنوز هیچ:
+canned-picker-add = یکی بیفزایید
+
+# Inbox analytics (/inbox/analytics).
+analytics-title = آمار صندوق گفتگوها
+analytics-utc = روزها به وقت UTC
+analytics-period = بازه
+analytics-last-days = { $days } روز گذشته
+analytics-site = سایت
+analytics-all-sites = همهٔ سایت‌ها
+analytics-conversations = گفتگوها
+analytics-first-reply = میانهٔ زمان تا نخستین پاسخ
+analytics-close = میانهٔ زمان تا بستن
+analytics-chart-conversations = گفتگوها در هر روز
+analytics-chart-first-reply = میانهٔ زمان تا نخستین پاسخ در هر روز
+analytics-chart-close = میانهٔ زمان تا بستن در هر روز
+analytics-csv = دریافت به صورت CSV

@@ -309,6 +309,10 @@ impl socket::Page for ConversationSocket {
                     self.chat
                         .hub
                         .typing(conversation.id, self.owner_id, &self.owner_name);
+                    self.chat
+                        .support
+                        .typed(&self.chat.db, conversation.id, &self.owner_name)
+                        .await;
                 }
                 None
             }

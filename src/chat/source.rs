@@ -102,13 +102,35 @@ impl crate::live::Source for ChatSource {
             } => match super::mentions::queries::posted(&self.db, *message_id).await {
                 Ok(Some(posted)) => {
                     self.support
-                        .posted(&self.db, posted.message.conversation_id)
+                        .posted(
+                            &self.db,
+                            posted.message.conversation_id,
+                            Some(&posted.message.author),
+                        )
                         .await;
                     unread::push::announce(&self.db, hub, &self.members, &posted).await
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "could not load a message to announce"),
             },
+            // An edit, a deletion or a reaction: a visitor's row shows the last message.
+            Event::Changed {
+                conversation_id,
+                posted: false,
+                ..
+            } => self.support.posted(&self.db, *conversation_id, None).await,
+            Event::SupportChanged { conversation_id } => {
+                self.support.changed_here(*conversation_id)
+            }
+            Event::Typing {
+                conversation_id,
+                username,
+                ..
+            } => {
+                self.support
+                    .typed(&self.db, *conversation_id, username)
+                    .await
+            }
             Event::Read {
                 conversation_id,
                 user_id,

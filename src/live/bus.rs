@@ -55,6 +55,9 @@ pub enum Event {
     },
     /// A program published event `id` (`app_events`): its people's pages get it.
     Published { id: i64 },
+    /// A visitor's conversation changed without a message (assigned, closed, reopened,
+    /// the visitor seen or their email given): its inbox row goes out again.
+    SupportChanged { conversation_id: i64 },
 }
 
 #[async_trait]

@@ -65,7 +65,7 @@ impl Hub {
             Event::MembershipChanged { conversation_id } => {
                 self.notify(super::Notice::MembershipChanged(*conversation_id))
             }
-            Event::Read { .. } | Event::Added { .. } => {}
+            Event::Read { .. } | Event::Added { .. } | Event::SupportChanged { .. } => {}
         }
         self.inner.source.heard(self, event).await;
     }

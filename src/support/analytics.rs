@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use maud::{Markup, html};
 use poem::{
-    IntoResponse, Response, handler,
+    IntoResponse, Request, Response, handler,
     web::{Data, Query},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -20,6 +20,7 @@ use crate::{
     chat::{Chat, sidebar},
     db::{now_ms, statement},
     error::AppError,
+    i18n::{Lang, text, text_arg},
     web::{
         Viewer,
         layout::{self, Page},
@@ -186,20 +187,23 @@ async fn report(chat: &Chat, viewer: &Viewer, query: &AnalyticsQuery) -> Result<
 
 #[handler]
 pub async fn show(
+    req: &Request,
     viewer: Viewer,
     Data(chat): Data<&Arc<Chat>>,
     Query(query): Query<AnalyticsQuery>,
 ) -> Result<Response, AppError> {
+    let lang = super::inbox::viewer_lang(req);
     let report = report(chat, &viewer, &query).await?;
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let title = text(lang, "analytics-title");
     let page = Page::signed_in(
-        "Inbox analytics",
+        &title,
         &viewer,
         "inbox",
         sidebar,
         chat.hub.site_online().await,
     );
-    Ok(layout::render(page, analytics_view(&report)).into_response())
+    Ok(layout::render_in(page, lang, analytics_view(&report, lang)).into_response())
 }
 
 #[handler]
@@ -253,7 +257,8 @@ fn query_string(report: &Report, days: i64) -> String {
     }
 }
 
-fn analytics_view(report: &Report) -> Markup {
+fn analytics_view(report: &Report, lang: Lang) -> Markup {
+    let t = |id: &str| text(lang, id);
     let counts: Vec<_> = report
         .daily
         .iter()
@@ -268,17 +273,17 @@ fn analytics_view(report: &Report) -> Markup {
     let shown = |v: Option<i64>| v.map(duration).unwrap_or_else(|| "—".to_owned());
     html! {
         section.card #inbox-analytics {
-            h1 { "Inbox analytics" }
-            p { a href="/inbox" { "← Inbox" } " · days in UTC" }
-            nav.inbox-views aria-label="Period" {
+            h1 { (t("analytics-title")) }
+            p { a href="/inbox" { (t("inbox-back")) } " · " (t("analytics-utc")) }
+            nav.inbox-views aria-label=(t("analytics-period")) {
                 @for days in [7, 30] {
                     a href={ "/inbox/analytics" (query_string(report, days)) }
-                        aria-current=[(days == report.days).then_some("page")] { "Last " (days) " days" }
+                        aria-current=[(days == report.days).then_some("page")] { (text_arg(lang, "analytics-last-days", "days", days.to_string())) }
                 }
             }
             @if report.sites.len() > 1 {
-                nav.inbox-views aria-label="Site" {
-                    a href={ "/inbox/analytics?days=" (report.days) } aria-current=[report.site.is_none().then_some("page")] { "All sites" }
+                nav.inbox-views aria-label=(t("analytics-site")) {
+                    a href={ "/inbox/analytics?days=" (report.days) } aria-current=[report.site.is_none().then_some("page")] { (t("analytics-all-sites")) }
                     @for site in &report.sites {
                         a href={ "/inbox/analytics?days=" (report.days) "&site=" (site.key) }
                             aria-current=[(report.site.as_ref().map(|s| s.id) == Some(site.id)).then_some("page")] { (site.name) }
@@ -286,14 +291,14 @@ fn analytics_view(report: &Report) -> Markup {
                 }
             }
             dl #analytics-totals.analytics-totals {
-                div { dt { "Conversations" } dd #analytics-conversations { (report.total.conversations) } }
-                div { dt { "Median time to first reply" } dd #analytics-first-reply { (shown(report.total.first_reply_s)) } }
-                div { dt { "Median time to close" } dd #analytics-close { (shown(report.total.close_s)) } }
+                div { dt { (t("analytics-conversations")) } dd #analytics-conversations { (report.total.conversations) } }
+                div { dt { (t("analytics-first-reply")) } dd #analytics-first-reply { (shown(report.total.first_reply_s)) } }
+                div { dt { (t("analytics-close")) } dd #analytics-close { (shown(report.total.close_s)) } }
             }
-            (bar_chart("chart-conversations", "Conversations per day", &counts, |v| v.to_string()))
-            (bar_chart("chart-first-reply", "Median time to first reply per day", &replies, duration))
-            (bar_chart("chart-close", "Median time to close per day", &closes, duration))
-            p { a #analytics-csv href={ "/inbox/analytics.csv" (query_string(report, report.days)) } download { "Download as CSV" } }
+            (bar_chart("chart-conversations", &t("analytics-chart-conversations"), &counts, |v| v.to_string()))
+            (bar_chart("chart-first-reply", &t("analytics-chart-first-reply"), &replies, duration))
+            (bar_chart("chart-close", &t("analytics-chart-close"), &closes, duration))
+            p { a #analytics-csv href={ "/inbox/analytics.csv" (query_string(report, report.days)) } download { (t("analytics-csv")) } }
         }
     }
 }

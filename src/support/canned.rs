@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use maud::{Markup, html};
 use poem::{
-    IntoResponse, Response, handler,
+    IntoResponse, Request, Response, handler,
     web::{Data, Form, Path, Redirect},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr};
@@ -22,6 +22,7 @@ use crate::{
     chat::sidebar,
     db::{now_ms, statement},
     error::AppError,
+    i18n::{Lang, text, text_arg},
     web::{
         Viewer,
         layout::{self, Page},
@@ -74,7 +75,7 @@ pub fn shortcut(typed: &str) -> Option<String> {
     fits.then_some(s)
 }
 
-async fn page(viewer: &Viewer, chat: &crate::chat::Chat) -> Result<Markup, AppError> {
+async fn page(viewer: &Viewer, chat: &crate::chat::Chat, lang: Lang) -> Result<Markup, AppError> {
     let sites = queries::sites_of_operator(&chat.db, viewer.id).await?;
     let mut listed = Vec::with_capacity(sites.len());
     for site in sites {
@@ -82,22 +83,29 @@ async fn page(viewer: &Viewer, chat: &crate::chat::Chat) -> Result<Markup, AppEr
         listed.push((site, replies));
     }
     let sidebar = sidebar::for_user(&chat.db, viewer.id, None).await?;
+    let title = text(lang, "canned-title");
     let page = Page::signed_in(
-        "Canned replies",
+        &title,
         viewer,
         "inbox",
         sidebar,
         chat.hub.site_online().await,
     );
-    Ok(layout::render(page, replies_view(viewer, &listed)))
+    Ok(layout::render_in(
+        page,
+        lang,
+        replies_view(viewer, &listed, lang),
+    ))
 }
 
 #[handler]
 pub async fn show(
+    req: &Request,
     viewer: Viewer,
     Data(chat): Data<&Arc<crate::chat::Chat>>,
 ) -> Result<Response, AppError> {
-    Ok(page(&viewer, chat).await?.into_response())
+    let lang = super::inbox::viewer_lang(req);
+    Ok(page(&viewer, chat, lang).await?.into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,39 +198,40 @@ pub async fn delete(
     Ok(Redirect::see_other("/inbox/replies").into_response())
 }
 
-fn replies_view(viewer: &Viewer, listed: &[(Site, Vec<CannedReply>)]) -> Markup {
+fn replies_view(viewer: &Viewer, listed: &[(Site, Vec<CannedReply>)], lang: Lang) -> Markup {
+    let t = |id: &str| text(lang, id);
     html! {
         section.card #canned-replies-admin {
-            h1 { "Canned replies" }
-            p { a href="/inbox" { "← Inbox" } }
+            h1 { (t("canned-title")) }
+            p { a href="/inbox" { (t("inbox-back")) } }
             @if listed.is_empty() {
-                p { "You answer for no site yet." }
+                p { (t("inbox-no-site")) }
             } @else {
-                p.hint { "Type / and the shortcut in a visitor's conversation to use one." }
+                p.hint { (t("canned-hint")) }
                 form #canned-new method="post" action="/inbox/replies" {
                     input type="hidden" name="csrf_token" value=(viewer.csrf_token);
-                    label for="canned-site" { "Site" }
+                    label for="canned-site" { (t("canned-site")) }
                     select #canned-site name="site" {
                         @for (site, _) in listed { option value=(site.key) { (site.name) } }
                     }
-                    label for="canned-shortcut" { "Shortcut" }
+                    label for="canned-shortcut" { (t("canned-shortcut")) }
                     input #canned-shortcut name="shortcut" required maxlength="33" pattern="/?[A-Za-z0-9_-]{1,32}" placeholder="refund";
-                    label for="canned-body" { "Reply" }
+                    label for="canned-body" { (t("canned-reply")) }
                     textarea #canned-body name="body" rows="3" required maxlength=(BODY_MAX) dir="auto" {}
-                    button.primary type="submit" { "Add the reply" }
+                    button.primary type="submit" { (t("canned-add")) }
                 }
             }
             @for (site, replies) in listed {
                 h2 { (site.name) }
-                @if replies.is_empty() { p.hint { "No replies yet." } }
+                @if replies.is_empty() { p.hint { (t("canned-none")) } }
                 ul.canned-list {
                     @for reply in replies {
                         li #{ "canned-" (reply.id) } {
-                            code { "/" (reply.shortcut) } " "
+                            code dir="ltr" { "/" (reply.shortcut) } " "
                             span dir="auto" { (reply.body) }
                             form.inline-form method="post" action={ "/inbox/replies/" (reply.id) "/delete" } {
                                 input type="hidden" name="csrf_token" value=(viewer.csrf_token);
-                                button type="submit" aria-label={ "Delete /" (reply.shortcut) } { "Delete" }
+                                button type="submit" aria-label=(text_arg(lang, "canned-delete-named", "shortcut", reply.shortcut.clone())) { (t("canned-delete")) }
                             }
                         }
                     }
@@ -235,17 +244,17 @@ fn replies_view(viewer: &Viewer, listed: &[(Site, Vec<CannedReply>)]) -> Markup 
 /// The replies a conversation's composer can call up: listed to copy without
 /// scripts, read by `canned.js` (one of every page's scripts) from their data
 /// attributes with them.
-pub fn picker(replies: &[CannedReply]) -> Markup {
+pub fn picker(replies: &[CannedReply], lang: Lang) -> Markup {
     html! {
-        details #canned-replies.canned-replies {
-            summary { "Canned replies" " (" (replies.len()) ")" }
+        details #canned-replies.canned-replies lang=(lang.code()) dir=(lang.dir()) {
+            summary { (text_arg(lang, "canned-picker", "count", replies.len().to_string())) }
             @if replies.is_empty() {
-                p.hint { "None yet: " a href="/inbox/replies" { "add one" } "." }
+                p.hint { (text(lang, "canned-picker-none")) " " a href="/inbox/replies" { (text(lang, "canned-picker-add")) } "." }
             }
             ul.canned-list {
                 @for reply in replies {
                     li.canned-reply data-shortcut=(reply.shortcut) data-body=(reply.body) {
-                        code { "/" (reply.shortcut) } " " span dir="auto" { (reply.body) }
+                        code dir="ltr" { "/" (reply.shortcut) } " " span dir="auto" { (reply.body) }
                     }
                 }
             }

@@ -34,7 +34,7 @@ pub struct InboxQuery {
 }
 
 /// The language the viewer's browser asks for, of those hearth speaks.
-fn viewer_lang(req: &Request) -> Lang {
+pub(super) fn viewer_lang(req: &Request) -> Lang {
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -106,7 +106,7 @@ pub async fn conversation(
             possible: resets.mailer_if_set().is_some(),
             sent: after.mailed.is_some(),
         }, viewer_lang(req)))
-        (super::canned::picker(&replies))
+        (super::canned::picker(&replies, viewer_lang(req)))
     };
     Ok(
         crate::chat::page::render_with(chat, &viewer, &conversation, &query, None, Some(panel))
@@ -144,7 +144,8 @@ pub async fn assign(
         }
     };
     queries::assign(&chat.db, support_chat.conversation_id, to).await?;
-    chat.support.changed(support_chat.conversation_id);
+    chat.support
+        .changed(&chat.hub, support_chat.conversation_id);
     Ok(Redirect::see_other(super::inbox_path(support_chat.conversation_id)).into_response())
 }
 
@@ -156,7 +157,8 @@ async fn set_open(
 ) -> Result<Response, AppError> {
     let support_chat = operated(chat, viewer, id).await?;
     queries::set_open(&chat.db, support_chat.conversation_id, open).await?;
-    chat.support.changed(support_chat.conversation_id);
+    chat.support
+        .changed(&chat.hub, support_chat.conversation_id);
     Ok(Redirect::see_other(super::inbox_path(support_chat.conversation_id)).into_response())
 }
 

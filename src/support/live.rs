@@ -2,13 +2,15 @@
 //! assignment; closing or reopening), the operators of its site who have a page open
 //! get its new row. Changes are gathered and sent once a second at most, one fragment
 //! per site for all its operators, so a busy site costs each operator one frame a
-//! second however many visitors write.
+//! second however many visitors write. A row also says who is typing in its
+//! conversation (the visitor or an operator), so that two operators do not answer
+//! one visitor unknowingly.
 //!
 //! It must not hold the hub: its task ends when the server's parts are dropped.
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sea_orm::DatabaseConnection;
@@ -18,6 +20,9 @@ use crate::live::{Outgoing, WeakHub};
 
 /// How often changed rows go out at most.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How long a row says someone is typing after their last signal (a page signals
+/// every few seconds while its composer is in use).
+const TYPING_SHOWS: Duration = Duration::from_secs(6);
 
 /// Which conversations changed since the last flush, and which conversations are
 /// visitors' (a conversation's kind never changes, so what was looked up once holds).
@@ -26,6 +31,8 @@ pub struct Inbox {
     /// Conversation id to its site and visitor, or `None` for one that is not a
     /// visitor's.
     sites: moka::sync::Cache<i64, Option<(i64, i64)>>,
+    /// Who is typing in each visitor's conversation, and until when it shows.
+    typists: Mutex<HashMap<i64, HashMap<String, Instant>>>,
 }
 
 impl Inbox {
@@ -33,6 +40,7 @@ impl Inbox {
         Arc::new(Self {
             dirty: Mutex::default(),
             sites: moka::sync::Cache::new(100_000),
+            typists: Mutex::default(),
         })
     }
 
@@ -41,12 +49,16 @@ impl Inbox {
         tokio::spawn(flush_forever(Arc::downgrade(self), db, hub));
     }
 
-    /// `conversation_id` changed; its row goes out with the next flush.
-    pub fn changed(&self, conversation_id: i64) {
-        self.dirty
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(conversation_id);
+    /// `conversation_id` changed here without a message (assigned, closed, seen…): its
+    /// row goes out with the next flush, here and in every other process.
+    pub fn changed(&self, hub: &crate::live::Hub, conversation_id: i64) {
+        self.changed_here(conversation_id);
+        hub.publish(crate::live::Event::SupportChanged { conversation_id });
+    }
+
+    /// `conversation_id` changed; its row goes out with this process's next flush.
+    pub fn changed_here(&self, conversation_id: i64) {
+        lock(&self.dirty).insert(conversation_id);
     }
 
     /// The site and visitor of `conversation_id` when it is a visitor's conversation;
@@ -64,17 +76,86 @@ impl Inbox {
         Ok(found)
     }
 
-    /// A message was posted to `conversation_id`, here or in another process: when it
-    /// is a visitor's conversation, its row changed. Other conversations cost a look-up
-    /// the first time only.
-    pub async fn posted(&self, db: &DatabaseConnection, conversation_id: i64) {
+    /// A message was posted to `conversation_id` by `author` (or changed, without
+    /// one), here or in another process: when it is a visitor's conversation, its row
+    /// changed. Other conversations cost a look-up the first time only.
+    pub async fn posted(
+        &self,
+        db: &DatabaseConnection,
+        conversation_id: i64,
+        author: Option<&str>,
+    ) {
         match self.lookup(db, conversation_id).await {
-            Ok(Some(_)) => self.changed(conversation_id),
+            Ok(Some(_)) => {
+                // The typist's message is here: the row stops saying they type.
+                if let Some(author) = author {
+                    let mut typists = lock(&self.typists);
+                    if let Some(typing) = typists.get_mut(&conversation_id) {
+                        typing.remove(author);
+                        if typing.is_empty() {
+                            typists.remove(&conversation_id);
+                        }
+                    }
+                }
+                self.changed_here(conversation_id)
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is")
             }
         }
+    }
+
+    /// `name` is typing in `conversation_id`, here or in another process: when it is a
+    /// visitor's conversation, its row says so for a while. A row that already names
+    /// them is not sent again.
+    pub async fn typed(&self, db: &DatabaseConnection, conversation_id: i64, name: &str) {
+        match self.lookup(db, conversation_id).await {
+            Ok(Some(_)) => {
+                let until = Instant::now() + TYPING_SHOWS;
+                let before = lock(&self.typists)
+                    .entry(conversation_id)
+                    .or_default()
+                    .insert(name.to_owned(), until);
+                if before.is_none() {
+                    self.changed_here(conversation_id);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, conversation_id, "could not tell whose conversation this is")
+            }
+        }
+    }
+
+    /// Forgets the typists whose signal ran out; their rows go out again without them.
+    fn expire_typists(&self) {
+        let now = Instant::now();
+        let mut ended = Vec::new();
+        lock(&self.typists).retain(|id, typing| {
+            let before = typing.len();
+            typing.retain(|_, until| *until > now);
+            if typing.len() != before {
+                ended.push(*id);
+            }
+            !typing.is_empty()
+        });
+        for id in ended {
+            self.changed_here(id);
+        }
+    }
+
+    /// Who is typing in each of `conversations`, by name, of those where someone is.
+    fn typing_in(&self, conversations: &HashSet<i64>) -> HashMap<i64, Vec<String>> {
+        lock(&self.typists)
+            .iter()
+            .filter(|(id, _)| conversations.contains(id))
+            .map(|(id, typing)| {
+                let mut names: Vec<String> = typing.keys().cloned().collect();
+                names.sort();
+                (*id, names)
+            })
+            .collect()
     }
 
     /// The visitor whose conversation `conversation_id` is, if it is one; `Err` when
@@ -91,13 +172,14 @@ impl Inbox {
     }
 
     fn take(&self) -> HashSet<i64> {
-        std::mem::take(
-            &mut *self
-                .dirty
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        std::mem::take(&mut *lock(&self.dirty))
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn flush_forever(inbox: Weak<Inbox>, db: DatabaseConnection, hub: WeakHub) {
@@ -108,11 +190,13 @@ async fn flush_forever(inbox: Weak<Inbox>, db: DatabaseConnection, hub: WeakHub)
         let (Some(inbox), Some(hub)) = (inbox.upgrade(), hub.upgrade()) else {
             return;
         };
+        inbox.expire_typists();
         let changed = inbox.take();
         if changed.is_empty() {
             continue;
         }
-        if let Err(e) = flush(&db, &hub, changed).await {
+        let typing = inbox.typing_in(&changed);
+        if let Err(e) = flush(&db, &hub, changed, &typing).await {
             tracing::warn!(error = %e, "could not send the inbox's changes");
         }
     }
@@ -123,6 +207,7 @@ async fn flush(
     db: &DatabaseConnection,
     hub: &crate::live::Hub,
     changed: HashSet<i64>,
+    typing: &HashMap<i64, Vec<String>>,
 ) -> Result<(), sea_orm::DbErr> {
     let mut by_site: HashMap<i64, Vec<queries::SupportChat>> = HashMap::new();
     for conversation_id in changed {
@@ -147,7 +232,7 @@ async fn flush(
         if operators.is_empty() {
             continue;
         }
-        let out = Outgoing::html(super::views::inbox_rows(&chats, true));
+        let out = Outgoing::html(super::views::inbox_rows(&chats, typing, true));
         hub.send_to_users(&operators, &out);
     }
     Ok(())

@@ -275,16 +275,27 @@ pub fn frame(f: Frame<'_>) -> Markup {
     }
 }
 
-/// The inbox's rows; `oob` for a live update, each put first in the list (the
-/// page's script drops the row it replaces).
-pub fn inbox_rows(chats: &[SupportChat], oob: bool) -> Markup {
+/// The inbox's rows, each saying who is typing in it (`typing`, by conversation);
+/// `oob` for a live update, each put first in the list (the page's script drops the
+/// row it replaces).
+pub fn inbox_rows(
+    chats: &[SupportChat],
+    typing: &std::collections::HashMap<i64, Vec<String>>,
+    oob: bool,
+) -> Markup {
+    let row = |chat: &SupportChat| {
+        inbox_row(
+            chat,
+            typing.get(&chat.conversation_id).map_or(&[], Vec::as_slice),
+        )
+    };
     html! {
         @if oob {
             div hx-swap-oob="afterbegin:#inbox-list" {
-                @for chat in chats { (inbox_row(chat)) }
+                @for chat in chats { (row(chat)) }
             }
         } @else {
-            @for chat in chats { (inbox_row(chat)) }
+            @for chat in chats { (row(chat)) }
         }
     }
 }
@@ -292,7 +303,7 @@ pub fn inbox_rows(chats: &[SupportChat], oob: bool) -> Markup {
 /// One conversation in the inbox, the same for every operator, in its site's
 /// language (English for `auto`): what differs per operator (whether it is theirs)
 /// is read from `data-assignee` by the page.
-pub fn inbox_row(chat: &SupportChat) -> Markup {
+pub fn inbox_row(chat: &SupportChat, typing: &[String]) -> Markup {
     let lang = Lang::choose(&chat.site_language, None);
     let t = |id: &str| text(lang, id);
     let with = |id: &str, name: &str, value: String| text_arg(lang, id, name, value);
@@ -307,6 +318,16 @@ pub fn inbox_row(chat: &SupportChat) -> Markup {
                 }
             }
             @if let Some(last) = &chat.last_message { p.inbox-last dir="auto" { (last) } }
+            @match typing {
+                [] => {}
+                [one] => { p.inbox-typing { (with("inbox-typing", "name", one.clone())) } }
+                [one, two] => {
+                    p.inbox-typing {
+                        (crate::i18n::text_with(lang, "inbox-typing-two", Some(&two_names(one, two))))
+                    }
+                }
+                _ => { p.inbox-typing { (t("inbox-typing-many")) } }
+            }
             p.inbox-meta {
                 span.inbox-page dir="ltr" { (chat.page_url) }
                 " · " (t("inbox-first-seen")) " " (relative_time(chat.first_seen_at))
@@ -320,6 +341,13 @@ pub fn inbox_row(chat: &SupportChat) -> Markup {
             }
         }
     }
+}
+
+fn two_names(first: &str, second: &str) -> fluent_bundle::FluentArgs<'static> {
+    let mut args = fluent_bundle::FluentArgs::new();
+    args.set("first", first.to_owned());
+    args.set("second", second.to_owned());
+    args
 }
 
 /// `/inbox`: the operator's sites' conversations in `view`, in `lang`.
@@ -365,7 +393,7 @@ pub fn inbox_page(
                     }
                 }
                 ul #inbox-list.inbox-list data-view=(view.as_str()) {
-                    (inbox_rows(chats, false))
+                    (inbox_rows(chats, &Default::default(), false))
                 }
                 @if chats.is_empty() { p.empty-history #inbox-empty { (t("inbox-nothing")) } }
             }

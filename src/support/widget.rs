@@ -304,7 +304,7 @@ pub async fn frame(
                 (!page_url.is_empty()).then_some(&page_url),
             )
             .await?;
-            chat.support.changed(c.conversation_id);
+            chat.support.changed(&chat.hub, c.conversation_id);
             let token = GuestToken {
                 guest_id: c.guest_id,
                 site_id: site.id,
@@ -517,11 +517,18 @@ async fn post_as_guest(
             None,
         )
         .await?;
-    if support_chat.status == "closed" {
+    let reopened = support_chat.status == "closed";
+    if reopened {
         queries::set_open(&chat.db, support_chat.conversation_id, true).await?;
     }
     queries::seen(&chat.db, support_chat.conversation_id, None).await?;
-    chat.support.changed(support_chat.conversation_id);
+    if reopened {
+        chat.support
+            .changed(&chat.hub, support_chat.conversation_id);
+    } else {
+        // The message itself tells the other processes.
+        chat.support.changed_here(support_chat.conversation_id);
+    }
     Ok(posted)
 }
 
@@ -575,7 +582,7 @@ pub async fn resume(
             (!page_url.is_empty()).then_some(&page_url),
         )
         .await?;
-        chat.support.changed(c.conversation_id);
+        chat.support.changed(&chat.hub, c.conversation_id);
     }
     let with_token = found.as_ref().map(|c| (c, form.guest.trim().to_owned()));
     answer(
@@ -678,7 +685,8 @@ pub async fn save_email(
         Err(why) => return Err(AppError::Refused(why)),
     };
     queries::set_email(&chat.db, support_chat.conversation_id, &email).await?;
-    chat.support.changed(support_chat.conversation_id);
+    chat.support
+        .changed(&chat.hub, support_chat.conversation_id);
     if is_htmx(req) {
         let thanks = crate::i18n::text_arg(
             lang_of(req, &site),

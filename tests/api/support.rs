@@ -554,3 +554,113 @@ async fn a_visitor_is_not_one_of_the_sites_people() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn an_edited_or_deleted_answer_refreshes_the_visitors_inbox_row() {
+    let app = TestApp::spawn().await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    let mut inbox = bob.socket("/ws").await;
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Where is my parcel?").await;
+    let (_, id) = token_and_conversation(&frame);
+    frame_where(&mut inbox, |f| f.contains(&format!("id=\"inbox-{id}\""))).await;
+
+    let answer = bob.post_message(id, "It left on Tuesday").await;
+    frame_where(&mut inbox, |f| f.contains("It left on Tuesday")).await;
+    let resp = bob
+        .post_form(
+            &format!("/messages/{answer}/edit"),
+            &[("body", "It left on Wednesday")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let row = format!("id=\"inbox-{id}\"");
+    frame_where(&mut inbox, |f| {
+        f.contains(&row) && f.contains("It left on Wednesday")
+    })
+    .await;
+
+    let resp = bob
+        .post_form(&format!("/messages/{answer}/delete"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // The row shows the visitor's question again once the answer is gone.
+    let refreshed = frame_where(&mut inbox, |f| {
+        f.contains(&row) && !f.contains("It left on")
+    })
+    .await;
+    assert!(refreshed.contains("Where is my parcel?"), "{refreshed}");
+}
+
+#[tokio::test]
+async fn a_visitor_naming_someone_links_to_nobody_but_an_operator_naming_a_colleague_does() {
+    let app = TestApp::spawn().await;
+    let (_admin, bob, key) = site_with_operator(&app, "bob").await;
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Is @bob there? Or @alice?").await;
+    let (_, id) = token_and_conversation(&frame);
+    bob.post_message(id, "@alice can you look at this?").await;
+    let page = bob.get(&format!("/inbox/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("the page");
+    let mentions = html.matches("class=\"mention\"").count();
+    assert_eq!(mentions, 1, "only the operator's @alice is a link: {html}");
+    assert!(html.contains("Is @bob there? Or @alice?"), "{html}");
+}
+
+#[tokio::test]
+async fn the_inbox_says_who_is_typing_to_a_visitor_until_their_message_comes() {
+    let app = TestApp::spawn().await;
+    let (admin, bob, key) = site_with_operator(&app, "bob").await;
+    let carol = app.member("carol").await;
+    let resp = admin
+        .post_form(
+            &format!("/admin/sites/{key}/operators"),
+            &[("username", "carol")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "adding carol");
+    let mut inbox = bob.socket("/ws").await;
+    let guest = app.visitor();
+    let frame = start(&app, &guest, &key, "Can someone help?").await;
+    let (token, id) = token_and_conversation(&frame);
+    let row = format!("id=\"inbox-{id}\"");
+    frame_where(&mut inbox, |f| f.contains(&row)).await;
+    let typing = || serde_json::json!({"type": "typing", "HEADERS": {"HX-Request": "true"}});
+
+    // Carol starts answering: bob's inbox says so, and he leaves it to her.
+    let mut carol_socket = carol.socket(&format!("/ws?conversation={id}")).await;
+    crate::helpers::send_json(&mut carol_socket, typing()).await;
+    frame_where(&mut inbox, |f| {
+        f.contains(&row) && f.contains("carol is typing…")
+    })
+    .await;
+    carol.post_message(id, "Happy to help!").await;
+    let answered = frame_where(&mut inbox, |f| {
+        f.contains(&row) && f.contains("Happy to help!")
+    })
+    .await;
+    assert!(!answered.contains("is typing…"), "{answered}");
+
+    // The visitor typing shows too.
+    let name = bob
+        .page("/inbox")
+        .await
+        .text_of(&format!("#inbox-{id} strong"))
+        .expect("the visitor's name");
+    let mut visitor_socket = guest
+        .socket(&format!("/widget/{key}/ws?guest={token}"))
+        .await;
+    crate::helpers::send_json(&mut visitor_socket, typing()).await;
+    frame_where(&mut inbox, |f| {
+        f.contains(&row) && f.contains(&format!("{name} is typing…"))
+    })
+    .await;
+    // Two at once are both named.
+    let mut bob_socket = bob.socket(&format!("/ws?conversation={id}")).await;
+    crate::helpers::send_json(&mut bob_socket, typing()).await;
+    frame_where(&mut inbox, |f| {
+        f.contains(&row) && f.contains(&format!("{name} and bob are typing…"))
+    })
+    .await;
+}

@@ -367,6 +367,34 @@ async fn the_inbox_speaks_the_operators_language_and_each_row_its_sites() {
         "{:?}",
         panel.texts("#support-panel button")
     );
+    assert_eq!(panel.attr("#canned-replies", "dir").as_deref(), Some("rtl"));
+    assert_eq!(
+        panel.text_of("#canned-replies summary").as_deref(),
+        Some("پاسخ‌های آماده (0)")
+    );
+
+    // So do the canned replies and the analytics.
+    let replies = Page::read(in_persian("/inbox/replies").await.expect("GET")).await;
+    assert_eq!(replies.attr("html", "dir").as_deref(), Some("rtl"));
+    assert_eq!(
+        replies.text_of("#canned-replies-admin h1").as_deref(),
+        Some("پاسخ‌های آماده")
+    );
+    let analytics = Page::read(in_persian("/inbox/analytics").await.expect("GET")).await;
+    assert_eq!(analytics.attr("html", "lang").as_deref(), Some("fa"));
+    assert_eq!(
+        analytics.text_of("#inbox-analytics h1").as_deref(),
+        Some("آمار صندوق گفتگوها")
+    );
+    assert_eq!(
+        analytics.text_of("#analytics-csv").as_deref(),
+        Some("دریافت به صورت CSV")
+    );
+    let english = bob.page("/inbox/analytics").await;
+    assert_eq!(
+        english.text_of("#analytics-csv").as_deref(),
+        Some("Download as CSV")
+    );
 }
 
 #[tokio::test]

@@ -257,3 +257,68 @@ async fn removal_from_a_private_room_and_deactivation_close_sockets_on_the_other
     let resp = bob.get("/").await;
     assert_eq!(resp.status(), 303, "signed out on the other process too");
 }
+
+#[tokio::test]
+#[ignore = "needs postgres"]
+async fn an_operator_on_another_process_sees_a_visitor_assigned_and_closed() {
+    let (_db, procs) = cluster(2).await;
+    let alice = member(&procs[0], "alice").await;
+    let bob = member(&procs[1], "bob").await;
+    let resp = alice
+        .post_form(
+            "/admin/sites",
+            &[
+                ("name", "Shop"),
+                ("origins", "http://shop.test"),
+                ("guests", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "making the site");
+    let key = helpers::Page::read(resp)
+        .await
+        .text_of("#site-key")
+        .expect("the site's key");
+    for name in ["alice", "bob"] {
+        let resp = alice
+            .post_form(
+                &format!("/admin/sites/{key}/operators"),
+                &[("username", name)],
+            )
+            .await;
+        assert_eq!(resp.status(), 303, "adding {name}");
+    }
+    let mut bob_inbox = bob.socket("/ws").await;
+
+    let guest = Visitor::new(procs[0].addr);
+    let resp = guest
+        .http
+        .post(guest.url(&format!("/widget/{key}/start")))
+        .form(&[("body", "Is this in stock?"), ("host", "http://shop.test")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200, "starting a conversation");
+    let id: i64 = helpers::Page::read(resp)
+        .await
+        .attr("main", "data-conversation-id")
+        .and_then(|v| v.parse().ok())
+        .expect("the frame shows the conversation");
+    let row = format!("id=\"inbox-{id}\"");
+    frame_where(&mut bob_inbox, |f| {
+        f.contains(&row) && f.contains("Is this in stock?")
+    })
+    .await;
+
+    let resp = alice
+        .post_form(&format!("/inbox/{id}/assign"), &[("username", "alice")])
+        .await;
+    assert_eq!(resp.status(), 303, "assigning");
+    frame_where(&mut bob_inbox, |f| f.contains(&row) && f.contains("alice")).await;
+    let resp = alice.post_form(&format!("/inbox/{id}/close"), &[]).await;
+    assert_eq!(resp.status(), 303, "closing");
+    frame_where(&mut bob_inbox, |f| {
+        f.contains(&row) && f.contains("data-status=\"closed\"")
+    })
+    .await;
+}

@@ -128,6 +128,10 @@ pub(crate) async fn change(
         author_id: None,
         coalesce: change.coalesces().then_some(message.id),
     });
+    // A visitor's inbox row shows the conversation's last message.
+    chat.support
+        .posted(&chat.db, message.conversation_id, None)
+        .await;
     Ok(message)
 }
 

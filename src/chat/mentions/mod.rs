@@ -54,7 +54,11 @@ pub async fn render(
     text: &str,
 ) -> Result<Rendered, AppError> {
     let mut names = format::mentioned_names(text);
-    if names.is_empty() {
+    // A website's visitor names nobody: what they write must not tell them who has an
+    // account here.
+    let by_visitor = ConversationKind::of(conversation) == ConversationKind::Support
+        && conversation.created_by == Some(author_id);
+    if names.is_empty() || by_visitor {
         return Ok(Rendered {
             html: format::render(text),
             mentioned: Mentioned::default(),

@@ -34,7 +34,10 @@ impl Announcer {
         let (posted, mut queue) = mpsc::unbounded_channel::<Posted>();
         tokio::spawn(async move {
             while let Some(posted) = queue.recv().await {
-                inbox.posted(&db, posted.message.conversation_id).await;
+                let message = &posted.message;
+                inbox
+                    .posted(&db, message.conversation_id, Some(&message.author))
+                    .await;
                 announce(&db, &hub, &members, &posted).await;
                 // Only the process that stored a message pushes it: once, wherever
                 // its members' pages are.
