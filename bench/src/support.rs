@@ -570,12 +570,16 @@ async fn measure_support(
                 })
                 .count()
         };
-        if missing == 0 || Instant::now() > drain_until {
+        let rows_due = {
+            let outcome = lock(&outcome);
+            let window: Vec<&Sent> = outcome.sent.iter().filter(|s| in_window(s)).collect();
+            !inbox_caught_up(&window, &guests, &operator_logs)
+        };
+        if (missing == 0 && !rows_due) || Instant::now() > drain_until {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(hearth::support::live::FLUSH_EVERY * 2).await;
     tasks.abort_all();
 
     let outcome = std::mem::take(&mut *lock(&outcome));
@@ -592,6 +596,32 @@ async fn measure_support(
             connect_seconds,
         },
     )
+}
+
+/// Whether every operator has had a row of each conversation in `sent` since its
+/// latest post there (what [`tally`] then checks exactly, by what the row shows).
+fn inbox_caught_up(
+    sent: &[&Sent],
+    guests: &[Guest],
+    operator_logs: &[Arc<Mutex<OperatorLog>>],
+) -> bool {
+    let mut latest: HashMap<i64, u64> = HashMap::new();
+    for post in sent {
+        if let Some(guest) = guests.get(post.guest) {
+            let stamp = latest.entry(guest.conversation_id).or_default();
+            *stamp = (*stamp).max(post.stamp);
+        }
+    }
+    operator_logs.iter().all(|log| {
+        let mut last_row: HashMap<i64, u64> = HashMap::new();
+        for &(id, _, arrived) in &lock(log).rows {
+            let at = last_row.entry(id).or_default();
+            *at = (*at).max(arrived);
+        }
+        latest
+            .iter()
+            .all(|(id, stamp)| last_row.get(id).is_some_and(|at| at >= stamp))
+    })
 }
 
 /// The figures read off the server and the clock, beside what the sockets saw.
