@@ -44,8 +44,10 @@
       if (!resp.ok) return;
       // A list that comes in after the person moved keeps their choice where it can.
       const href = (o) => o && o.querySelector("a[href]") && o.querySelector("a[href]").getAttribute("href");
+      const list = await resp.text();
+      // Read after the body is in: a key pressed while it came in has already moved.
       const chosen = href(selected());
-      results.innerHTML = await resp.text();
+      results.innerHTML = list;
       select(options().find((o) => chosen && href(o) === chosen) || selected());
     } catch (_) {
       // Typed over, or offline: the list stays as it was.
