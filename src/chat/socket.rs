@@ -160,14 +160,20 @@ pub fn accept(
         events_since: query.events_since,
     };
     Ok(upgrade.accept(move |ws| async move {
-        // The start's futures (the sidebar's query, the catch-up) run once; boxed, they
-        // do not size every socket's task for as long as it lives.
-        let started = Box::pin(page.start(ws, owner, cursor)).await;
+        let started = page.start(ws, owner, cursor).await;
         slot.established();
         if let Some((ws, registration, cursor)) = started {
-            socket::run(ws, registration, cursor, &page, silence_limit).await;
+            // A task of its own, which holds what the socket needs while it lives and
+            // none of the start's states (the sidebar's query, the catch-up).
+            tokio::spawn(socket::run(
+                ws,
+                registration,
+                cursor,
+                page,
+                silence_limit,
+                slot,
+            ));
         }
-        drop(slot);
     }))
 }
 

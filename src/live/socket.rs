@@ -213,8 +213,9 @@ impl Upgrade {
                 Some(config),
             )
             .await;
-            // Boxed, so that the task keeps no room for the upgrade's states beside it.
-            Box::pin(socket(ws)).await;
+            // `socket` starts the socket and spawns what runs for its life (see [`run`]):
+            // this task, sized for the upgrade's states, ends with the start.
+            socket(ws).await;
         });
         Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -285,13 +286,20 @@ pub async fn catch_up(ws: &mut Socket, page: &dyn Page, mut after: i64) -> Resul
 
 /// Runs a registered socket until it closes: writes what the hub queues (events that
 /// continue `cursor`, where the page has one), answers the client through `page`.
+/// `place` (its place under the socket caps) is let go when it ends.
+///
+/// Meant to be spawned as the socket's own task once it has started, so that what a
+/// socket holds for as long as it lives is this future alone.
 pub async fn run(
     mut ws: Socket,
     mut registration: Registration,
     mut cursor: Option<i64>,
-    page: &dyn Page,
+    page: impl Page,
     silence_limit: Duration,
+    place: impl Send,
 ) {
+    let _place = place;
+    let page: &dyn Page = &page;
     let control = registration.control.clone();
     // Waited on only while a write is blocked: otherwise the hub wakes an idle
     // task through its queue, and the code is read after each batch.
