@@ -100,7 +100,7 @@ pub async fn connect(
         session: viewer.session_key(),
         visitor: false,
     };
-    accept(req, chat, config, reader, conversation, query)
+    accept(req, chat, config, reader, conversation, query).await
 }
 
 /// Whose socket it is, as [`accept`] needs it.
@@ -116,7 +116,10 @@ pub struct Reader {
 
 /// Upgrades to the socket of `reader`, who may read `conversation` (the caller has
 /// checked), and runs it.
-pub fn accept(
+///
+/// The socket is registered with the hub, and where its page stands is read, before
+/// the 101 goes out: whatever commits after the client has its socket reaches it.
+pub async fn accept(
     req: &Request,
     chat: &Arc<Chat>,
     config: &Arc<Config>,
@@ -154,13 +157,14 @@ pub fn accept(
         last_typing: Mutex::new(None),
     };
     let silence_limit = config.live.silence_limit;
-    let cursor = Cursor {
-        since: query.since,
-        after: query.after,
-        events_since: query.events_since,
+    let registration = chat.hub.register(owner);
+    let from = match &page.conversation {
+        Some(conversation) => Some(page.caught_up_to(conversation.id, &query).await),
+        None => None,
     };
+    let events_since = query.events_since;
     Ok(upgrade.accept(move |ws| async move {
-        let started = page.start(ws, owner, cursor).await;
+        let started = page.start(ws, registration, from, events_since).await;
         slot.established();
         if let Some((ws, registration, cursor)) = started {
             // A task of its own, which holds what the socket needs while it lives and
@@ -177,13 +181,6 @@ pub fn accept(
     }))
 }
 
-/// Where the page says it is.
-struct Cursor {
-    since: Option<i64>,
-    after: Option<i64>,
-    events_since: Option<i64>,
-}
-
 /// A socket of a page, and of its conversation when it shows one.
 struct ConversationSocket {
     chat: Arc<Chat>,
@@ -198,15 +195,30 @@ struct ConversationSocket {
 }
 
 impl ConversationSocket {
-    /// Registers with the hub, sends the sidebar and the catch-up; answers the socket,
-    /// its registration and the event it has caught up to, or `None` when it is done.
+    /// The conversation's event the page holds everything up to, as `query` says
+    /// (`since` an event, `after` a message, nothing: now); `Err` when it cannot be read.
+    async fn caught_up_to(&self, conversation_id: i64, query: &SocketQuery) -> Result<i64, ()> {
+        match (query.since, query.after) {
+            (Some(since), _) => Ok(since.max(0)),
+            (None, Some(after)) => catchup::event_of_message(&self.chat.db, conversation_id, after)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
+            (None, None) => super::queries::head(&self.chat.db, conversation_id)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
+        }
+    }
+
+    /// Sends the sidebar and the catch-up from `from` (the event the page holds, where
+    /// it shows a conversation); answers the socket, its registration and the event it
+    /// has caught up to, or `None` when it is done.
     async fn start(
         &self,
         mut ws: Socket,
-        owner: SocketOwner,
-        cursor: Cursor,
+        registration: crate::live::Registration,
+        from: Option<Result<i64, ()>>,
+        events_since: Option<i64>,
     ) -> Option<(Socket, crate::live::Registration, Option<i64>)> {
-        let registration = self.chat.hub.register(owner);
         // Counts the page holds may be stale after a reconnect: send them fresh.
         let current = self.conversation.as_ref().map(|c| c.id);
         // One frame: the sidebar, then where the page's published events stand.
@@ -220,25 +232,15 @@ impl ConversationSocket {
             }
         }
         if !self.visitor {
-            if let Some(events) = self.published_events(cursor.events_since).await {
+            if let Some(events) = self.published_events(events_since).await {
                 first.push_str(&events.into_string());
             }
         }
         if !first.is_empty() {
             socket::send(&mut ws, first).await.ok()?;
         }
-        let Some(conversation) = &self.conversation else {
+        let Some(from) = from else {
             return Some((ws, registration, None));
-        };
-        let from = match (cursor.since, cursor.after) {
-            (Some(since), _) => Ok(since.max(0)),
-            (None, Some(after)) => catchup::event_of_message(&self.chat.db, conversation.id, after)
-                .await
-                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
-            // A page that says nothing holds everything up to now.
-            (None, None) => super::queries::head(&self.chat.db, conversation.id)
-                .await
-                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
         };
         let caught = match from {
             Ok(from) => socket::catch_up(&mut ws, self, from).await,

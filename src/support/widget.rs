@@ -786,5 +786,5 @@ pub async fn connect(
         visitor: true,
     };
     let cursor = chat_socket::SocketQuery::at(conversation.id, query.since, query.after);
-    chat_socket::accept(req, chat, config, reader, Some(conversation), cursor)
+    chat_socket::accept(req, chat, config, reader, Some(conversation), cursor).await
 }
