@@ -21,6 +21,7 @@ use poem::{
     http::StatusCode,
     web::{Data, Query},
 };
+use sea_orm::DbErr;
 use serde::Deserialize;
 use std::sync::Mutex;
 use tokio::time::Instant;
@@ -158,8 +159,10 @@ pub async fn accept(
     };
     let silence_limit = config.live.silence_limit;
     let registration = chat.hub.register(owner);
+    // Registered first: what commits from here on is in its queue. A failed read is
+    // answered as any request's is, before the upgrade.
     let from = match &page.conversation {
-        Some(conversation) => Some(page.caught_up_to(conversation.id, &query).await),
+        Some(conversation) => Some(page.caught_up_to(conversation.id, &query).await?),
         None => None,
     };
     let events_since = query.events_since;
@@ -196,16 +199,14 @@ struct ConversationSocket {
 
 impl ConversationSocket {
     /// The conversation's event the page holds everything up to, as `query` says
-    /// (`since` an event, `after` a message, nothing: now); `Err` when it cannot be read.
-    async fn caught_up_to(&self, conversation_id: i64, query: &SocketQuery) -> Result<i64, ()> {
+    /// (`since` an event, `after` a message, nothing: now).
+    async fn caught_up_to(&self, conversation_id: i64, query: &SocketQuery) -> Result<i64, DbErr> {
         match (query.since, query.after) {
             (Some(since), _) => Ok(since.max(0)),
-            (None, Some(after)) => catchup::event_of_message(&self.chat.db, conversation_id, after)
-                .await
-                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
-            (None, None) => super::queries::head(&self.chat.db, conversation_id)
-                .await
-                .map_err(|e| tracing::warn!(error = %e, "could not read where a socket is")),
+            (None, Some(after)) => {
+                catchup::event_of_message(&self.chat.db, conversation_id, after).await
+            }
+            (None, None) => super::queries::head(&self.chat.db, conversation_id).await,
         }
     }
 
@@ -216,7 +217,7 @@ impl ConversationSocket {
         &self,
         mut ws: Socket,
         registration: crate::live::Registration,
-        from: Option<Result<i64, ()>>,
+        from: Option<i64>,
         events_since: Option<i64>,
     ) -> Option<(Socket, crate::live::Registration, Option<i64>)> {
         // Counts the page holds may be stale after a reconnect: send them fresh.
@@ -242,11 +243,7 @@ impl ConversationSocket {
         let Some(from) = from else {
             return Some((ws, registration, None));
         };
-        let caught = match from {
-            Ok(from) => socket::catch_up(&mut ws, self, from).await,
-            Err(()) => Err(()),
-        };
-        match caught {
+        match socket::catch_up(&mut ws, self, from).await {
             Ok(upto) => Some((ws, registration, Some(upto))),
             Err(()) => {
                 let _ = socket::close(&mut ws, 1011, "catch-up failed").await;

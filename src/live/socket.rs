@@ -286,7 +286,8 @@ pub async fn catch_up(ws: &mut Socket, page: &dyn Page, mut after: i64) -> Resul
 
 /// Runs a registered socket until it closes: writes what the hub queues (events that
 /// continue `cursor`, where the page has one), answers the client through `page`.
-/// `place` (its place under the socket caps) is let go when it ends.
+/// `_place` (its place under the socket caps; an argument of an `async fn` lives as
+/// long as its body) is let go when it ends.
 ///
 /// Meant to be spawned as the socket's own task once it has started, so that what a
 /// socket holds for as long as it lives is this future alone.
@@ -296,9 +297,8 @@ pub async fn run(
     mut cursor: Option<i64>,
     page: impl Page,
     silence_limit: Duration,
-    place: impl Send,
+    _place: impl Send,
 ) {
-    let _place = place;
     let page: &dyn Page = &page;
     let control = registration.control.clone();
     // Waited on only while a write is blocked: otherwise the hub wakes an idle
