@@ -4,6 +4,11 @@
 //! anything reaches storage. The temporary files have no name on disk and vanish
 //! when dropped, whatever happens to the request.
 //!
+//! The body goes to `multer` as the connection's own chunks, and each part's chunk is
+//! written and let go before the next is asked for: the parser's buffer is then free
+//! to be reused, so a file passes through the same few buffers from its first byte to
+//! its last instead of through a new allocation per chunk.
+//!
 //! The session middleware leaves the CSRF check of such a form to this reader
 //! ([`CsrfToCheck`]). A wrong `csrf_token` field is refused where it is met (the
 //! composer sends it first, so before any file); a form without one is refused once
@@ -11,9 +16,9 @@
 //! reader's temporary files, so a forged form changes nothing, wherever its token is.
 use std::time::Duration;
 
-use poem::{Body, FromRequest, Request, RequestBody, http::StatusCode, web::Multipart};
+use poem::{Body, Request, http::StatusCode};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::{
     FileName, FileSettings,
@@ -153,10 +158,9 @@ pub async fn read_checked(
         return Err(too_large_message());
     }
     let mut csrf_ok = matches!(check, Some(CsrfToCheck::Checked));
-    let paced = Body::from_bytes_stream(OneChunkAPoll::new(body.into_bytes_stream()));
-    let mut form = Multipart::from_request(req, &mut RequestBody::new(paced))
-        .await
+    let boundary = multer::parse_boundary(req.content_type().unwrap_or_default())
         .map_err(|e| UploadError::Malformed(e.to_string()))?;
+    let mut form = multer::Multipart::new(OneChunkAPoll::new(body.into_bytes_stream()), boundary);
     let mut composed = Composed::default();
     let mut total: u64 = 0;
     let mut fields = 0;
@@ -175,7 +179,7 @@ pub async fn read_checked(
         }
         let name = field.name().unwrap_or_default().to_owned();
         if name != "file" {
-            let text = read_text(field.into_async_read(), patience).await?;
+            let text = read_text(field, patience).await?;
             match name.as_str() {
                 "csrf_token" => {
                     if !check.as_ref().is_some_and(|c| c.admits(text.trim())) {
@@ -192,7 +196,7 @@ pub async fn read_checked(
         let claimed = field.file_name().unwrap_or_default().to_owned();
         let per_file = settings.max_file_bytes;
         let left = settings.max_message_bytes.saturating_sub(total);
-        let file = receive(field.into_async_read(), per_file.min(left), patience).await;
+        let file = receive(field, per_file.min(left), patience).await;
         let (file, size, hash, head) = match file {
             Ok(Some(got)) => got,
             Ok(None) if left < per_file => return Err(too_large_message()),
@@ -292,54 +296,55 @@ impl<S: futures_util::Stream> futures_util::Stream for OneChunkAPoll<S> {
 
 /// A text field, bounded.
 async fn read_text(
-    reader: impl AsyncRead + Send,
+    mut field: multer::Field<'_>,
     patience: Duration,
 ) -> Result<String, UploadError> {
     let mut bytes = Vec::new();
-    let mut limited = Box::pin(reader.take(TEXT_FIELD_BYTES + 1));
-    tokio::time::timeout(patience, limited.read_to_end(&mut bytes))
-        .await
-        .map_err(|_| UploadError::TimedOut)??;
-    if bytes.len() as u64 > TEXT_FIELD_BYTES {
-        return Err(UploadError::TooLarge(
-            "That message is far longer than hearth accepts.".to_owned(),
-        ));
+    while let Some(chunk) = next_chunk(&mut field, patience).await? {
+        if (bytes.len() + chunk.len()) as u64 > TEXT_FIELD_BYTES {
+            return Err(UploadError::TooLarge(
+                "That message is far longer than hearth accepts.".to_owned(),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The field's next chunk, waiting `patience` at most.
+async fn next_chunk(
+    field: &mut multer::Field<'_>,
+    patience: Duration,
+) -> Result<Option<bytes::Bytes>, UploadError> {
+    tokio::time::timeout(patience, field.chunk())
+        .await
+        .map_err(|_| UploadError::TimedOut)?
+        .map_err(|e| UploadError::Malformed(e.to_string()))
 }
 
 /// Streams a file field into a temporary file, hashing it; `None` when it is over
 /// `limit` bytes (the rest is not read).
 async fn receive(
-    reader: impl AsyncRead + Send,
+    mut field: multer::Field<'_>,
     limit: u64,
     patience: Duration,
 ) -> Result<Option<(tokio::fs::File, u64, String, Vec<u8>)>, UploadError> {
-    let mut reader = Box::pin(reader);
     let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(kind::SNIFF_BYTES);
     let mut size: u64 = 0;
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let read = tokio::time::timeout(patience, reader.read(&mut buffer))
-            .await
-            .map_err(|_| UploadError::TimedOut)?
-            .map_err(|e| UploadError::Malformed(e.to_string()))?;
-        if read == 0 {
-            break;
-        }
-        size += read as u64;
+    while let Some(chunk) = next_chunk(&mut field, patience).await? {
+        size += chunk.len() as u64;
         if size > limit {
             return Ok(None);
         }
-        let chunk = &buffer[..read];
         if head.len() < kind::SNIFF_BYTES {
             let room = kind::SNIFF_BYTES - head.len();
             head.extend_from_slice(&chunk[..room.min(chunk.len())]);
         }
-        hasher.update(chunk);
-        file.write_all(chunk).await?;
+        hasher.update(&chunk);
+        // Copied into the file's own buffer: the chunk is let go before the next.
+        file.write_all(&chunk).await?;
     }
     file.flush().await?;
     Ok(Some((file, size, hex::encode(hasher.finalize()), head)))
