@@ -6,20 +6,109 @@
 //! chat leaves (and 19 MiB per hash, a bounded number of times, in other caches than
 //! one core's). How many hashes may wait here is [`crate::limits`]'s: a request
 //! without a turn is refused before it queues.
+//!
+//! Each hash's 19 MiB are mapped for it and unmapped when it ends ([`MappedArgon2`]):
+//! taken from the allocator, they would stay resident on an idle hashing thread long
+//! after the last log-in (the allocator returns freed pages only as it works).
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
-    password_hash::SaltString,
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+    password_hash::{self, Decimal, Ident, Output, ParamsString, Salt, SaltString},
 };
 
 use super::Password;
 use crate::{error::AppError, limits::HashingTurn};
 
-fn hasher() -> Argon2<'static> {
+fn hasher() -> MappedArgon2 {
     // The parameters are constants within argon2's limits, so this cannot fail.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    MappedArgon2(Params::new(19 * 1024, 2, 1, None).unwrap_or_default())
+}
+
+/// argon2id at the given parameters, with its working memory mapped for each hash.
+/// Hashes and verifies exactly as [`Argon2`] does (the PHC strings are the same).
+struct MappedArgon2(Params);
+
+impl PasswordHasher for MappedArgon2 {
+    type Params = Params;
+
+    fn hash_password<'a>(
+        &self,
+        password: &[u8],
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        self.hash_password_customized(password, None, None, self.0.clone(), salt)
+    }
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        let algorithm = algorithm
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or(Algorithm::Argon2id);
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or(Version::V0x13);
+        let salt = salt.into();
+        let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+        let mut memory = MappedBlocks::new(params.block_count())?;
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let output =
+            Output::init_with(output_len, |out| {
+                Ok(argon2.hash_password_into_with_memory(
+                    password,
+                    salt_bytes,
+                    out,
+                    memory.blocks(),
+                )?)
+            })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
+}
+
+/// argon2's blocks in an anonymous mapping of their own, returned to the system when
+/// dropped.
+struct MappedBlocks {
+    map: memmap2::MmapMut,
+    count: usize,
+}
+
+impl MappedBlocks {
+    fn new(count: usize) -> password_hash::Result<Self> {
+        let bytes =
+            count
+                .checked_mul(Block::SIZE)
+                .ok_or(password_hash::Error::ParamValueInvalid(
+                    password_hash::errors::InvalidValue::TooLong,
+                ))?;
+        let map = memmap2::MmapMut::map_anon(bytes).map_err(|_| password_hash::Error::Crypto)?;
+        Ok(Self { map, count })
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping is page-aligned (more than a Block's alignment), zeroed,
+        // and `count` Blocks long; a Block is plain u64s, valid for any bytes; the slice
+        // borrows `self`, so the mapping outlives it.
+        let (before, blocks, _) = unsafe { self.map.align_to_mut::<Block>() };
+        debug_assert!(before.is_empty());
+        let count = self.count.min(blocks.len());
+        &mut blocks[..count]
+    }
 }
 
 /// A hash of a password nobody knows. Logging in as a user that does not exist checks
@@ -184,4 +273,33 @@ pub async fn verify(
 /// request that pays for it.
 pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, hasher().0)
+    }
+
+    #[test]
+    fn mapped_hashes_are_argon2s_own_both_ways() {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let mapped = hasher()
+            .hash_password(b"correct horse", &salt)
+            .map(|h| h.to_string())
+            .expect("a mapped hash");
+        let own = plain()
+            .hash_password(b"correct horse", &salt)
+            .map(|h| h.to_string())
+            .expect("argon2's hash");
+        assert_eq!(mapped, own);
+
+        let stored = PasswordHash::new(&own).expect("a PHC string");
+        assert!(hasher().verify_password(b"correct horse", &stored).is_ok());
+        assert!(hasher().verify_password(b"wrong horse", &stored).is_err());
+        let stored = PasswordHash::new(&mapped).expect("a PHC string");
+        assert!(plain().verify_password(b"correct horse", &stored).is_ok());
+    }
 }
