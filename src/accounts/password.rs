@@ -59,18 +59,12 @@ impl PasswordHasher for MappedArgon2 {
         let salt = salt.into();
         let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
         let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
-        let mut memory = MappedBlocks::new(params.block_count())?;
+        let memory = MappedBlocks::new(params.block_count())?;
         let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
         let argon2 = Argon2::new(algorithm, version, params.clone());
-        let output =
-            Output::init_with(output_len, |out| {
-                Ok(argon2.hash_password_into_with_memory(
-                    password,
-                    salt_bytes,
-                    out,
-                    memory.blocks(),
-                )?)
-            })?;
+        let output = Output::init_with(output_len, |out| {
+            Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, memory)?)
+        })?;
         Ok(PasswordHash {
             algorithm: algorithm.ident(),
             version: Some(version.into()),
@@ -83,10 +77,7 @@ impl PasswordHasher for MappedArgon2 {
 
 /// argon2's blocks in an anonymous mapping of their own, returned to the system when
 /// dropped.
-struct MappedBlocks {
-    map: memmap2::MmapMut,
-    count: usize,
-}
+struct MappedBlocks(memmap2::MmapMut);
 
 impl MappedBlocks {
     fn new(count: usize) -> password_hash::Result<Self> {
@@ -97,17 +88,18 @@ impl MappedBlocks {
                     password_hash::errors::InvalidValue::TooLong,
                 ))?;
         let map = memmap2::MmapMut::map_anon(bytes).map_err(|_| password_hash::Error::Crypto)?;
-        Ok(Self { map, count })
+        Ok(Self(map))
     }
+}
 
-    fn blocks(&mut self) -> &mut [Block] {
+impl AsMut<[Block]> for MappedBlocks {
+    fn as_mut(&mut self) -> &mut [Block] {
         // SAFETY: the mapping is page-aligned (more than a Block's alignment), zeroed,
-        // and `count` Blocks long; a Block is plain u64s, valid for any bytes; the slice
-        // borrows `self`, so the mapping outlives it.
-        let (before, blocks, _) = unsafe { self.map.align_to_mut::<Block>() };
+        // and a whole number of Blocks long; a Block is plain u64s, valid for any bytes;
+        // the slice borrows `self`, so the mapping outlives it.
+        let (before, blocks, _) = unsafe { self.0.align_to_mut::<Block>() };
         debug_assert!(before.is_empty());
-        let count = self.count.min(blocks.len());
-        &mut blocks[..count]
+        blocks
     }
 }
 
