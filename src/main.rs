@@ -209,6 +209,10 @@ struct HttpArgs {
     /// proxy is one address: raise it).
     #[arg(long, env = "HEARTH_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
     connections_per_address: usize,
+    /// WebSocket handshakes worked on at once; the others wait their turn (default:
+    /// two per core).
+    #[arg(long, env = "HEARTH_HANDSHAKES_AT_ONCE")]
+    handshakes_at_once: Option<usize>,
 }
 
 impl From<HttpArgs> for hearth::web::serve::HttpSettings {
@@ -218,6 +222,9 @@ impl From<HttpArgs> for hearth::web::serve::HttpSettings {
             keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout.max(1)),
             body_timeout: Duration::from_secs(args.body_timeout.max(1)),
             connections_per_address: args.connections_per_address,
+            handshakes_at_once: args
+                .handshakes_at_once
+                .unwrap_or_else(hearth::web::serve::default_handshakes_at_once),
         }
     }
 }

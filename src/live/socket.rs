@@ -31,7 +31,7 @@ use super::{
     outgoing::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind},
     wire::{self, Wire},
 };
-use crate::web::serve::RawUpgrade;
+use crate::web::{handshakes::Turn, serve::RawUpgrade};
 
 /// The largest frame a client may send: a 4000-character message in JSON is well
 /// under it.
@@ -139,6 +139,8 @@ impl NotAnUpgrade {
 pub struct Upgrade {
     key: String,
     on_upgrade: hyper::upgrade::OnUpgrade,
+    /// The request's handshake turn, held until the socket has started.
+    turn: Turn,
 }
 
 impl Upgrade {
@@ -168,7 +170,7 @@ impl Upgrade {
             return Err(NotAnUpgrade::BadKey);
         }
         // The server loop keeps the upgrade aside for this path (see `web::serve`).
-        let Some(on_upgrade) = req
+        let Some((on_upgrade, turn)) = req
             .extensions()
             .get::<RawUpgrade>()
             .and_then(RawUpgrade::take)
@@ -178,6 +180,7 @@ impl Upgrade {
         Ok(Self {
             key: key.to_owned(),
             on_upgrade,
+            turn,
         })
     }
 
@@ -189,6 +192,7 @@ impl Upgrade {
     {
         let accept_key = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
+        let turn = self.turn;
         tokio::spawn(async move {
             let Some((tcp, read_ahead)) = RawUpgrade::tcp(on_upgrade).await else {
                 return;
@@ -215,7 +219,7 @@ impl Upgrade {
             .await;
             // `socket` starts the socket and spawns what runs for its life (see [`run`]):
             // this task, sized for the upgrade's states, ends with the start.
-            socket(ws).await;
+            turn.hold_while(socket(ws)).await;
         });
         Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -9,7 +9,8 @@
 //! a WebSocket does, since it reads and writes for as long as it lives, once per frame.
 //! So this loop keeps hyper's upgrade of any request that asks for one aside as a
 //! [`RawUpgrade`], and whoever upgrades gets the connection's own `TcpStream` back
-//! ([`RawUpgrade::tcp`]).
+//! ([`RawUpgrade::tcp`]). An upgrade request waits for its turn
+//! ([`super::handshakes`]) before poem sees it.
 use std::{
     convert::Infallible,
     future::Future,
@@ -27,7 +28,7 @@ use hyper_util::{
     },
 };
 use poem::{
-    Addr, Endpoint,
+    Addr, Endpoint, IntoResponse,
     http::uri::Scheme,
     web::{LocalAddr, RemoteAddr},
 };
@@ -35,17 +36,18 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{
     admission::{Admission, Reserve},
+    handshakes::{HandshakeTurns, Turn},
     watch::{Timeouts, Watch, WatchedIo},
 };
 
 /// hyper's upgrade of a request that asked for one, kept out of poem's reach (poem
-/// would wrap it) in the request's extensions.
+/// would wrap it) in the request's extensions, with the request's handshake turn.
 #[derive(Clone)]
-pub struct RawUpgrade(Arc<Mutex<Option<hyper::upgrade::OnUpgrade>>>);
+pub struct RawUpgrade(Arc<Mutex<Option<(hyper::upgrade::OnUpgrade, Turn)>>>);
 
 impl RawUpgrade {
-    /// Takes the upgrade: the first caller gets it.
-    pub fn take(&self) -> Option<hyper::upgrade::OnUpgrade> {
+    /// Takes the upgrade and its turn: the first caller gets them.
+    pub fn take(&self) -> Option<(hyper::upgrade::OnUpgrade, Turn)> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -82,6 +84,13 @@ pub struct HttpSettings {
     /// Connections one address may hold open at once (WebSockets aside: they are
     /// capped per person).
     pub connections_per_address: usize,
+    /// WebSocket handshakes worked on at once (see [`super::handshakes`]).
+    pub handshakes_at_once: usize,
+}
+
+/// Two handshakes per core: enough to keep every core and the database busy.
+pub fn default_handshakes_at_once() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
 }
 
 impl Default for HttpSettings {
@@ -91,6 +100,7 @@ impl Default for HttpSettings {
             keep_alive_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             connections_per_address: 256,
+            handshakes_at_once: default_handshakes_at_once(),
         }
     }
 }
@@ -114,6 +124,7 @@ where
     let mut connections = tokio::task::JoinSet::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     let admission = Admission::new(settings.connections_per_address, 0);
+    let turns = HandshakeTurns::new(settings.handshakes_at_once);
     let mut reserve = Reserve::new();
     let timeouts = Timeouts {
         header_read: settings.header_read_timeout,
@@ -160,14 +171,31 @@ where
             let endpoint = endpoint.clone();
             let local = local.clone();
             let watch = watch.clone();
-            service_fn(move |req| {
+            let turns = turns.clone();
+            service_fn(move |mut req| {
                 let endpoint = endpoint.clone();
                 let local = local.clone();
                 let watch = watch.clone();
+                let turns = turns.clone();
                 async move {
                     watch.request_started();
-                    let request = poem_request(req, local, remote);
-                    let response = endpoint.get_response(request).await;
+                    // hyper sets an upgrade on requests that ask for one only.
+                    let upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+                    let response = match upgrade {
+                        Some(upgrade) => match turns.enter().await {
+                            Some(turn) => {
+                                let request =
+                                    poem_request(req, local, remote, Some((upgrade, turn)));
+                                endpoint.get_response(request).await
+                            }
+                            None => crate::error::AppError::SocketsBusy.into_response(),
+                        },
+                        None => {
+                            endpoint
+                                .get_response(poem_request(req, local, remote, None))
+                                .await
+                        }
+                    };
                     watch.request_ended();
                     Ok::<_, Infallible>(hyper::Response::from(response))
                 }
@@ -206,14 +234,15 @@ where
     Ok(())
 }
 
-/// poem's request for `req`; its upgrade, if it asked for one (hyper sets none on
-/// other requests), is moved to a [`RawUpgrade`] first.
+/// poem's request for `req`, with its upgrade and turn, if it asked for one, as a
+/// [`RawUpgrade`].
 fn poem_request(
     mut req: hyper::Request<Incoming>,
     local: LocalAddr,
     remote: SocketAddr,
+    upgrade: Option<(hyper::upgrade::OnUpgrade, Turn)>,
 ) -> poem::Request {
-    if let Some(upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() {
+    if let Some(upgrade) = upgrade {
         req.extensions_mut()
             .insert(RawUpgrade(Arc::new(Mutex::new(Some(upgrade)))));
     }

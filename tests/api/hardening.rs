@@ -291,6 +291,21 @@ async fn concurrent_upgrades_cannot_pass_the_server_s_socket_cap() {
     );
 }
 
+#[tokio::test]
+async fn a_burst_of_upgrades_waits_its_turn_instead_of_being_refused() {
+    // Two sockets may be set up at once; one is worked on at a time, the rest wait.
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.limits.handshakes_in_flight = 2;
+            c.http.handshakes_at_once = 1;
+        })
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    let (opened, refusals) = sockets_at_once(&alice, 15).await;
+    assert_eq!(opened.len(), 15, "refusals: {refusals:?}");
+}
+
 /// Sends `request` on a new connection to `app` and reads the answer's head.
 async fn raw_exchange(app: &TestApp, request: &str) -> (tokio::net::TcpStream, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

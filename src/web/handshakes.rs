@@ -1,0 +1,140 @@
+//! Turns for WebSocket handshakes: how many upgrade requests the server works on at
+//! once, from the request's session to the socket's first frames. The others wait in
+//! a bounded line and are answered 503 past it.
+//!
+//! A handshake's working memory (its session, its queries, the sidebar and catch-up it
+//! renders) is short-lived but lands between the long-lived state of the sockets
+//! already open, and an allocator cannot give back a page that still holds one live
+//! object. A burst worked on a few at a time leaves the memory of a few behind, not of
+//! the whole burst; on a machine with few cores it is no slower, since the work is CPU
+//! and database turns either way. It counts and waits; what a socket is, is `live`'s.
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Upgrade requests that may wait for a turn at once; past it, 503 at once.
+const WAITING_AT_MOST: usize = 512;
+
+/// The longest a request waits for its turn before it is answered 503.
+const WAIT_AT_MOST: Duration = Duration::from_secs(10);
+
+/// The longest a socket keeps its turn after its upgrade: one whose client reads its
+/// first frames slowly goes on without one, so a few such clients cannot stall the line.
+const HOLD_AT_MOST: Duration = Duration::from_secs(2);
+
+/// The turns of one server loop.
+#[derive(Clone)]
+pub struct HandshakeTurns {
+    turns: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl HandshakeTurns {
+    /// `at_once` handshakes worked on at a time (at least one).
+    pub fn new(at_once: usize) -> Self {
+        Self {
+            turns: Arc::new(Semaphore::new(at_once.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Waits for a turn; `None` when the line is full or the wait too long.
+    pub async fn enter(&self) -> Option<Turn> {
+        if let Ok(permit) = self.turns.clone().try_acquire_owned() {
+            return Some(Turn(Some(permit)));
+        }
+        let in_line = InLine::join(&self.waiting)?;
+        let permit = tokio::time::timeout(WAIT_AT_MOST, self.turns.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()?;
+        drop(in_line);
+        Some(Turn(Some(permit)))
+    }
+}
+
+/// A place in the line, left when dropped.
+struct InLine<'a>(&'a AtomicUsize);
+
+impl<'a> InLine<'a> {
+    fn join(waiting: &'a AtomicUsize) -> Option<Self> {
+        waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < WAITING_AT_MOST).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(waiting))
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One handshake's turn; the next waiting request gets it when this is dropped.
+pub struct Turn(Option<OwnedSemaphorePermit>);
+
+impl Turn {
+    /// Runs `start` (a socket's set-up) holding the turn, for [`HOLD_AT_MOST`] at most.
+    pub async fn hold_while<F: Future>(self, start: F) -> F::Output {
+        self.hold_for(HOLD_AT_MOST, start).await
+    }
+
+    async fn hold_for<F: Future>(mut self, limit: Duration, start: F) -> F::Output {
+        tokio::pin!(start);
+        tokio::select! {
+            done = &mut start => done,
+            () = tokio::time::sleep(limit) => {
+                self.0 = None;
+                start.await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_turn_is_given_when_one_ends_and_the_line_is_bounded() {
+        let turns = HandshakeTurns::new(1);
+        let first = turns.enter().await.expect("a free turn");
+        let second = tokio::spawn({
+            let turns = turns.clone();
+            async move { turns.enter().await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the second waits for the first");
+        drop(first);
+        assert!(second.await.expect("joined"), "the second gets the turn");
+
+        let _held = turns.enter().await.expect("a free turn");
+        turns.waiting.store(WAITING_AT_MOST, Ordering::Release);
+        assert!(turns.enter().await.is_none(), "a full line answers at once");
+    }
+
+    #[tokio::test]
+    async fn a_slow_start_gives_its_turn_back_and_goes_on() {
+        let turns = HandshakeTurns::new(1);
+        let turn = turns.enter().await.expect("a free turn");
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let slow = tokio::spawn(turn.hold_for(Duration::from_millis(10), finished));
+        assert!(
+            turns.enter().await.is_some(),
+            "the turn came back while the start went on"
+        );
+        assert!(!slow.is_finished(), "the start is still going");
+        finish.send(()).expect("the start waits");
+        assert!(slow.await.expect("joined").is_ok(), "the start finished");
+    }
+}
