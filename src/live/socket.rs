@@ -290,20 +290,45 @@ pub async fn catch_up(ws: &mut Socket, page: &dyn Page, mut after: i64) -> Resul
 
 /// Runs a registered socket until it closes: writes what the hub queues (events that
 /// continue `cursor`, where the page has one), answers the client through `page`.
-/// `_place` (its place under the socket caps; an argument of an `async fn` lives as
-/// long as its body) is let go when it ends.
+/// `place` (its place under the socket caps) is let go when it ends.
 ///
 /// Meant to be spawned as the socket's own task once it has started, so that what a
-/// socket holds for as long as it lives is this future alone.
-pub async fn run(
+/// socket holds for as long as it lives is this future alone. Not an `async fn`: the
+/// block uses what it captures where it lies, where an `async fn` would keep a second
+/// copy of its arguments (rust-lang/rust#62958) in every idle socket.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice"
+)]
+pub fn run(
     mut ws: Socket,
     mut registration: Registration,
     mut cursor: Option<i64>,
     page: impl Page,
     silence_limit: Duration,
-    _place: impl Send,
+    place: impl Send,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let _place = &place;
+        serve_socket(
+            &mut ws,
+            &mut registration,
+            &mut cursor,
+            &page,
+            silence_limit,
+        )
+        .await;
+    }
+}
+
+/// The loop of [`run`], on what its task holds.
+async fn serve_socket(
+    ws: &mut Socket,
+    registration: &mut Registration,
+    cursor: &mut Option<i64>,
+    page: &dyn Page,
+    silence_limit: Duration,
 ) {
-    let page: &dyn Page = &page;
     let control = registration.control.clone();
     // Waited on only while a write is blocked: otherwise the hub wakes an idle
     // task through its queue, and the code is read after each batch.
@@ -316,7 +341,7 @@ pub async fn run(
                 // A peer that stops reading blocks this write; the hub then closes
                 // its full queue, and that must end the write too. The write goes
                 // first: a close asked for while it can finish is said after it.
-                let mut batch = Batch { ws: &mut ws, cursor: &mut cursor, page, last_heard, silence_limit };
+                let mut batch = Batch { ws: &mut *ws, cursor: &mut *cursor, page, last_heard, silence_limit };
                 let written = tokio::select! {
                     biased;
                     written = batch.write(out, &mut registration.rx) => written,
@@ -329,7 +354,7 @@ pub async fn run(
                         CLOSE_TRY_AGAIN => "too far behind: reconnect to catch up",
                         _ => "closed",
                     };
-                    let _ = close(&mut ws, code, reason).await;
+                    let _ = Box::pin(close(ws, code, reason)).await;
                     return;
                 }
             }
@@ -340,7 +365,7 @@ pub async fn run(
                         // Boxed: posting's future is large and needed only now.
                         let reply = Box::pin(page.on_text(text.as_str())).await;
                         if let Some(reply) = reply {
-                            if send(&mut ws, reply).await.is_err() { return; }
+                            if send(ws, reply).await.is_err() { return; }
                         }
                     }
                     Some(Ok(Message::Close(_))) | None => return,
@@ -354,7 +379,7 @@ pub async fn run(
                             WsError::Protocol(_) => (1002, "protocol error"),
                             _ => return,
                         };
-                        let _ = close(&mut ws, code, reason).await;
+                        let _ = Box::pin(close(ws, code, reason)).await;
                         return;
                     }
                     Some(Ok(_)) => {} // binary, ping, pong: nothing to do
@@ -402,7 +427,9 @@ impl Batch<'_> {
                 if after != cursor {
                     // The hub's stream and this socket's catch-up crossed: read on from
                     // the cursor, which covers this frame too.
-                    let Ok(caught) = catch_up(self.ws, self.page, cursor).await else {
+                    // Boxed: a catch-up's states are rare, and a socket's task is sized
+                    // for the largest state it can be in.
+                    let Ok(caught) = Box::pin(catch_up(self.ws, self.page, cursor)).await else {
                         return false;
                     };
                     *self.cursor = Some(caught);
