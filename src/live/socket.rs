@@ -193,7 +193,9 @@ impl Upgrade {
         let accept_key = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
         let turn = self.turn;
-        tokio::spawn(async move {
+        // The turn is held from the 101 to the socket's start, and no longer than the
+        // turn allows, however slowly the client reads.
+        tokio::spawn(turn.hold_while(async move {
             let Some((tcp, read_ahead)) = RawUpgrade::tcp(on_upgrade).await else {
                 return;
             };
@@ -219,8 +221,8 @@ impl Upgrade {
             .await;
             // `socket` starts the socket and spawns what runs for its life (see [`run`]):
             // this task, sized for the upgrade's states, ends with the start.
-            turn.hold_while(socket(ws)).await;
-        });
+            socket(ws).await;
+        }));
         Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .header(header::CONNECTION, "upgrade")
@@ -309,7 +311,6 @@ pub fn run(
     place: impl Send,
 ) -> impl Future<Output = ()> + Send {
     async move {
-        let _place = &place;
         serve_socket(
             &mut ws,
             &mut registration,
@@ -318,6 +319,12 @@ pub fn run(
             silence_limit,
         )
         .await;
+        // Its place is given back first, then the hub lets it go, then its
+        // connection closes.
+        drop(place);
+        drop(page);
+        drop(registration);
+        drop(ws);
     }
 }
 

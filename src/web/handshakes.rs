@@ -1,6 +1,6 @@
-//! Turns for WebSocket handshakes: how many upgrade requests the server works on at
-//! once, from the request's session to the socket's first frames. The others wait in
-//! a bounded line and are answered 503 past it.
+//! Turns for WebSocket handshakes: how many the server works on at once, from the
+//! request as hyper hands it over to the socket's first frames. The others wait in a
+//! bounded line and are answered 503 past it.
 //!
 //! A handshake's working memory (its session, its queries, the sidebar and catch-up it
 //! renders) is short-lived but lands between the long-lived state of the sockets
@@ -40,7 +40,7 @@ impl HandshakeTurns {
     /// `at_once` handshakes worked on at a time (at least one).
     pub fn new(at_once: usize) -> Self {
         Self {
-            turns: Arc::new(Semaphore::new(at_once.max(1))),
+            turns: Arc::new(Semaphore::new(at_once.clamp(1, Semaphore::MAX_PERMITS))),
             waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -114,13 +114,28 @@ mod tests {
             async move { turns.enter().await.is_some() }
         });
         tokio::task::yield_now().await;
-        assert!(!second.is_finished(), "the second waits for the first");
+        assert_eq!(turns.waiting.load(Ordering::Acquire), 1, "the second waits");
         drop(first);
         assert!(second.await.expect("joined"), "the second gets the turn");
 
         let _held = turns.enter().await.expect("a free turn");
         turns.waiting.store(WAITING_AT_MOST, Ordering::Release);
         assert!(turns.enter().await.is_none(), "a full line answers at once");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_goes_away_leaves_the_line() {
+        let turns = HandshakeTurns::new(1);
+        let _held = turns.enter().await.expect("a free turn");
+        let waiter = tokio::spawn({
+            let turns = turns.clone();
+            async move { turns.enter().await.is_some() }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(turns.waiting.load(Ordering::Acquire), 1);
+        waiter.abort();
+        assert!(waiter.await.is_err(), "cancelled");
+        assert_eq!(turns.waiting.load(Ordering::Acquire), 0);
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ use hyper_util::{
     },
 };
 use poem::{
-    Addr, Endpoint, IntoResponse,
+    Addr, Endpoint,
     http::uri::Scheme,
     web::{LocalAddr, RemoteAddr},
 };
@@ -179,8 +179,12 @@ where
                 let turns = turns.clone();
                 async move {
                     watch.request_started();
-                    // hyper sets an upgrade on requests that ask for one only.
-                    let upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+                    // hyper sets an upgrade on any request with an `Upgrade` header (and
+                    // on CONNECTs); only a WebSocket handshake gets one, and its turn.
+                    let upgrade = req
+                        .extensions_mut()
+                        .remove::<hyper::upgrade::OnUpgrade>()
+                        .filter(|_| asks_for_websocket(&req));
                     let response = match upgrade {
                         Some(upgrade) => match turns.enter().await {
                             Some(turn) => {
@@ -188,7 +192,7 @@ where
                                     poem_request(req, local, remote, Some((upgrade, turn)));
                                 endpoint.get_response(request).await
                             }
-                            None => crate::error::AppError::SocketsBusy.into_response(),
+                            None => line_full(),
                         },
                         None => {
                             endpoint
@@ -232,6 +236,32 @@ where
         connections.abort_all();
     }
     Ok(())
+}
+
+/// Whether `req` is a WebSocket handshake (RFC 6455: a GET asking to upgrade to
+/// `websocket`); the handler checks the rest.
+fn asks_for_websocket(req: &hyper::Request<Incoming>) -> bool {
+    req.method() == hyper::Method::GET
+        && req
+            .headers()
+            .get(hyper::header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// The answer to a handshake that found the line for turns full: 503 with a wait, in
+/// the site's design. A burst's refusals are expected, so they are not logged as errors.
+fn line_full() -> poem::Response {
+    tracing::debug!("a WebSocket handshake found the line full");
+    let mut resp = super::layout::error_page(
+        poem::http::StatusCode::SERVICE_UNAVAILABLE,
+        &crate::error::AppError::SocketsBusy.message(),
+    );
+    resp.headers_mut().insert(
+        poem::http::header::RETRY_AFTER,
+        poem::http::HeaderValue::from_static("5"),
+    );
+    resp
 }
 
 /// poem's request for `req`, with its upgrade and turn, if it asked for one, as a

@@ -306,6 +306,42 @@ async fn a_burst_of_upgrades_waits_its_turn_instead_of_being_refused() {
     assert_eq!(opened.len(), 15, "refusals: {refusals:?}");
 }
 
+#[tokio::test]
+async fn a_slow_request_that_asks_for_another_upgrade_does_not_hold_up_sockets() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .configure(|c| c.http.handshakes_at_once = 1)
+        .spawn()
+        .await;
+    let alice = app.member("alice").await;
+    // A log-in whose body never comes, asking to upgrade to something else: it is read
+    // for as long as the body may take, and must not hold a handshake's turn meanwhile.
+    let mut slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        b"POST /login HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\
+          Expect: 100-continue\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    // hyper asks for the body once the handler reads it: the request is being served.
+    let mut heard = Vec::new();
+    while !heard.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut chunk = [0u8; 256];
+        let n = slow.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed before asking for the body");
+        heard.extend_from_slice(&chunk[..n]);
+    }
+    assert!(heard.starts_with(b"HTTP/1.1 100"), "{heard:?}");
+    let origin = alice.url("");
+    // Had the log-in taken the only turn, this would wait its 10 s and get 503.
+    let socket = alice.try_socket("/ws", Some(&origin)).await;
+    assert!(socket.is_ok(), "refused: {:?}", socket.err());
+    drop(slow);
+}
+
 /// Sends `request` on a new connection to `app` and reads the answer's head.
 async fn raw_exchange(app: &TestApp, request: &str) -> (tokio::net::TcpStream, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
