@@ -10,10 +10,12 @@
 //! and database turns either way. It counts and waits; what a socket is, is `live`'s.
 use std::{
     future::Future,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -48,7 +50,7 @@ impl HandshakeTurns {
     /// Waits for a turn; `None` when the line is full or the wait too long.
     pub async fn enter(&self) -> Option<Turn> {
         if let Ok(permit) = self.turns.clone().try_acquire_owned() {
-            return Some(Turn(Some(permit)));
+            return Some(Turn { _permit: permit });
         }
         let in_line = InLine::join(&self.waiting)?;
         let permit = tokio::time::timeout(WAIT_AT_MOST, self.turns.clone().acquire_owned())
@@ -56,7 +58,7 @@ impl HandshakeTurns {
             .ok()?
             .ok()?;
         drop(in_line);
-        Some(Turn(Some(permit)))
+        Some(Turn { _permit: permit })
     }
 }
 
@@ -81,23 +83,50 @@ impl Drop for InLine<'_> {
 }
 
 /// One handshake's turn; the next waiting request gets it when this is dropped.
-pub struct Turn(Option<OwnedSemaphorePermit>);
+pub struct Turn {
+    _permit: OwnedSemaphorePermit,
+}
 
 impl Turn {
     /// Runs `start` (a socket's set-up) holding the turn, for [`HOLD_AT_MOST`] at most.
-    pub async fn hold_while<F: Future>(self, start: F) -> F::Output {
-        self.hold_for(HOLD_AT_MOST, start).await
+    pub fn hold_while<F: Future>(self, start: F) -> Holding<F> {
+        self.hold_for(HOLD_AT_MOST, start)
     }
 
-    async fn hold_for<F: Future>(mut self, limit: Duration, start: F) -> F::Output {
-        tokio::pin!(start);
-        tokio::select! {
-            done = &mut start => done,
-            () = tokio::time::sleep(limit) => {
-                self.0 = None;
-                start.await
-            }
+    fn hold_for<F: Future>(self, limit: Duration, start: F) -> Holding<F> {
+        Holding {
+            start,
+            deadline: tokio::time::sleep(limit),
+            turn: Some(self),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A socket's start with its turn, given back at the deadline if the start is still
+    /// going. A future of its own rather than an `async fn`: the start is the largest
+    /// part of a handshake's task, and an `async fn` would hold it twice.
+    pub struct Holding<F> {
+        #[pin]
+        start: F,
+        #[pin]
+        deadline: tokio::time::Sleep,
+        turn: Option<Turn>,
+    }
+}
+
+impl<F: Future> Future for Holding<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let Poll::Ready(done) = this.start.poll(cx) {
+            return Poll::Ready(done);
+        }
+        if this.turn.is_some() && this.deadline.poll(cx).is_ready() {
+            *this.turn = None;
+        }
+        Poll::Pending
     }
 }
 
