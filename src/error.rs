@@ -201,8 +201,13 @@ impl ResponseError for AppError {
         Self: std::error::Error + Send + Sync + 'static,
     {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+        match self {
+            // A full or busy server refuses by design, a burst at a time: not a failure.
+            AppError::ServerFull | AppError::SocketsBusy => {
+                tracing::debug!(error = %self, "request refused");
+            }
+            _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => {}
         }
         let mut resp = layout::error_page(status, &self.message());
         let wait = match self {

@@ -28,11 +28,13 @@ use hyper_util::{
     },
 };
 use poem::{
-    Addr, Endpoint,
+    Addr, Endpoint, IntoResponse,
     http::uri::Scheme,
     web::{LocalAddr, RemoteAddr},
 };
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::error::AppError;
 
 use super::{
     admission::{Admission, Reserve},
@@ -192,7 +194,7 @@ where
                                     poem_request(req, local, remote, Some((upgrade, turn)));
                                 endpoint.get_response(request).await
                             }
-                            None => line_full(),
+                            None => AppError::SocketsBusy.into_response(),
                         },
                         None => {
                             endpoint
@@ -247,21 +249,6 @@ fn asks_for_websocket(req: &hyper::Request<Incoming>) -> bool {
             .get(hyper::header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
-}
-
-/// The answer to a handshake that found the line for turns full: 503 with a wait, in
-/// the site's design. A burst's refusals are expected, so they are not logged as errors.
-fn line_full() -> poem::Response {
-    tracing::debug!("a WebSocket handshake found the line full");
-    let mut resp = super::layout::error_page(
-        poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        &crate::error::AppError::SocketsBusy.message(),
-    );
-    resp.headers_mut().insert(
-        poem::http::header::RETRY_AFTER,
-        poem::http::HeaderValue::from_static("5"),
-    );
-    resp
 }
 
 /// poem's request for `req`, with its upgrade and turn, if it asked for one, as a
