@@ -31,7 +31,10 @@ use super::{
     outgoing::{CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Outgoing, OutgoingKind},
     wire::{self, Wire},
 };
-use crate::web::{handshakes::Turn, serve::RawUpgrade};
+use crate::web::{
+    handshakes::Turn,
+    serve::{RawUpgrade, upgrades_to_websocket},
+};
 
 /// The largest frame a client may send: a 4000-character message in JSON is well
 /// under it.
@@ -146,11 +149,7 @@ pub struct Upgrade {
 impl Upgrade {
     /// The upgrade `req` asks for, or why it is not one.
     pub fn of(req: &Request) -> Result<Self, NotAnUpgrade> {
-        let is_upgrade = req
-            .headers()
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let is_upgrade = upgrades_to_websocket(req.headers());
         let key = req
             .headers()
             .get(header::SEC_WEBSOCKET_KEY)

@@ -186,21 +186,21 @@ where
                     let upgrade = req
                         .extensions_mut()
                         .remove::<hyper::upgrade::OnUpgrade>()
-                        .filter(|_| asks_for_websocket(&req));
-                    let response = match upgrade {
-                        Some(upgrade) => match turns.enter().await {
-                            Some(turn) => {
-                                let request =
-                                    poem_request(req, local, remote, Some((upgrade, turn)));
-                                endpoint.get_response(request).await
-                            }
-                            None => AppError::SocketsBusy.into_response(),
-                        },
-                        None => {
-                            endpoint
-                                .get_response(poem_request(req, local, remote, None))
-                                .await
+                        .filter(|_| {
+                            req.method() == hyper::Method::GET
+                                && upgrades_to_websocket(req.headers())
+                        });
+                    // `None`: a handshake that found the line full.
+                    let admitted = match upgrade {
+                        Some(upgrade) => turns.enter().await.map(|turn| Some((upgrade, turn))),
+                        None => Some(None),
+                    };
+                    let response = match admitted {
+                        Some(upgrade) => {
+                            let request = poem_request(req, local, remote, upgrade);
+                            endpoint.get_response(request).await
                         }
+                        None => AppError::SocketsBusy.into_response(),
                     };
                     watch.request_ended();
                     Ok::<_, Infallible>(hyper::Response::from(response))
@@ -240,15 +240,13 @@ where
     Ok(())
 }
 
-/// Whether `req` is a WebSocket handshake (RFC 6455: a GET asking to upgrade to
-/// `websocket`); the handler checks the rest.
-fn asks_for_websocket(req: &hyper::Request<Incoming>) -> bool {
-    req.method() == hyper::Method::GET
-        && req
-            .headers()
-            .get(hyper::header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+/// Whether `headers` ask to upgrade to a WebSocket (RFC 6455); the handler checks the
+/// rest of the handshake.
+pub fn upgrades_to_websocket(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get(hyper::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// poem's request for `req`, with its upgrade and turn, if it asked for one, as a
