@@ -49,9 +49,6 @@ impl HandshakeTurns {
 
     /// Waits for a turn; `None` when the line is full or the wait too long.
     pub async fn enter(&self) -> Option<Turn> {
-        if let Ok(permit) = self.turns.clone().try_acquire_owned() {
-            return Some(Turn { _permit: permit });
-        }
         let in_line = InLine::join(&self.waiting)?;
         let permit = tokio::time::timeout(WAIT_AT_MOST, self.turns.clone().acquire_owned())
             .await
@@ -134,15 +131,22 @@ impl<F: Future> Future for Holding<F> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_turn_is_given_when_one_ends_and_the_line_is_bounded() {
-        let turns = HandshakeTurns::new(1);
-        let first = turns.enter().await.expect("a free turn");
-        let second = tokio::spawn({
+    /// A request waiting in `turns`' line (its task has run up to the wait); answers
+    /// whether it got a turn.
+    async fn in_line(turns: &HandshakeTurns) -> tokio::task::JoinHandle<bool> {
+        let waiter = tokio::spawn({
             let turns = turns.clone();
             async move { turns.enter().await.is_some() }
         });
         tokio::task::yield_now().await;
+        waiter
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_given_when_one_ends_and_the_line_is_bounded() {
+        let turns = HandshakeTurns::new(1);
+        let first = turns.enter().await.expect("a free turn");
+        let second = in_line(&turns).await;
         assert_eq!(turns.waiting.load(Ordering::Acquire), 1, "the second waits");
         drop(first);
         assert!(second.await.expect("joined"), "the second gets the turn");
@@ -156,11 +160,7 @@ mod tests {
     async fn a_request_that_goes_away_leaves_the_line() {
         let turns = HandshakeTurns::new(1);
         let _held = turns.enter().await.expect("a free turn");
-        let waiter = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.enter().await.is_some() }
-        });
-        tokio::task::yield_now().await;
+        let waiter = in_line(&turns).await;
         assert_eq!(turns.waiting.load(Ordering::Acquire), 1);
         waiter.abort();
         assert!(waiter.await.is_err(), "cancelled");
